@@ -1,0 +1,443 @@
+"""The facility catalog: which facility categories exist, their service circle and thresholds.
+
+Read from ``data/catalog.toml`` (one ``[[category]]`` table per category; users add categories by
+adding tables). Thresholds are in minutes of travel; travel speeds belong to the travel profiles.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DataFileError, InputError, UnknownCategoryError
+
+log = logging.getLogger(__name__)
+
+#: Service-circle levels, minutes.
+LEVELS_MIN: tuple[int, ...] = (5, 10, 15)
+
+#: Community types (城镇 / 乡村 / 产业, plan 第三章第一节) and the travel profile each uses.
+COMMUNITY_PROFILES: Mapping[str, str] = {"urban": "walk", "rural": "bike", "industrial": "walk"}
+COMMUNITY_TYPES: tuple[str, ...] = tuple(COMMUNITY_PROFILES)
+
+#: File name of the catalog inside the project data directory.
+CATALOG_FILE = "catalog.toml"
+
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_THRESHOLD_RE = re.compile(r"^([a-z]+)_(walk|bike)_min$")
+_THRESHOLD_FIELDS: Mapping[str, str] = {ct: f"{ct}_{p}_min" for ct, p in COMMUNITY_PROFILES.items()}
+_REQUIRED = ("key", "name_zh", "name_en", "level_min", *_THRESHOLD_FIELDS.values(), "focus", "sources")
+_OPTIONAL = (
+    "osm_tags",
+    "applies_to",
+    "capacity_m2_per_100_households",
+    "min_area_m2",
+    "coverage_target",
+    "plan_target_count",
+    "plan_target_year",
+    "notes",
+)
+_TOP_LEVEL = ("schema_version", "category")
+
+_Fail = Callable[[str], DataFileError]
+
+
+def _check_community_type(community_type: str) -> None:
+    if community_type not in COMMUNITY_PROFILES:
+        raise InputError(
+            f"unknown community type {community_type!r}; known types: {', '.join(COMMUNITY_TYPES)}"
+        )
+
+
+@dataclass(frozen=True)
+class TagFilter:
+    """An OSM tag condition: ``key`` has one of ``values`` (any value when empty), every ``require``
+    filter matches too and no ``exclude`` filter matches."""
+
+    key: str
+    values: tuple[str, ...] = ()
+    require: tuple[TagFilter, ...] = ()
+    exclude: tuple[TagFilter, ...] = ()
+
+    def _key_matches(self, tags: Mapping[str, str]) -> bool:
+        value = tags.get(self.key)
+        if value is None:
+            return False
+        if not self.values:
+            return True
+        # OSM puts several values in one tag separated by ";" (e.g. "clinic;doctors").
+        return any(part.strip() in self.values for part in value.split(";"))
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        """True when the feature's ``tags`` satisfy this filter."""
+        return (
+            self._key_matches(tags)
+            and all(f.matches(tags) for f in self.require)
+            and not any(f.matches(tags) for f in self.exclude)
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict, the same shape as in the TOML."""
+        rec: dict[str, Any] = {"key": self.key, "values": list(self.values)}
+        if self.require:
+            rec["require"] = [f.to_record() for f in self.require]
+        if self.exclude:
+            rec["exclude"] = [f.to_record() for f in self.exclude]
+        return rec
+
+
+@dataclass(frozen=True)
+class Category:
+    """A facility category.
+
+    ``level_min`` is its service circle (5, 10 or 15 minutes). ``urban_walk_min`` and
+    ``industrial_walk_min`` are thresholds in minutes on foot, ``rural_bike_min`` in minutes by
+    bicycle. ``capacity_m2_per_100_households`` and ``min_area_m2`` are floor areas in m²;
+    ``coverage_target`` is a share in (0, 1].
+    """
+
+    key: str
+    name_zh: str
+    name_en: str
+    level_min: int
+    urban_walk_min: float
+    rural_bike_min: float
+    industrial_walk_min: float
+    focus: bool
+    sources: tuple[str, ...]
+    osm_tags: tuple[TagFilter, ...] = ()
+    applies_to: tuple[str, ...] = COMMUNITY_TYPES
+    capacity_m2_per_100_households: float | None = None
+    min_area_m2: float | None = None
+    coverage_target: float | None = None
+    plan_target_count: int | None = None
+    plan_target_year: int | None = None
+    notes: str = ""
+
+    @property
+    def thresholds_min(self) -> dict[str, float]:
+        """``{community_type: threshold}`` in minutes (of the type's profile)."""
+        return {ct: self.threshold_min(ct) for ct in COMMUNITY_TYPES}
+
+    def threshold_min(self, community_type: str) -> float:
+        """Travel-time threshold in minutes for ``community_type`` (urban, rural, industrial), by
+        the profile :meth:`profile_for` names."""
+        _check_community_type(community_type)
+        return float(getattr(self, _THRESHOLD_FIELDS[community_type]))
+
+    def threshold_s(self, community_type: str) -> float:
+        """The same threshold in seconds."""
+        return self.threshold_min(community_type) * 60.0
+
+    @staticmethod
+    def profile_for(community_type: str) -> str:
+        """Travel profile name for ``community_type``: ``walk`` (urban, industrial) or ``bike`` (rural)."""
+        _check_community_type(community_type)
+        return COMMUNITY_PROFILES[community_type]
+
+    def applies(self, community_type: str) -> bool:
+        """True when communities of this type must have the facility (a gap counts only then)."""
+        _check_community_type(community_type)
+        return community_type in self.applies_to
+
+    @property
+    def in_osm(self) -> bool:
+        """True when OSM tag filters are defined for this category."""
+        return bool(self.osm_tags)
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        """True when an OSM feature with ``tags`` belongs to this category (any filter matches)."""
+        return any(f.matches(tags) for f in self.osm_tags)
+
+    def required_area_m2(self, households: float) -> float | None:
+        """Floor area in m² required for ``households`` resident households by the capacity rule, or
+        None when the category has no such rule."""
+        if self.capacity_m2_per_100_households is None:
+            return None
+        return self.capacity_m2_per_100_households * households / 100.0
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict for the HTTP API."""
+        return {
+            "key": self.key,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "level_min": self.level_min,
+            "thresholds_min": self.thresholds_min,
+            "profiles": {ct: COMMUNITY_PROFILES[ct] for ct in COMMUNITY_TYPES},
+            "applies_to": list(self.applies_to),
+            "focus": self.focus,
+            "capacity_m2_per_100_households": self.capacity_m2_per_100_households,
+            "min_area_m2": self.min_area_m2,
+            "coverage_target": self.coverage_target,
+            "plan_target_count": self.plan_target_count,
+            "plan_target_year": self.plan_target_year,
+            "osm_tags": [f.to_record() for f in self.osm_tags],
+            "sources": list(self.sources),
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The facility categories by key, in file order. Read-only mapping ``key -> Category``."""
+
+    categories: tuple[Category, ...]
+    path: Path | None = None
+    _by_key: Mapping[str, Category] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_key: dict[str, Category] = {}
+        for c in self.categories:
+            if c.key in by_key:
+                raise DataFileError(f"{self.path or '<catalog>'}: category {c.key!r}: duplicate key")
+            by_key[c.key] = c
+        object.__setattr__(self, "_by_key", by_key)
+
+    def __getitem__(self, key: str) -> Category:
+        return self.get(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_key)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def keys(self) -> list[str]:
+        """Category keys in file order."""
+        return list(self._by_key)
+
+    def values(self) -> list[Category]:
+        """Categories in file order."""
+        return list(self.categories)
+
+    def items(self) -> list[tuple[str, Category]]:
+        """``(key, Category)`` pairs in file order."""
+        return list(self._by_key.items())
+
+    def get(self, key: str) -> Category:
+        """The category ``key``; :class:`UnknownCategoryError` lists the known keys."""
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise UnknownCategoryError(
+                f"unknown facility category {key!r}; known categories: {', '.join(self._by_key)}"
+            ) from None
+
+    def levels(self) -> tuple[int, ...]:
+        """Distinct service-circle levels in use, minutes, ascending."""
+        return tuple(sorted({c.level_min for c in self.categories}))
+
+    def by_level(self, level_min: int) -> tuple[Category, ...]:
+        """Categories of the service circle ``level_min`` (minutes), in file order."""
+        return tuple(c for c in self.categories if c.level_min == level_min)
+
+    def focus(self) -> tuple[Category, ...]:
+        """The plans' focus categories, in file order."""
+        return tuple(c for c in self.categories if c.focus)
+
+    def matching(self, tags: Mapping[str, str]) -> tuple[Category, ...]:
+        """Categories an OSM feature with ``tags`` belongs to (possibly several, possibly none)."""
+        return tuple(c for c in self.categories if c.matches(tags))
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Plain JSON-serialisable dicts, one per category in file order, for the HTTP API."""
+        return [c.to_record() for c in self.categories]
+
+
+def default_catalog_path() -> Path:
+    """``catalog.toml`` in ``$CIRCLES_PROJECT_DATA``, else in the checkout's ``data/``."""
+    env = os.environ.get("CIRCLES_PROJECT_DATA")
+    data_dir = Path(env) if env else Path(__file__).resolve().parents[2] / "data"
+    return data_dir / CATALOG_FILE
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Read and validate the facility catalog (default :func:`default_catalog_path`).
+
+    Raises :class:`DataFileError` naming the file and the category for a missing or malformed file,
+    a missing or unknown field, a level not in 5/10/15, a threshold that is not a positive number of
+    minutes, an unknown community type or a duplicate key.
+    """
+    path = Path(path) if path is not None else default_catalog_path()
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError as e:
+        raise DataFileError(f"{path}: file not found") from e
+    except OSError as e:
+        raise DataFileError(f"{path}: cannot read ({e})") from e
+    except tomllib.TOMLDecodeError as e:
+        raise DataFileError(f"{path}: not valid TOML ({e})") from e
+
+    unknown = sorted(set(raw) - set(_TOP_LEVEL))
+    if unknown:
+        raise DataFileError(
+            f"{path}: unknown top-level entries {unknown}; each category is a [[category]] table"
+        )
+    tables = raw.get("category", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise DataFileError(f"{path}: 'category' must be [[category]] tables")
+    if not tables:
+        raise DataFileError(f"{path}: no [[category]] tables")
+
+    categories: list[Category] = []
+    seen: dict[str, int] = {}
+    for i, table in enumerate(tables, start=1):
+        cat = _parse_category(table, path, i)
+        if cat.key in seen:
+            raise DataFileError(
+                f"{path}: category {cat.key!r}: duplicate key (tables {seen[cat.key]} and {i})"
+            )
+        seen[cat.key] = i
+        categories.append(cat)
+    log.debug("loaded %d facility categories from %s", len(categories), path)
+    return Catalog(tuple(categories), path=path)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
+    key = t.get("key")
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise DataFileError(
+            f"{path}: category table {index}: 'key' must be a string of lower case letters, digits "
+            f"and '_' (got {key!r})"
+        )
+
+    def fail(msg: str) -> DataFileError:
+        return DataFileError(f"{path}: category {key!r}: {msg}")
+
+    for name in t:
+        if name in _REQUIRED or name in _OPTIONAL:
+            continue
+        m = _THRESHOLD_RE.match(name)
+        if m and m.group(1) not in COMMUNITY_PROFILES:
+            raise fail(
+                f"unknown community type {m.group(1)!r} in {name!r}; known types: "
+                f"{', '.join(COMMUNITY_TYPES)} (fields {', '.join(_THRESHOLD_FIELDS.values())})"
+            )
+        if m:
+            raise fail(
+                f"{name!r}: {m.group(1)} communities use the {COMMUNITY_PROFILES[m.group(1)]!r} "
+                f"profile; the field is {_THRESHOLD_FIELDS[m.group(1)]!r}"
+            )
+        raise fail(f"unknown field {name!r}")
+    missing = [name for name in _REQUIRED if name not in t]
+    if missing:
+        raise fail(f"missing required field(s): {', '.join(missing)}")
+
+    for name in ("name_zh", "name_en"):
+        if not isinstance(t[name], str) or not t[name].strip():
+            raise fail(f"{name!r} must be a non-empty string")
+
+    level = t["level_min"]
+    if isinstance(level, bool) or level not in LEVELS_MIN:
+        raise fail(f"level_min must be one of {', '.join(map(str, LEVELS_MIN))} (got {level!r})")
+
+    thresholds = {ct: _positive(t[name], name, fail) for ct, name in _THRESHOLD_FIELDS.items()}
+
+    if not isinstance(t["focus"], bool):
+        raise fail(f"'focus' must be true or false (got {t['focus']!r})")
+
+    sources = t["sources"]
+    if isinstance(sources, str):
+        sources = [sources]
+    if (
+        not isinstance(sources, list)
+        or not sources
+        or not all(isinstance(s, str) and s.strip() for s in sources)
+    ):
+        raise fail("'sources' must be a non-empty string or list of strings")
+
+    applies_to = t.get("applies_to", list(COMMUNITY_TYPES))
+    if not isinstance(applies_to, list) or not applies_to:
+        raise fail("'applies_to' must be a non-empty list of community types")
+    for ct in applies_to:
+        if ct not in COMMUNITY_PROFILES:
+            raise fail(f"unknown community type {ct!r} in applies_to; known types: {', '.join(COMMUNITY_TYPES)}")
+
+    osm_tags = t.get("osm_tags", [])
+    if not isinstance(osm_tags, list):
+        raise fail("'osm_tags' must be a list of {key=..., values=[...]} tables")
+    filters = tuple(_parse_filter(f, "osm_tags", fail) for f in osm_tags)
+
+    coverage = t.get("coverage_target")
+    if coverage is not None:
+        coverage = _positive(coverage, "coverage_target", fail)
+        if coverage > 1:
+            raise fail(f"coverage_target is a share in (0, 1] (got {coverage!r})")
+
+    notes = t.get("notes", "")
+    if not isinstance(notes, str):
+        raise fail("'notes' must be a string")
+
+    return Category(
+        key=key,
+        name_zh=t["name_zh"].strip(),
+        name_en=t["name_en"].strip(),
+        level_min=int(level),
+        urban_walk_min=thresholds["urban"],
+        rural_bike_min=thresholds["rural"],
+        industrial_walk_min=thresholds["industrial"],
+        focus=t["focus"],
+        sources=tuple(s.strip() for s in sources),
+        osm_tags=filters,
+        applies_to=tuple(ct for ct in COMMUNITY_TYPES if ct in applies_to),
+        capacity_m2_per_100_households=_optional_positive(t, "capacity_m2_per_100_households", fail),
+        min_area_m2=_optional_positive(t, "min_area_m2", fail),
+        coverage_target=coverage,
+        plan_target_count=_optional_int(t, "plan_target_count", fail),
+        plan_target_year=_optional_int(t, "plan_target_year", fail),
+        notes=notes.strip(),
+    )
+
+
+def _positive(value: Any, name: str, fail: _Fail) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail(f"{name!r} must be a number (got {value!r})")
+    if not math.isfinite(value) or value <= 0:
+        raise fail(f"{name!r} must be positive (got {value!r})")
+    return float(value)
+
+
+def _optional_positive(t: dict[str, Any], name: str, fail: _Fail) -> float | None:
+    return None if t.get(name) is None else _positive(t[name], name, fail)
+
+
+def _optional_int(t: dict[str, Any], name: str, fail: _Fail) -> int | None:
+    value = t.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise fail(f"{name!r} must be a positive integer (got {value!r})")
+    return value
+
+
+def _parse_filter(f: Any, where: str, fail: _Fail) -> TagFilter:
+    if not isinstance(f, dict) or not isinstance(f.get("key"), str) or not f["key"]:
+        raise fail(f"each entry of {where} needs key = \"...\" (got {f!r})")
+    extra = set(f) - {"key", "values", "require", "exclude"}
+    if extra:
+        raise fail(f"{where}: unknown tag-filter field(s) {sorted(extra)}")
+    values = f.get("values", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise fail(f"{where}: 'values' of filter {f['key']!r} must be a list of strings ([] = any value)")
+    sub: dict[str, tuple[TagFilter, ...]] = {}
+    for name in ("require", "exclude"):
+        items = f.get(name, [])
+        if not isinstance(items, list):
+            raise fail(f"{where}: {name!r} of filter {f['key']!r} must be a list of filters")
+        sub[name] = tuple(_parse_filter(x, f"{where}.{name}", fail) for x in items)
+    return TagFilter(key=f["key"], values=tuple(values), require=sub["require"], exclude=sub["exclude"])

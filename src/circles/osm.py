@@ -1,0 +1,98 @@
+"""Reading OpenStreetMap files (XML ``.osm`` or ``.osm.pbf``) with pyosmium.
+
+Only raw OSM objects come out of here (tags, node ids, WGS84 degrees); which ways a profile may use is
+decided in :mod:`circles.network`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataFileError
+
+log = logging.getLogger(__name__)
+
+OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz", ".xml")
+
+
+@dataclass
+class OsmWays:
+    """Highway ways of an OSM file.
+
+    ``tags[i]`` belongs to way ``way_ids[i]``; its nodes are
+    ``node_ids[offsets[i]:offsets[i+1]]`` at ``lon``/``lat`` (degrees, EPSG:4326).
+    """
+
+    way_ids: np.ndarray
+    tags: list[dict[str, str]]
+    offsets: np.ndarray
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    source: str = ""
+
+
+def _check_file(path: Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"OSM file not found: {path}")
+    if not path.is_file():
+        raise DataFileError(f"not a file: {path}")
+    name = path.name.lower()
+    if not name.endswith(OSM_SUFFIXES):
+        raise DataFileError(f"{path}: not an OSM file (expected one of {', '.join(OSM_SUFFIXES)})")
+    return path
+
+
+def read_highway_ways(path: Path) -> OsmWays:
+    """All ways tagged ``highway=*`` with their node locations.
+
+    Raises :class:`DataFileError` when the file is missing or not readable as OSM.
+    """
+    import osmium
+
+    path = _check_file(path)
+    way_ids: list[int] = []
+    tags: list[dict[str, str]] = []
+    lengths: list[int] = []
+    node_ids: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    try:
+        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+        for obj in fp:
+            if not obj.is_way() or "highway" not in obj.tags:
+                continue
+            refs, xs, ys = [], [], []
+            for nd in obj.nodes:
+                if not nd.location.valid():
+                    continue  # node outside the extract
+                refs.append(nd.ref)
+                xs.append(nd.lon)
+                ys.append(nd.lat)
+            if len(refs) < 2:
+                continue
+            way_ids.append(obj.id)
+            tags.append(dict(obj.tags))
+            lengths.append(len(refs))
+            node_ids.extend(refs)
+            lons.extend(xs)
+            lats.extend(ys)
+    except (RuntimeError, ValueError, OSError) as e:
+        raise DataFileError(f"{path}: cannot read as OpenStreetMap data ({e})") from e
+    log.info("read %d highway ways (%d way-nodes) from %s", len(way_ids), len(node_ids), path)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return OsmWays(
+        way_ids=np.asarray(way_ids, dtype=np.int64),
+        tags=tags,
+        offsets=offsets,
+        node_ids=np.asarray(node_ids, dtype=np.int64),
+        lon=np.asarray(lons, dtype=np.float64),
+        lat=np.asarray(lats, dtype=np.float64),
+        source=str(path),
+    )

@@ -1,0 +1,107 @@
+"""Loading a region's (or any OSM file's) street network, with a per-process cache.
+
+When a registered region's extract is absent, the same bbox is fetched with osmnx (needs the
+network and the ``download`` extra); tests never do this.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .config import Profile, Region, get_profile, get_region
+from .errors import DataFileError, OutsideRegionError
+from .network import StreetNetwork, load_network, network_from_ways
+from .osm import OsmWays
+from .routing import ProfileGraph
+
+log = logging.getLogger(__name__)
+
+#: Way tags osmnx must keep for the access rules of :mod:`circles.network`.
+ACCESS_TAGS = ["highway", "access", "foot", "bicycle", "sidewalk", "sidewalk:both", "sidewalk:left",
+               "sidewalk:right", "oneway", "oneway:bicycle", "junction", "cycleway", "cycleway:both",
+               "cycleway:left", "cycleway:right", "service", "name"]
+
+
+def download_ways(bbox: tuple[float, float, float, float]) -> OsmWays:
+    """Fetch the highway ways of a bbox (WGS84 degrees) with osmnx; each unsimplified edge becomes a
+    two-node way carrying its tags."""
+    try:
+        import osmnx as ox
+    except ImportError as e:  # pragma: no cover - optional
+        raise DataFileError("the OSM extract is absent and osmnx is not installed (pip install 'circles[download]')") from e
+    ox.settings.useful_tags_way = list(dict.fromkeys(list(ox.settings.useful_tags_way) + ACCESS_TAGS))
+    try:  # pragma: no cover - needs the network
+        G = ox.graph_from_bbox(bbox, network_type="all", simplify=False, retain_all=True)
+    except Exception as e:  # pragma: no cover
+        raise DataFileError(f"the OSM extract is absent and downloading bbox {bbox} failed: {e}") from e
+    ids, tags, nodes, lon, lat = [], [], [], [], []  # pragma: no cover
+    for k, (u, v, d) in enumerate(G.edges(data=True)):  # pragma: no cover
+        ids.append(k)
+        tags.append({t: str(d[t]) for t in ACCESS_TAGS if t in d and not isinstance(d[t], list)})
+        nodes += [u, v]
+        lon += [G.nodes[u]["x"], G.nodes[v]["x"]]
+        lat += [G.nodes[u]["y"], G.nodes[v]["y"]]
+    return OsmWays(np.array(ids), tags, np.arange(0, 2 * len(ids) + 1, 2), np.array(nodes), np.array(lon),
+                   np.array(lat), source=f"osmnx download of {bbox}")  # pragma: no cover
+
+
+@lru_cache(maxsize=8)
+def _network(osm_path: str, crs: str | None) -> StreetNetwork:
+    return load_network(Path(osm_path), crs)
+
+
+def region_network(region: Region) -> StreetNetwork:
+    """The street network of a registered region (cached per process)."""
+    if region.osm_path.exists():
+        return _network(str(region.osm_path), region.metric_crs)
+    log.warning("%s not found; downloading bbox %s with osmnx", region.osm_path, region.bbox)
+    return network_from_ways(download_ways(region.bbox), region.metric_crs)
+
+
+def osm_network(path: Path) -> StreetNetwork:
+    """The street network of any OSM XML/PBF file, in its local UTM zone (cached per process)."""
+    return _network(str(Path(path).resolve()), None)
+
+
+@lru_cache(maxsize=16)
+def _graph(net_id: int, profile: Profile) -> ProfileGraph:
+    return ProfileGraph(_NETS[net_id], profile)
+
+
+_NETS: dict[int, StreetNetwork] = {}
+
+
+def profile_graph(net: StreetNetwork, profile: str | Profile) -> ProfileGraph:
+    """The travel-time graph of ``net`` for a profile (name or object), cached per process."""
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    _NETS[id(net)] = net
+    return _graph(id(net), prof)
+
+
+def check_lonlat(lon: float, lat: float) -> None:
+    """Raise :class:`OutsideRegionError` for coordinates that are not valid WGS84 degrees."""
+    if not (np.isfinite(lon) and np.isfinite(lat)) or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise OutsideRegionError(f"({lon}, {lat}) is not a valid WGS84 longitude/latitude in degrees")
+
+
+def check_inside(lon: float, lat: float, bbox: tuple[float, float, float, float], what: str) -> None:
+    """Raise :class:`OutsideRegionError` unless (lon, lat) lies in ``bbox`` (degrees)."""
+    check_lonlat(lon, lat)
+    x0, y0, x1, y1 = bbox
+    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+        raise OutsideRegionError(
+            f"({lon:.6f}, {lat:.6f}) is outside {what} (lon {x0:.4f}..{x1:.4f}, lat {y0:.4f}..{y1:.4f})"
+        )
+
+
+def open_network(region: str | None = None, osm: Path | None = None) -> tuple[StreetNetwork, tuple, str]:
+    """The network of ``--osm FILE`` or of a registered region, its bbox (degrees) and a label."""
+    if osm is not None:
+        net = osm_network(osm)
+        return net, net.bounds_wgs84(), f"the network of {Path(osm).name}"
+    reg = get_region(region or "chengdu-central")
+    return region_network(reg), reg.bbox, f"region {reg.key}"
