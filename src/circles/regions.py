@@ -102,6 +102,8 @@ def open_network(region: str | None = None, osm: Path | None = None) -> tuple[St
     """The network of ``--osm FILE`` or of a registered region, its bbox (degrees) and a label."""
     if osm is not None:
         net = osm_network(osm)
-        return net, net.bounds_wgs84(), f"the network of {Path(osm).name}"
+        x0, y0, x1, y1 = net.bounds_wgs84()
+        pad = 0.01  # degrees (~1 km): points just beyond the last street are judged by snapping
+        return net, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), f"the network of {Path(osm).name}"
     reg = get_region(region or "chengdu-central")
     return region_network(reg), reg.bbox, f"region {reg.key}"

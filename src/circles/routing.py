@@ -28,7 +28,7 @@ from .network import StreetNetwork
 log = logging.getLogger(__name__)
 
 #: Time floor on a segment, seconds: csgraph would read a zero weight as "no edge".
-MIN_EDGE_TIME_S = 1e-6
+MIN_EDGE_TIME_S = 1e-9
 #: Default largest distance from a point to a street, metres.
 DEFAULT_MAX_SNAP_M = 500.0
 #: Components with less street than this (metres) take no start points: see :class:`IslandReport`.

@@ -1,0 +1,27 @@
+# Set-up and entry points. `make demo` and `make test` each install everything they need into .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out/chengdu-central
+
+.PHONY: install demo test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/circles isochrone --lon 104.0657 --lat 30.6598 --minutes 5,10,15 --out $(OUT)/isochrone_tianfu_square.geojson
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench_routing.py
+
+clean:
+	rm -rf $(VENV) out

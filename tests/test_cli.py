@@ -1,0 +1,72 @@
+"""The command line: results on the default region, one clear line and exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from circles.cli import app
+
+from test_network import WAYS, write_osm
+
+runner = CliRunner()
+
+
+def test_isochrone_on_the_default_region(tmp_path, chengdu_osm):
+    out = tmp_path / "iso.geojson"
+    res = runner.invoke(app, ["isochrone", "--lon", "104.0657", "--lat", "30.6598", "--minutes", "5,10,15", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert sorted(f["properties"]["minutes"] for f in fc["features"]) == [5, 10, 15]
+    areas = {f["properties"]["minutes"]: f["properties"]["area_m2"] for f in fc["features"]}
+    assert areas[5] < areas[10] < areas[15]
+    assert all(f["properties"]["profile"] == "walk" for f in fc["features"])
+    assert "km²" in res.output
+
+
+def test_isochrone_on_any_osm_file(tmp_path):
+    osm = write_osm(tmp_path / "t.osm", WAYS)
+    out = tmp_path / "iso.geojson"
+    res = runner.invoke(app, ["isochrone", "--osm", str(osm), "--lon", "104.0705", "--lat", "30.661",
+                              "--minutes", "5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    (feat,) = json.loads(out.read_text())["features"]
+    assert 0 < feat["properties"]["street_m"] <= 100.5
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--lon", "104.0657", "--lat", "30.0"], "outside region chengdu-central"),
+        (["--lon", "204", "--lat", "30.66"], "not a valid WGS84"),
+        (["--lon", "104.0657", "--lat", "30.6598", "--profile", "car"], "unknown profile 'car'"),
+        (["--lon", "104.0657", "--lat", "30.6598", "--region", "atlantis"], "unknown region 'atlantis'"),
+        (["--lon", "104.0657", "--lat", "30.6598", "--minutes", "5,ten"], "minutes must be numbers"),
+        (["--lon", "104.0657", "--lat", "30.6598", "--osm", "/nonexistent/x.osm.pbf"], "OSM file not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, args, message, chengdu_osm):
+    res = runner.invoke(app, ["isochrone", *args, "--out", str(tmp_path / "x.geojson")])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "x.geojson").exists()
+
+
+def test_point_too_far_from_streets(tmp_path):
+    osm = write_osm(tmp_path / "t.osm", WAYS)
+    res = runner.invoke(app, ["isochrone", "--osm", str(osm), "--lon", "104.0727", "--lat", "30.661",
+                              "--max-snap-m", "100", "--out", str(tmp_path / "x.geojson")])
+    assert res.exit_code == 2 and "farther than 100 m" in res.output
+    res = runner.invoke(app, ["isochrone", "--osm", str(osm), "--lon", "104.2", "--lat", "30.661",
+                              "--out", str(tmp_path / "x.geojson")])
+    assert res.exit_code == 2 and "outside the network of t.osm" in res.output
+
+
+def test_network_report(chengdu_osm):
+    res = runner.invoke(app, ["network"])
+    assert res.exit_code == 0
+    rep = json.loads(res.output)
+    assert rep["islands"]["n_islands"] >= 1 and rep["nodes"] > 8000

@@ -1,0 +1,129 @@
+"""Isochrone polygons: exact cut on partly reached segments, holes, nesting, GeoJSON output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import Point, shape
+
+from circles.errors import InputError
+from circles.isochrones import isochrones, parse_minutes, reached_pieces, to_feature_collection
+from circles.network import StreetNetwork
+from circles.routing import ProfileGraph
+
+from conftest import X0, Y0, grid_network, node
+
+
+def test_partly_reached_segment_is_cut_at_the_exact_cutoff(walk):
+    # one straight 2 km street, start at its west end: 5 min at 1.1 m/s = 330 m
+    net = StreetNetwork.from_segments([[X0, Y0], [X0 + 2000, Y0]], [0], [1])
+    g = ProfileGraph(net, walk)
+    snap = g.snap([[X0, Y0]])
+    (iso,) = isochrones(g, snap, [5], buffer_m=50)
+    assert iso.street_m == pytest.approx(330.0)
+    minx, miny, maxx, maxy = iso.polygon.bounds
+    assert maxx == pytest.approx(X0 + 330 + 50, abs=0.01)
+    assert maxy == pytest.approx(Y0 + 50, abs=0.01)
+    # a 330 m stadium of radius 50 m (polygonised circle slightly smaller)
+    assert iso.area_m2 == pytest.approx(330 * 100 + np.pi * 50**2, rel=0.02)
+
+
+def test_start_in_the_middle_of_a_segment_reaches_both_ways(walk):
+    net = StreetNetwork.from_segments([[X0, Y0], [X0 + 2000, Y0]], [0], [1])
+    g = ProfileGraph(net, walk)
+    (iso,) = isochrones(g, g.snap([[X0 + 1000, Y0 + 22]]), [5], buffer_m=50)
+    # 22 m off the street leaves 308 m each way along it
+    assert iso.street_m == pytest.approx(2 * (330 - 22))
+    assert iso.polygon.bounds[0] == pytest.approx(X0 + 1000 - 308 - 50, abs=0.01)
+
+
+def test_isochrones_are_nested_and_grow(grid_graph):
+    snap = grid_graph.snap(grid_graph.net.node_xy[[node(21, 10, 10)]] + [30, 0])
+    isos = isochrones(grid_graph, snap, [5, 10, 15])
+    for small, big in zip(isos, isos[1:]):
+        assert small.polygon.difference(big.polygon).area < 1e-6
+        assert big.area_m2 > small.area_m2 and big.street_m > small.street_m
+
+
+def test_grid_reach_is_a_diamond_not_a_hull(grid_graph):
+    # from the centre node, 10 min = 660 m of Manhattan distance
+    snap = grid_graph.snap(grid_graph.net.node_xy[[node(21, 10, 10)]])
+    (iso,) = isochrones(grid_graph, snap, [10], buffer_m=40)
+    c = grid_graph.net.node_xy[node(21, 10, 10)]
+    assert iso.polygon.contains(Point(c[0] + 600, c[1]))  # 6 blocks east on the street
+    assert not iso.polygon.contains(Point(c[0] + 500, c[1] + 500))  # 1000 m by street: corner of the box
+    # street length: every node within 6 blocks, plus 60 m stubs beyond them
+    assert iso.street_m == pytest.approx(_manhattan_street_m(660, 100), rel=1e-9)
+
+
+def _manhattan_street_m(reach_m: float, block: float) -> float:
+    """Street length within Manhattan reach of a grid node on an infinite grid, by enumeration."""
+    total = 0.0
+    for i in range(-20, 21):
+        for j in range(-20, 21):
+            d = abs(i) + abs(j)
+            for di, dj in ((1, 0), (0, 1)):
+                d2 = abs(i + di) + abs(j + dj)
+                a = min(block, max(0.0, reach_m - d * block))
+                b = min(block, max(0.0, reach_m - d2 * block))
+                total += min(block, a + b)
+    return total
+
+
+def test_blocks_no_street_reaches_stay_holes(walk):
+    # a 2 km grid with a 600 m square in the middle that has no streets (a walled campus)
+    net = grid_network(21, 21, skip=lambda i, j: 7 < i < 13 and 7 < j < 13)
+    g = ProfileGraph(net, walk)
+    # from its corner (7, 7), 20 min = 1320 m reaches the whole 2400 m ring of streets around it
+    snap = g.snap(net.node_xy[[node(21, 7, 7)]])
+    (iso,) = isochrones(g, snap, [20], buffer_m=50)
+    centre = Point(X0 + 1000, Y0 + 1000)
+    assert not iso.polygon.contains(centre)
+    assert iso.polygon.geom_type == "Polygon" and len(iso.polygon.interiors) == 1
+    hole = shapely.Polygon(iso.polygon.interiors[0])
+    assert hole.area == pytest.approx((600 - 100) ** 2, rel=0.02)  # 600 m square less the 50 m bands
+    hull = shapely.convex_hull(iso.polygon)
+    assert hull.contains(centre)  # a convex hull would have claimed it
+
+
+def test_unreached_other_bank_is_outside(walk):
+    from conftest import grid_arrays
+
+    xy1, u1, v1 = grid_arrays(10, 10)
+    xy2, u2, v2 = grid_arrays(10, 10, x0=X0 + 1200)
+    net = StreetNetwork.from_segments(np.vstack([xy1, xy2]), np.r_[u1, u2 + 100], np.r_[v1, v2 + 100])
+    g = ProfileGraph(net, walk)
+    (iso,) = isochrones(g, g.snap(net.node_xy[[9 + 5 * 10]]), [15])
+    assert not iso.polygon.intersects(Point(X0 + 1300, Y0 + 500))
+
+
+def test_feature_collection_is_wgs84_with_properties(grid_graph):
+    snap = grid_graph.snap(grid_graph.net.node_xy[[node(21, 10, 10)]])
+    isos = isochrones(grid_graph, snap, [5, 10])
+    fc = json.loads(json.dumps(to_feature_collection(isos, grid_graph)))
+    assert [f["properties"]["minutes"] for f in fc["features"]] == [10, 5]
+    for f in fc["features"]:
+        assert set(f["properties"]) >= {"minutes", "profile", "area_m2", "street_m"}
+        lon, lat = shape(f["geometry"]).centroid.coords[0]
+        assert 100 < lon < 108 and 29 < lat < 32  # UTM 48N near Chengdu, in degrees
+    assert "OpenStreetMap" in fc["attribution"]
+
+
+@pytest.mark.parametrize("bad", ["", "5,x", "0", "-5", "500", "nan"])
+def test_bad_minutes_are_rejected(bad):
+    with pytest.raises(InputError):
+        parse_minutes(bad)
+
+
+def test_minutes_are_sorted_and_unique():
+    assert parse_minutes("15, 5,10,5") == [5, 10, 15]
+
+
+def test_reached_pieces_never_exceed_the_network(grid_graph):
+    snap = grid_graph.snap(grid_graph.net.node_xy[[node(21, 0, 0)]])
+    times = grid_graph.search(snap)
+    _, street_m = reached_pieces(times, 1e6)
+    assert street_m == pytest.approx(grid_graph.net.seg_len_m.sum())

@@ -1,0 +1,102 @@
+"""The walkable / cyclable network is derived from OSM tags, for any extract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circles.errors import DataFileError, EmptyNetworkError
+from circles.network import load_network, way_access
+
+# way id -> (tags, expected foot, expected bike)
+WAYS = {
+    1: ({"highway": "footway"}, True, False),
+    2: ({"highway": "motorway"}, False, False),
+    3: ({"highway": "trunk", "sidewalk": "both"}, True, False),
+    4: ({"highway": "residential", "foot": "no"}, False, True),
+    5: ({"highway": "service", "access": "private"}, False, False),
+    6: ({"highway": "service", "access": "no", "foot": "yes"}, True, False),
+    7: ({"highway": "steps"}, True, False),
+    8: ({"highway": "pedestrian"}, True, False),
+    9: ({"highway": "living_street"}, True, True),
+    10: ({"highway": "path", "bicycle": "no"}, True, False),
+    11: ({"highway": "trunk"}, False, False),
+    12: ({"highway": "cycleway"}, True, True),
+    13: ({"highway": "footway", "bicycle": "yes"}, True, True),
+    14: ({"highway": "trunk", "cycleway": "track"}, False, True),
+    15: ({"highway": "primary", "oneway": "yes"}, True, True),
+    16: ({"highway": "construction"}, False, False),
+}
+
+
+def write_osm(path: Path, ways: dict) -> Path:
+    """Each way k runs from node 2k to node 2k+1, 100 m apart around (104.07, 30.66)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
+    for k in ways:
+        lat = 30.66 + k * 0.001
+        lines.append(f'<node id="{2 * k}" lat="{lat}" lon="104.07"/>')
+        lines.append(f'<node id="{2 * k + 1}" lat="{lat}" lon="104.071044"/>')
+    for k, (tags, *_rest) in ways.items():
+        lines.append(f'<way id="{k}"><nd ref="{2 * k}"/><nd ref="{2 * k + 1}"/>')
+        lines += [f'<tag k="{a}" v="{b}"/>' for a, b in tags.items()]
+        lines.append("</way>")
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("wid", list(WAYS))
+def test_access_rules_per_way(wid):
+    tags, foot, bike = WAYS[wid]
+    acc = way_access(tags)
+    assert (acc.foot, acc.bike) == (foot, bike), tags
+
+
+def test_oneway_rules():
+    assert way_access({"highway": "primary", "oneway": "yes"}).bike_oneway == 1
+    assert way_access({"highway": "primary", "oneway": "-1"}).bike_oneway == -1
+    assert way_access({"highway": "primary", "junction": "roundabout"}).bike_oneway == 1
+    assert way_access({"highway": "primary", "oneway": "yes", "oneway:bicycle": "no"}).bike_oneway == 0
+    assert way_access({"highway": "service", "service": "parking_aisle"}).snap is False
+
+
+def test_osm_file_loads_with_tag_derived_flags(tmp_path):
+    net = load_network(write_osm(tmp_path / "t.osm", WAYS))
+    assert net.crs == "EPSG:32648"  # UTM zone of the data
+    by_way = {int(w): i for i, w in enumerate(net.seg_way_id)}
+    for wid, (tags, foot, bike) in WAYS.items():
+        if not (foot or bike):
+            assert wid not in by_way  # neither mode: not in the network at all
+            continue
+        i = by_way[wid]
+        assert net.foot_ok[i] == foot and net.bike_ok[i] == bike
+    assert net.seg_len_m[by_way[1]] == pytest.approx(100, abs=1)
+    assert net.steps[by_way[7]] and not net.steps[by_way[8]]
+
+
+def test_pbf_and_xml_give_the_same_network(chengdu_osm):
+    xml = chengdu_osm.with_name("chengdu_central_2018.osm")
+    if not xml.exists():
+        pytest.skip("XML copy absent")
+    a, b = load_network(chengdu_osm, "EPSG:32648"), load_network(xml, "EPSG:32648")
+    assert a.n_nodes == b.n_nodes and a.n_segments == b.n_segments
+    np.testing.assert_allclose(np.sort(a.seg_len_m), np.sort(b.seg_len_m))
+
+
+def test_unreadable_and_empty_files_are_clear_errors(tmp_path):
+    with pytest.raises(DataFileError, match="not found"):
+        load_network(tmp_path / "missing.osm.pbf")
+    bad = tmp_path / "bad.osm"
+    bad.write_text("this is not xml")
+    with pytest.raises(DataFileError, match="cannot read"):
+        load_network(bad)
+    with pytest.raises(DataFileError, match="not a file"):
+        load_network(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DataFileError, match="not an OSM file"):
+        load_network(tmp_path / "notes.txt")
+    only_motorway = write_osm(tmp_path / "m.osm", {2: WAYS[2]})
+    with pytest.raises(EmptyNetworkError):
+        load_network(only_motorway)
