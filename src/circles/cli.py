@@ -119,6 +119,77 @@ def network(
     typer.echo(json.dumps(rep, ensure_ascii=False, indent=2))
 
 
+@app.command()
+@friendly
+def plan(
+    region: str = typer.Option("chengdu-central", help="Registered region."),
+    communities: Optional[Path] = typer.Option(None, help="Community polygons (GeoJSON/GPKG/SHP) with id, name, type, households/population."),
+    communities_crs: str = typer.Option("wgs84", help="Coordinate system of the community file: wgs84, gcj02, bd09 or an EPSG code."),
+    facilities: Optional[list[Path]] = typer.Option(None, help="Facility file(s): GeoJSON/GPKG/SHP/CSV with category, lon/lat. Repeatable."),
+    facilities_crs: str = typer.Option("wgs84", "--crs", "--facilities-crs", help="Coordinate system of the facility files: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code."),
+    population: Optional[Path] = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
+    category: Optional[list[str]] = typer.Option(None, help="Only these categories (repeatable)."),
+    no_osm_facilities: bool = typer.Option(False, help="Do not take facilities from the OSM extract."),
+    sample: Optional[bool] = typer.Option(None, "--sample/--no-sample", help="Include the region's SAMPLE facility layer (default: only without --facilities)."),
+    spacing_m: float = typer.Option(50.0, help="Spacing of resident points inside communities, metres."),
+    out: Path = typer.Option(..., help="Output folder."),
+    map_: bool = typer.Option(True, "--map/--no-map", help="Also write the coverage map (map.html)."),
+) -> None:
+    """Coverage of every community by every facility category, the gap list and the region summary."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .pipeline import PlanOptions, load_plan_data, run_plan, write_outputs
+
+    opts = PlanOptions(
+        region=region, communities=communities, communities_crs=communities_crs, facilities=list(facilities or []),
+        facilities_crs=facilities_crs, population=population, osm_facilities=not no_osm_facilities,
+        sample_facilities=sample, categories=list(category) if category else None, spacing_m=spacing_m,
+    )
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=150)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("loading", total=None)
+        data = load_plan_data(opts, lambda s: bar.update(task, description=f"loading {s}"))
+        result = run_plan(data, opts, lambda s: bar.update(task, description=f"coverage: {s}"))
+        bar.update(task, description="writing outputs")
+        paths = write_outputs(result, out)
+        if map_:
+            try:
+                from .webmap import write_map
+            except ImportError:
+                pass
+            else:
+                paths["map.html"] = write_map(result, out / "map.html")
+    _print_summary(result.summary, console)
+    typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _print_summary(summary: dict, console) -> None:
+    from rich.table import Table
+
+    people = summary["weight_kind"] != "area"
+    t = Table(title=f"{summary['region_name']} — share of {'residents' if people else 'residential AREA'} covered "
+                    f"(© OpenStreetMap contributors)")
+    for col in ("category", "类别", "level", "at threshold", "5 min", "10 min", "15 min", "short", "facilities"):
+        t.add_column(col, justify="right" if col not in ("category", "类别", "facilities") else "left")
+    pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"
+    for c in summary["categories"]:
+        fac = ", ".join(f"{n} {src.upper() if src == 'sample' else src}" for src, n in c["facilities"].items()) or "none"
+        t.add_row(c["category"], c["name_zh"], f"{c['level_min']}", pct(c["covered_share"]), pct(c["share_5min"]),
+                  pct(c["share_10min"]), pct(c["share_15min"]), str(c["communities_short"]), fac)
+    console.print(t)
+    park = summary.get("park_service_coverage")
+    if park:
+        console.print(f"park service-radius coverage {pct(park['covered_share'])} (plan target > {100 * park['target']:.0f}%: "
+                      f"{'met' if park['meets_target'] else 'NOT met'})")
+    console.print(f"{summary['communities']} communities, {summary['gaps']['coverage']} coverage gaps, "
+                  f"{summary['gaps']['capacity']} capacity gaps; weighting: {summary['weighting']}")
+    for note in summary["notes"]:
+        console.print(f"note: {note}")
+
+
 def run() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -1,0 +1,360 @@
+"""The planning pipeline: network -> facilities and communities -> resident points -> coverage -> gaps
+-> summary and output files. One readable function per stage; :func:`plan` runs them all."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import OSM_ATTRIBUTION, __version__
+from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
+from .config import Region, get_region, project_data_dir
+from .coverage import LEVELS_MIN, CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
+from .errors import InputError
+from .gaps import PERSONS_PER_HOUSEHOLD, capacity_gaps, coverage_gaps, rank_gaps
+from .network import StreetNetwork
+from .regions import profile_graph, region_network
+from .routing import DEFAULT_MAX_SNAP_M, ProfileGraph
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+WEIGHT_LABELS = {
+    "population": "residents (community population)",
+    "households": f"residents (households x {PERSONS_PER_HOUSEHOLD} persons)",
+    "raster": "residents (population raster)",
+    "area": "AREA-WEIGHTED: m² of residential area, not people (no population data given)",
+    "mixed": "residents where known, m² of area elsewhere (mixed)",
+}
+
+
+@dataclass
+class PlanOptions:
+    """What to plan with. Paths may be ``None`` for the region's own data."""
+
+    region: str = "chengdu-central"
+    communities: Path | None = None
+    communities_crs: str = "wgs84"
+    facilities: list[Path] = field(default_factory=list)
+    facilities_crs: str = "wgs84"
+    population: Path | None = None
+    osm_facilities: bool = True
+    sample_facilities: bool | None = None  # default: only when no facility file is given
+    categories: list[str] | None = None
+    spacing_m: float = 50.0
+    max_points: int = 200
+    max_snap_m: float = DEFAULT_MAX_SNAP_M
+
+
+@dataclass
+class PlanData:
+    """Loaded inputs, ready for coverage: everything in EPSG:4326 plus metric copies of the points."""
+
+    region: Region
+    net: StreetNetwork
+    graphs: dict[str, ProfileGraph]
+    catalog: Catalog
+    communities: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    points: gpd.GeoDataFrame
+    weight_kind: str
+    notes: list[str]
+
+
+@dataclass
+class PlanResult:
+    data: PlanData
+    engine: CoverageEngine
+    coverage: pd.DataFrame
+    gaps: pd.DataFrame
+    summary: dict
+    timings_s: dict[str, float]
+
+
+def sample_layer_path(region: str) -> Path:
+    return project_data_dir() / "facilities" / f"{region}_sample.geojson"
+
+
+def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: StreetNetwork, walk: ProfileGraph) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """OSM facilities of the region, plus user files (checked for GCJ-02/BD-09 mix-ups) or, when none are
+    given, the region's authored sample layer (``source: sample``)."""
+    from .features import osm_facilities
+    from .inputs import check_declared_crs, read_facilities
+
+    notes: list[str] = []
+    frames = []
+    if opts.osm_facilities and region.osm_path.exists():
+        frames.append(osm_facilities(region.osm_path, catalog, bbox=region.bbox))
+
+    def street_distance(lon, lat):
+        s = walk.snap(net.project(lon, lat), max_snap_m=5000, strict=False)
+        return np.where(s.seg >= 0, s.offstreet_m, 5000.0)
+
+    for path in opts.facilities:
+        gdf = read_facilities(path, crs=opts.facilities_crs, catalog=catalog, bbox=region.bbox, on_outside="drop")
+        check_declared_crs(gdf, opts.facilities_crs, street_distance)
+        frames.append(gdf)
+    use_sample = opts.sample_facilities if opts.sample_facilities is not None else not opts.facilities
+    sample = sample_layer_path(region.key)
+    if use_sample and sample.exists():
+        gdf = read_facilities(sample, crs="wgs84", catalog=catalog, bbox=region.bbox, on_outside="drop")
+        gdf["source"] = "sample"
+        frames.append(gdf)
+        notes.append(f"{len(gdf)} facilities of the focus categories OSM lacks are SAMPLE data ({sample.name}), not observed")
+    if not frames:
+        raise InputError("no facilities: give --facilities or enable OSM facilities")
+    cols = ["facility_id", "category", "name", "floor_area_m2", "source", "geometry"]
+    fac = pd.concat([f.reindex(columns=cols) for f in frames], ignore_index=True)
+    fac = gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326")
+    fac["name"] = fac["name"].fillna("").astype(str)
+    fac["floor_area_m2"] = pd.to_numeric(fac["floor_area_m2"], errors="coerce")
+    dup = fac.duplicated(["facility_id", "category"])
+    if dup.any():
+        raise InputError(f"duplicate facility ids across inputs: {', '.join(fac.loc[dup, 'facility_id'].astype(str)[:10])}")
+    if opts.categories:
+        fac = fac[fac["category"].isin(opts.categories)].reset_index(drop=True)
+    return fac, notes
+
+
+def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """User communities, or the region's named residential areas (OSM ``landuse=residential``) as
+    communities; districts joined from the region's district boundaries."""
+    from .features import osm_communities
+    from .inputs import read_communities
+
+    notes = []
+    if opts.communities is not None:
+        comm = read_communities(opts.communities, crs=opts.communities_crs, bbox=region.bbox)
+    else:
+        comm = osm_communities(region.osm_path, bbox=region.bbox, metric_crs=region.metric_crs)
+        notes.append(
+            "communities are the extract's landuse=residential areas (named 小区 compounds; no public 社区 "
+            "boundaries exist), all typed urban, with unknown households"
+        )
+    comm = comm.reset_index(drop=True)
+    comm["area_m2"] = comm.to_crs(region.metric_crs).area
+    for col in ("households", "population"):
+        if col not in comm:
+            comm[col] = np.nan
+    if "district" not in comm or comm["district"].isna().all():
+        comm["district"] = _districts(comm, region)
+    comm["district"] = comm["district"].fillna("").astype(str)
+    return comm, notes
+
+
+def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
+    path = region.districts_path
+    if path is None or not path.exists():
+        return pd.Series([""] * len(comm), index=comm.index)
+    d = gpd.read_file(path)[["district_name", "geometry"]].to_crs(region.metric_crs)
+    pts = gpd.GeoDataFrame(geometry=comm.to_crs(region.metric_crs).representative_point(), crs=region.metric_crs)
+    j = gpd.sjoin(pts, d, how="left", predicate="within")
+    j = j[~j.index.duplicated()]
+    return j["district_name"].reindex(comm.index)
+
+
+def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanData:
+    """Load the network, facilities, communities and resident points for :func:`run_plan`."""
+    from .population import resident_points
+
+    step = progress or (lambda s: None)
+    region = get_region(opts.region)
+    catalog = load_catalog()
+    if opts.categories:
+        for key in opts.categories:
+            catalog.get(key)  # unknown ones raise with the list of known keys
+    step("network")
+    net = region_network(region)
+    walk = profile_graph(net, "walk")
+    step("communities")
+    comm, notes = load_communities(opts, region)
+    types = set(comm["type"])
+    graphs = {p: profile_graph(net, p) for p in {COMMUNITY_PROFILES.get(t, "walk") for t in types} | {"walk"}}
+    step("facilities")
+    fac, fnotes = load_facilities(opts, region, catalog, net, walk)
+    step("resident points")
+    metric = comm.to_crs(region.metric_crs)
+    pts = resident_points(metric, spacing_m=opts.spacing_m, max_points=opts.max_points, raster=opts.population)
+    kind = pts.attrs.get("weight_kind", "area")
+    if opts.population is not None:
+        from .population import population_from_raster
+
+        comm["population"] = population_from_raster(metric, opts.population).to_numpy()
+    residents = comm["population"].to_numpy(dtype=float)
+    residents = np.where(np.isfinite(residents), residents, comm["households"].to_numpy(dtype=float) * PERSONS_PER_HOUSEHOLD)
+    comm["residents"] = residents
+    if kind == "area":
+        notes.append("no population data: coverage is weighted by residential AREA, not by people")
+    return PlanData(region, net, graphs, catalog, comm, fac, pts, kind, notes + fnotes)
+
+
+def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None) -> PlanResult:
+    """Coverage of every community by every category, the gap list and the region summary."""
+    t0 = time.perf_counter()
+    comm, fac = data.communities, data.facilities
+    row_of = pd.Series(np.arange(len(comm)), index=comm["community_id"].astype(str))
+    ptxy = np.column_stack([data.points.geometry.x, data.points.geometry.y])
+    pcomm = row_of.loc[data.points["community_id"].astype(str)].to_numpy()
+    types = comm["type"].to_numpy().astype(str)
+    rp = ResidentPoints(ptxy, pcomm, data.points["weight"].to_numpy(dtype=float), types[pcomm])
+    fxy = data.net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
+    fp = FacilityPoints(fxy, fac["facility_id"].astype(str).to_numpy(), fac["category"].to_numpy().astype(str),
+                        fac["name"].to_numpy().astype(str), fac["source"].fillna("").astype(str).to_numpy())
+    engine = CoverageEngine(data.graphs, rp, max_snap_m=opts.max_snap_m)
+    t1 = time.perf_counter()
+    cov, _ = coverage_table(engine, data.catalog, types, fp, categories=opts.categories, progress=progress)
+    t2 = time.perf_counter()
+    gaps = rank_gaps(coverage_gaps(cov, comm, data.catalog, data.weight_kind),
+                     capacity_gaps(cov, comm, fac, data.catalog))
+    t3 = time.perf_counter()
+    timings = {"snap_points_s": t1 - t0, "coverage_s": t2 - t1, "gaps_s": t3 - t2}
+    summary = region_summary(data, cov, gaps, engine, timings)
+    return PlanResult(data, engine, cov, gaps, summary, timings)
+
+
+def region_summary(data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine: CoverageEngine, timings: dict) -> dict:
+    """Share of residents (or area) covered per category and level, and the plan targets."""
+    cats = []
+    for key, grp in cov.groupby("category", sort=False):
+        cat = data.catalog.get(key)
+        g = grp[grp["applies"]]
+        tot = g["total_weight"].sum()
+        entry = {
+            "category": key, "name_zh": cat.name_zh, "name_en": cat.name_en, "level_min": cat.level_min,
+            "focus": cat.focus, "threshold_min": sorted(set(g["threshold_min"].dropna().tolist())),
+            "facilities": _count_by_source(data.facilities, key),
+            "communities": int(len(g)),
+            "covered_share": _ratio((g["covered_share"] * g["total_weight"]).sum(), tot),
+            **{f"share_{lv}min": _ratio((g[f"share_{lv}"] * g["total_weight"]).sum(), tot) for lv in LEVELS_MIN},
+            "communities_short": int(((gaps["category"] == key) & (gaps["kind"] == "coverage")).sum()) if len(gaps) else 0,
+        }
+        if cat.coverage_target:
+            entry["coverage_target"] = cat.coverage_target
+            entry["meets_target"] = bool(entry["covered_share"] is not None and entry["covered_share"] >= cat.coverage_target)
+        cats.append(entry)
+    park = next((c for c in cats if c["category"] == "park"), None)
+    kind = data.weight_kind
+    return {
+        "region": data.region.key,
+        "region_name": data.region.name_zh,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "circles_version": __version__,
+        "attribution": OSM_ATTRIBUTION,
+        "data_source": data.region.source,
+        "weight_kind": kind,
+        "weighting": WEIGHT_LABELS.get(kind, kind),
+        "communities": int(len(data.communities)),
+        "resident_points": int(len(engine.points)),
+        "resident_points_off_network": int(len(engine.unsnapped_points)),
+        "total_weight": float(data.points["weight"].sum()),
+        "facilities": {k: v for k, v in data.facilities.groupby(["category", "source"]).size().unstack(fill_value=0).T.to_dict().items()}
+        if len(data.facilities) else {},
+        "sample_facilities": int((data.facilities["source"] == "sample").sum()),
+        "gaps": {"coverage": int((gaps["kind"] == "coverage").sum()) if len(gaps) else 0,
+                 "capacity": int((gaps["kind"] == "capacity").sum()) if len(gaps) else 0},
+        "park_service_coverage": None if park is None else {
+            "covered_share": park["covered_share"], "target": park.get("coverage_target", 0.9),
+            "meets_target": park.get("meets_target"), "threshold_min": park["threshold_min"],
+            "source": "plan item 6: park/green-space service-radius coverage > 90% by 2025"},
+        "categories": cats,
+        "notes": data.notes,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(float(a / b), 4) if b > 0 else None
+
+
+def _count_by_source(fac: gpd.GeoDataFrame, key: str) -> dict[str, int]:
+    f = fac[fac["category"] == key]
+    return {str(k): int(v) for k, v in f["source"].value_counts().items()}
+
+
+def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
+    """Communities (EPSG:4326) with one column group per category: ``<key>_share`` (covered share at
+    its threshold), ``<key>_min`` (weighted-median minutes to the nearest), ``<key>_nearest`` (name)."""
+    comm = result.data.communities
+    cols = ["community_id", "name", "type", "district", "area_m2", "households", "population", "residents"]
+    out = comm[[c for c in cols if c in comm] + ["geometry"]].copy()
+    for key, grp in result.coverage.groupby("category", sort=False):
+        g = grp.set_index("community_row").reindex(np.arange(len(comm)))
+        out[f"{key}_share"] = np.where(g["applies"].fillna(False).astype(bool), g["covered_share"].round(4), np.nan)
+        out[f"{key}_min"] = (g["nearest_time_s"] / 60.0).round(2).replace(np.inf, np.nan)
+        out[f"{key}_nearest"] = g["nearest_facility_name"].fillna("").to_numpy()
+    if len(result.gaps):
+        n = result.gaps[result.gaps["kind"] == "coverage"].groupby("community_id").size()
+        out["n_gaps"] = out["community_id"].map(n).fillna(0).astype(int)
+    else:
+        out["n_gaps"] = 0
+    out["weight_kind"] = result.data.weight_kind
+    return out
+
+
+def gaps_layer(result: PlanResult) -> gpd.GeoDataFrame:
+    """Gap rows with their community's polygon (EPSG:4326)."""
+    geom = result.data.communities.set_index("community_id")["geometry"]
+    g = result.gaps.copy()
+    return gpd.GeoDataFrame(g, geometry=geom.reindex(g["community_id"]).to_numpy(), crs="EPSG:4326")
+
+
+def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
+    """Write ``coverage.geojson``, ``coverage.csv`` (long form), ``gaps.csv``, ``gaps.geojson``,
+    ``summary.json`` (and ``facilities.geojson``) into ``out_dir``. GeoJSON is EPSG:4326 (RFC 7946)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in ("coverage.geojson", "coverage.csv", "gaps.csv", "gaps.geojson", "summary.json", "facilities.geojson")}
+    _write_geojson(coverage_layer(result), paths["coverage.geojson"])
+    long = result.coverage.copy()
+    long.insert(0, "community_id", result.data.communities["community_id"].to_numpy()[long["community_row"]])
+    _atomic(paths["coverage.csv"], lambda p: long.drop(columns=["community_row", "nearest_facility_row"]).to_csv(p, index=False, encoding="utf-8"))
+    _atomic(paths["gaps.csv"], lambda p: result.gaps.to_csv(p, index=False, encoding="utf-8"))
+    _write_geojson(gaps_layer(result), paths["gaps.geojson"])
+    fac = result.data.facilities.copy()
+    _write_geojson(fac, paths["facilities.geojson"])
+    _atomic(paths["summary.json"], lambda p: Path(p).write_text(json.dumps(result.summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"))
+    return paths
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    return str(o)
+
+
+def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """RFC 7946 GeoJSON with the OSM attribution as a foreign member."""
+    gdf = gdf.to_crs("EPSG:4326")
+    fc = json.loads(gdf.to_json(na="null", show_bbox=False, drop_id=True, to_wgs84=True))
+    fc = {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": fc["features"]}
+    _atomic(path, lambda p: Path(p).write_text(json.dumps(fc, ensure_ascii=False, default=_json_default), encoding="utf-8"))
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | None = None) -> PlanResult:
+    """Run the whole pipeline; write the outputs when ``out_dir`` is given."""
+    t = time.perf_counter()
+    data = load_plan_data(opts, progress)
+    t_load = time.perf_counter() - t
+    result = run_plan(data, opts, progress)
+    result.timings_s["load_s"] = t_load
+    result.summary["timings_s"]["load_s"] = round(t_load, 3)
+    if out_dir is not None:
+        write_outputs(result, out_dir)
+    return result

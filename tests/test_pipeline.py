@@ -1,0 +1,139 @@
+"""The whole plan on the default region (figures checked for consistency) and on user files."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+from typer.testing import CliRunner
+
+from circles.cli import app
+from circles.coords import wgs84_to_gcj02
+from circles.errors import CoordinateSystemError
+from circles.pipeline import PlanOptions, plan
+
+
+@pytest.fixture(scope="module")
+def default_plan(chengdu_osm, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan")
+    return plan(PlanOptions(), out), out
+
+
+def test_shares_are_fractions_and_weights_add_up(default_plan):
+    res, _ = default_plan
+    cov = res.coverage
+    for col in ["covered_share", "share_5", "share_10", "share_15"]:
+        assert cov[col].between(0, 1).all(), col
+    # nested levels: a longer walk never covers less
+    assert (cov["share_5"] <= cov["share_10"] + 1e-12).all() and (cov["share_10"] <= cov["share_15"] + 1e-12).all()
+    assert (cov["covered_weight"] <= cov["total_weight"] * (1 + 1e-9)).all()
+    # every community's point weights add up to its area (area weighting: no population data)
+    comm = res.data.communities
+    tot = cov.groupby("community_row")["total_weight"].first().sort_index()
+    np.testing.assert_allclose(tot.to_numpy(), comm["area_m2"].to_numpy(), rtol=1e-6)
+
+
+def test_gap_rows_are_the_communities_below_target(default_plan):
+    res, _ = default_plan
+    cov, gaps = res.coverage, res.gaps
+    short = cov[cov["applies"] & (cov["covered_share"] < cov["target_share"] - 1e-9)]
+    cg = gaps[gaps["kind"] == "coverage"]
+    assert len(cg) == len(short) > 0
+    assert (cg["covered_share"] < cg["target_share"]).all()
+    # uncovered area = (1 - share) x community area, and the list is sorted by severity
+    comm = res.data.communities.set_index("community_id")
+    expect = (1 - cg["covered_share"]) * comm.loc[cg["community_id"], "area_m2"].to_numpy()
+    np.testing.assert_allclose(cg["uncovered_area_m2"], expect)
+    assert cg["uncovered_residents"].isna().all()  # area-weighted: never passed off as people
+    assert (np.diff(gaps["severity"].to_numpy()) <= 1e-9).all()
+    assert list(gaps["severity_rank"]) == list(range(1, len(gaps) + 1))
+
+
+def test_summary_matches_the_table(default_plan):
+    res, out = default_plan
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["weight_kind"] == "area" and "AREA" in s["weighting"]
+    assert "OpenStreetMap" in s["attribution"]
+    cov = res.coverage
+    for c in s["categories"]:
+        g = cov[(cov["category"] == c["category"]) & cov["applies"]]
+        share = (g["covered_share"] * g["total_weight"]).sum() / g["total_weight"].sum()
+        assert c["covered_share"] == pytest.approx(share, abs=1e-4)
+        assert c["communities_short"] == int((res.gaps["category"] == c["category"]).sum())
+    assert s["park_service_coverage"]["target"] == 0.9
+    assert s["sample_facilities"] > 0
+    assert any("SAMPLE" in n for n in s["notes"])
+
+
+def test_output_files(default_plan):
+    res, out = default_plan
+    cov = gpd.read_file(out / "coverage.geojson")
+    assert len(cov) == len(res.data.communities) and cov.crs.to_epsg() == 4326
+    assert {"canteen_share", "canteen_min", "park_share", "n_gaps"} <= set(cov.columns)
+    gaps = pd.read_csv(out / "gaps.csv")
+    assert len(gaps) == len(res.gaps)
+    fac = json.loads((out / "facilities.geojson").read_text(encoding="utf-8"))
+    sample = [f for f in fac["features"] if f["properties"]["source"] == "sample"]
+    assert sample and all("示例" in f["properties"]["name"] for f in sample)
+    assert "OpenStreetMap" in json.loads((out / "gaps.geojson").read_text(encoding="utf-8"))["attribution"]
+
+
+def _user_inputs(tmp_path, net, gcj: bool):
+    """Two square communities on real streets and canteens on street nodes, written as a user would."""
+    lon0, lat0 = 104.0800, 30.6900
+    comm = gpd.GeoDataFrame(
+        {"community_id": ["A", "B"], "name": ["甲社区", "乙社区"], "type": ["urban", "rural"],
+         "population": [3000, 1200]},
+        geometry=[box(lon0, lat0, lon0 + 0.004, lat0 + 0.003), box(lon0 + 0.02, lat0, lon0 + 0.024, lat0 + 0.003)],
+        crs="EPSG:4326",
+    )
+    cpath = tmp_path / "communities.geojson"
+    comm.to_file(cpath, driver="GeoJSON")
+    # canteens at street nodes near A
+    lon, lat = net.to_wgs84().transform(net.node_xy[:, 0], net.node_xy[:, 1])
+    d = np.hypot(lon - (lon0 + 0.002), lat - (lat0 + 0.0015))
+    pick = np.argsort(d)[[0, 5, 10]]
+    flon, flat = (wgs84_to_gcj02(lon[pick], lat[pick]) if gcj else (lon[pick], lat[pick]))
+    fpath = tmp_path / "canteens.csv"
+    pd.DataFrame({"category": "canteen", "name": ["甲食堂", "乙食堂", "丙食堂"], "lng": flon, "lat": flat}).to_csv(fpath, index=False)
+    return cpath, fpath
+
+
+def test_user_files_in_gcj02(tmp_path, chengdu_net):
+    cpath, fpath = _user_inputs(tmp_path, chengdu_net, gcj=True)
+    opts = PlanOptions(communities=cpath, facilities=[fpath], facilities_crs="gcj02", osm_facilities=False,
+                       categories=["canteen"])
+    res = plan(opts, tmp_path / "out")
+    cov = res.coverage.set_index(res.data.communities["community_id"].to_numpy()[res.coverage["community_row"]])
+    assert cov.loc["A", "covered_share"] == 1.0 and cov.loc["A", "profile"] == "walk"
+    assert cov.loc["B", "profile"] == "bike"  # rural: judged by bicycle
+    assert res.data.weight_kind == "population"
+    assert res.coverage["total_weight"].sum() == pytest.approx(4200)
+    assert len(res.data.facilities) == 3 and (res.data.facilities["source"] == "user").all()
+
+
+def test_gcj02_declared_as_wgs84_is_caught(tmp_path, chengdu_net):
+    cpath, fpath = _user_inputs(tmp_path, chengdu_net, gcj=True)
+    # add more canteens on street nodes so the check has enough points
+    lon, lat = chengdu_net.to_wgs84().transform(chengdu_net.node_xy[::300, 0], chengdu_net.node_xy[::300, 1])
+    inside = (lon > 104.05) & (lon < 104.12) & (lat > 30.66) & (lat < 30.72)
+    glon, glat = wgs84_to_gcj02(lon[inside], lat[inside])
+    pd.DataFrame({"category": "canteen", "lng": glon, "lat": glat}).to_csv(fpath, index=False)
+    opts = PlanOptions(communities=cpath, facilities=[fpath], facilities_crs="wgs84", categories=["canteen"])
+    with pytest.raises(CoordinateSystemError, match="gcj02"):
+        plan(opts)
+
+
+def test_cli_plan_and_bad_category(tmp_path, chengdu_osm):
+    runner = CliRunner()
+    res = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--category", "canteen", "--category", "park"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "o" / "summary.json").exists()
+    s = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert [c["category"] for c in s["categories"]] == ["canteen", "park"]
+    bad = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--category", "teahouse"])
+    assert bad.exit_code == 2 and "teahouse" in bad.output and "Traceback" not in bad.output
