@@ -61,11 +61,14 @@ def reached_pieces(times: NodeTimes, cutoff_s: float) -> tuple[np.ndarray, float
     g = times.graph
     net = g.net
     t = times.time_s
+    # from u along the segment; for a reverse search (time *to* the sources) a place at s metres from u
+    # reaches u by travelling against the segment
+    from_u, from_v = (g.bwd, g.fwd) if times.reverse else (g.fwd, g.bwd)
     cand = np.flatnonzero(g.usable & (np.isfinite(t[net.seg_u]) | np.isfinite(t[net.seg_v])))
     L = net.seg_len_m[cand]
     spd = g.speed_m_s[cand]
-    a = np.where(g.fwd[cand], np.clip((cutoff_s - t[net.seg_u[cand]]) * spd, 0, L), 0.0)
-    b = np.where(g.bwd[cand], np.clip((cutoff_s - t[net.seg_v[cand]]) * spd, 0, L), 0.0)
+    a = np.where(from_u[cand], np.clip((cutoff_s - t[net.seg_u[cand]]) * spd, 0, L), 0.0)
+    b = np.where(from_v[cand], np.clip((cutoff_s - t[net.seg_v[cand]]) * spd, 0, L), 0.0)
     a = np.nan_to_num(a, nan=0.0)
     b = np.nan_to_num(b, nan=0.0)
     full = a + b >= L
@@ -92,9 +95,9 @@ def reached_pieces(times: NodeTimes, cutoff_s: float) -> tuple[np.ndarray, float
         Lj = net.seg_len_m[j]
         r = (cutoff_s - t0) * g.speed_m_s[j]
         f = src.frac[i] * Lj
-        if g.fwd[j]:
+        if from_u[j]:  # the part toward v
             by_seg.setdefault(j, []).append((f, min(Lj, f + r)))
-        if g.bwd[j]:
+        if from_v[j]:
             by_seg.setdefault(j, []).append((max(0.0, f - r), f))
     if by_seg:
         pos = {int(c): k for k, c in enumerate(cand)}
@@ -178,6 +181,32 @@ def isochrones(
         poly = pieces_polygon(pieces, buffer_m=buffer_m, min_hole_m2=min_hole_m2)
         if prev is not None and not prev.is_empty:
             poly = shapely.union(poly, prev)  # exact nesting, whatever the buffer's rounding
+        out.append(Isochrone(minutes=m, profile=graph.profile.name, polygon=poly, street_m=street_m))
+        prev = poly
+    return out
+
+
+def service_areas(
+    graph: ProfileGraph,
+    facilities: Snap,
+    minutes: list[float] | tuple[float, ...] = DEFAULT_MINUTES,
+    *,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    min_hole_m2: float = DEFAULT_MIN_HOLE_M2,
+) -> list[Isochrone]:
+    """The area from which the nearest of ``facilities`` is reached within each threshold (one reverse
+    multi-source search), nested, in the network CRS. Empty polygons when there is no facility."""
+    minutes = sorted(minutes)
+    if len(facilities) == 0 or (facilities.seg < 0).all():
+        return [Isochrone(m, graph.profile.name, shapely.Polygon(), 0.0) for m in minutes]
+    times = graph.search(facilities, cutoff_s=max(minutes) * 60.0, reverse=True)
+    out: list[Isochrone] = []
+    prev = None
+    for m in minutes:
+        pieces, street_m = reached_pieces(times, m * 60.0)
+        poly = pieces_polygon(pieces, buffer_m=buffer_m, min_hole_m2=min_hole_m2)
+        if prev is not None and not prev.is_empty:
+            poly = shapely.union(poly, prev)
         out.append(Isochrone(minutes=m, profile=graph.profile.name, polygon=poly, street_m=street_m))
         prev = poly
     return out
