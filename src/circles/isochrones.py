@@ -64,7 +64,7 @@ def reached_pieces(times: NodeTimes, cutoff_s: float) -> tuple[np.ndarray, float
     # from u along the segment; for a reverse search (time *to* the sources) a place at s metres from u
     # reaches u by travelling against the segment
     from_u, from_v = (g.bwd, g.fwd) if times.reverse else (g.fwd, g.bwd)
-    cand = np.flatnonzero(g.usable & (np.isfinite(t[net.seg_u]) | np.isfinite(t[net.seg_v])))
+    cand = times.segments_touched()
     L = net.seg_len_m[cand]
     spd = g.speed_m_s[cand]
     a = np.where(from_u[cand], np.clip((cutoff_s - t[net.seg_u[cand]]) * spd, 0, L), 0.0)

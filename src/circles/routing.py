@@ -116,6 +116,14 @@ class ProfileGraph:
         self.csr = _csr_min(rows, cols, w, n)
         self.csr_t = self.csr.T.tocsr()
 
+        # segments incident to each node (usable ones), for walking out from reached nodes
+        us = np.flatnonzero(usable)
+        ends = np.concatenate([net.seg_u[us], net.seg_v[us]])
+        order = np.argsort(ends, kind="stable")
+        self.node_seg = np.concatenate([us, us])[order]
+        self.node_seg_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=n), out=self.node_seg_ptr[1:])
+
         # components and islands (weak connectivity)
         self.n_components, labels = connected_components(self.csr, directed=True, connection="weak")
         seg_comp = labels[net.seg_u]
@@ -201,7 +209,8 @@ class ProfileGraph:
         Nodes not reached within ``cutoff_s`` get ``inf``. Returns :class:`NodeTimes`.
         """
         if len(sources) == 0 or (sources.seg < 0).all():
-            return NodeTimes(self, sources, np.full(self.net.n_nodes, np.inf), np.full(self.net.n_nodes, -1), cutoff_s, reverse)
+            return NodeTimes(self, sources, np.full(self.net.n_nodes, np.inf), np.full(self.net.n_nodes, -1), cutoff_s,
+                             reverse, np.zeros(0, dtype=np.int64))
         valid = np.flatnonzero(sources.seg >= 0)
         snap = sources.subset(valid)
         n = self.net.n_nodes
@@ -232,17 +241,19 @@ class ProfileGraph:
         origin = origin[:m]
         origin = np.where(origin >= 0, origin - m, -1)
         origin = np.where(origin >= 0, valid[np.clip(origin, 0, None)], -1)
+        if cutoff_s is not None:  # on the (small) searched arrays, before they are spread out
+            over = dist > cutoff_s
+            dist[over] = np.inf
+            origin[over] = -1
+        reached = np.flatnonzero(np.isfinite(dist))
         if node_ids is not None:
+            reached = node_ids[reached]
             full = np.full(n, np.inf)
             full[node_ids] = dist
             full_o = np.full(n, -1, dtype=np.int64)
             full_o[node_ids] = origin
             dist, origin = full, full_o
-        if cutoff_s is not None:
-            over = dist > cutoff_s
-            dist[over] = np.inf
-            origin[over] = -1
-        return NodeTimes(self, sources, dist, origin, cutoff_s, reverse)
+        return NodeTimes(self, sources, dist, origin, cutoff_s, reverse, reached)
 
 
 @dataclass
@@ -256,6 +267,16 @@ class NodeTimes:
     origin: np.ndarray
     cutoff_s: float | None
     reverse: bool
+    reached: np.ndarray | None = None  #: indices of the nodes with a finite time
+
+    def segments_touched(self) -> np.ndarray:
+        """Usable segments with at least one reached end (sorted); cost grows with the reach only."""
+        g = self.graph
+        reached = self.reached if self.reached is not None else np.flatnonzero(np.isfinite(self.time_s))
+        starts, ends = g.node_seg_ptr[reached], g.node_seg_ptr[reached + 1]
+        counts = ends - starts
+        pos = np.repeat(starts - np.cumsum(np.concatenate([[0], counts[:-1]])), counts) + np.arange(counts.sum())
+        return np.unique(g.node_seg[pos])
 
     def at(self, targets: Snap) -> tuple[np.ndarray, np.ndarray]:
         """Exact times (s) at snapped points, including the walk along their segment and off the street,
