@@ -78,6 +78,15 @@ class PlanResult:
     gaps: pd.DataFrame
     summary: dict
     timings_s: dict[str, float]
+    times: dict = field(default_factory=dict)  #: category -> CategoryTimes per resident point
+
+
+def facility_points(data: PlanData) -> FacilityPoints:
+    """The facilities table as points in the network CRS."""
+    fac = data.facilities
+    fxy = data.net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
+    return FacilityPoints(fxy, fac["facility_id"].astype(str).to_numpy(), fac["category"].to_numpy().astype(str),
+                          fac["name"].to_numpy().astype(str), fac["source"].fillna("").astype(str).to_numpy())
 
 
 def sample_layer_path(region: str) -> Path:
@@ -206,19 +215,44 @@ def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None
     pcomm = row_of.loc[data.points["community_id"].astype(str)].to_numpy()
     types = comm["type"].to_numpy().astype(str)
     rp = ResidentPoints(ptxy, pcomm, data.points["weight"].to_numpy(dtype=float), types[pcomm])
-    fxy = data.net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
-    fp = FacilityPoints(fxy, fac["facility_id"].astype(str).to_numpy(), fac["category"].to_numpy().astype(str),
-                        fac["name"].to_numpy().astype(str), fac["source"].fillna("").astype(str).to_numpy())
+    fp = facility_points(data)
     engine = CoverageEngine(data.graphs, rp, max_snap_m=opts.max_snap_m)
     t1 = time.perf_counter()
-    cov, _ = coverage_table(engine, data.catalog, types, fp, categories=opts.categories, progress=progress)
+    cov, times = coverage_table(engine, data.catalog, types, fp, categories=opts.categories, progress=progress)
     t2 = time.perf_counter()
     gaps = rank_gaps(coverage_gaps(cov, comm, data.catalog, data.weight_kind),
                      capacity_gaps(cov, comm, fac, data.catalog))
     t3 = time.perf_counter()
     timings = {"snap_points_s": t1 - t0, "coverage_s": t2 - t1, "gaps_s": t3 - t2}
     summary = region_summary(data, cov, gaps, engine, timings)
-    return PlanResult(data, engine, cov, gaps, summary, timings)
+    return PlanResult(data, engine, cov, gaps, summary, timings, times)
+
+
+def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories: list[str]) -> PlanResult:
+    """A new result after the facility table changed in ``categories`` only: one search per changed
+    category, the other categories' rows reused; the gap list and summary are rebuilt (cheap).
+    ``result`` itself is not modified (readers may still hold it)."""
+    import dataclasses
+
+    from .coverage import coverage_rows
+
+    data = dataclasses.replace(result.data, facilities=facilities.reset_index(drop=True))
+    fp = facility_points(data)
+    comm = data.communities
+    types = comm["type"].to_numpy().astype(str)
+    cov = result.coverage
+    times = dict(result.times)
+    for key in categories:
+        t = result.engine.category_times(key, fp)
+        times[key] = t
+        rows = coverage_rows(data.catalog.get(key), t, result.engine.points, types, fp)
+        cov = pd.concat([cov[cov["category"] != key], rows], ignore_index=True)
+    order = {k: i for i, k in enumerate(data.catalog.keys())}
+    cov = cov.sort_values(["category", "community_row"], key=lambda c: c.map(order) if c.name == "category" else c,
+                          kind="stable").reset_index(drop=True)
+    gaps = rank_gaps(coverage_gaps(cov, comm, data.catalog, data.weight_kind), capacity_gaps(cov, comm, data.facilities, data.catalog))
+    summary = region_summary(data, cov, gaps, result.engine, result.timings_s)
+    return PlanResult(data, result.engine, cov, gaps, summary, dict(result.timings_s), times)
 
 
 def region_summary(data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine: CoverageEngine, timings: dict) -> dict:

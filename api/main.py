@@ -1,0 +1,40 @@
+"""``create_app(settings)``: the FastAPI application. Heavy state is loaded once in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from circles import __version__
+
+from .errors import BodySizeLimit, register_errors
+from .routers import coverage, facilities, isochrones, meta, outputs
+from .settings import Settings
+from .state import ServiceState
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.service = ServiceState(settings)
+        log.info("region %s loaded", settings.region)
+        yield
+
+    app = FastAPI(
+        title="circles — 15-minute community life circle planner",
+        version=__version__,
+        description="Coverage layers, gap lists, isochrones and facility edits. Map data © OpenStreetMap contributors (ODbL).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    register_errors(app)
+    for r in (meta, isochrones, coverage, facilities, outputs):
+        app.include_router(r.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,28 @@
+"""Service settings (pydantic-settings, environment prefix ``CIRCLES_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """``CIRCLES_REGION``, ``CIRCLES_STATE_DIR`` (database and exports), ``CIRCLES_MAX_BODY_BYTES`` …"""
+
+    model_config = SettingsConfigDict(env_prefix="CIRCLES_", frozen=True)
+
+    region: str = "chengdu-central"
+    #: folder of the facility-edit database and of generated exports; nothing is read outside it
+    state_dir: Path = Path("out/service")
+    max_body_bytes: int = 16_384
+    max_snap_m: float = 500.0
+    max_page: int = 1000
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "facilities.sqlite"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.state_dir / "exports"
