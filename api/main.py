@@ -17,13 +17,15 @@ from .state import ServiceState
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
+    """The service. ``state`` may be given pre-loaded (tests); otherwise it is loaded at start-up."""
+    settings = settings or (state.settings if state is not None else Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.service = ServiceState(settings)
-        log.info("region %s loaded", settings.region)
+        if getattr(app.state, "service", None) is None:
+            app.state.service = ServiceState(settings)
+            log.info("region %s loaded", settings.region)
         yield
 
     app = FastAPI(
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.service = state
     register_errors(app)
     for r in (meta, isochrones, coverage, facilities, outputs):
         app.include_router(r.router)

@@ -65,7 +65,7 @@ def coverage(
 def gaps(
     state: State,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    level: Annotated[Literal[5, 10, 15] | None, Query(description="service circle, minutes")] = None,
+    level: Annotated[int | None, Query(ge=5, le=15, description="service circle: 5, 10 or 15 minutes")] = None,
     district: Annotated[str | None, Query(max_length=64)] = None,
     kind: Annotated[Literal["coverage", "capacity"] | None, Query()] = None,
     min_residents: Annotated[float | None, Query(ge=0, le=1e9)] = None,
@@ -81,6 +81,8 @@ def gaps(
         res.data.catalog.get(category)
         g = g[g["category"] == category]
     if level is not None:
+        if level not in (5, 10, 15):
+            raise InputError(f"level must be 5, 10 or 15 (minutes), got {level}")
         g = g[g["level_min"] == level]
     if district is not None:
         g = g[g["district"] == district]

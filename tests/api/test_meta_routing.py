@@ -1,0 +1,48 @@
+"""/healthz, /categories, /isochrones."""
+
+from __future__ import annotations
+
+import pytest
+from shapely.geometry import shape
+
+from api.schemas import Category, Health
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    h = Health.model_validate(r.json())
+    assert h.region == "chengdu-central" and h.communities > 100 and "OpenStreetMap" in h.attribution
+
+
+def test_categories(client):
+    r = client.get("/categories")
+    cats = [Category.model_validate(c) for c in r.json()]
+    keys = [c.key for c in cats]
+    assert {"party_service_station", "party_service_centre", "canteen", "labourer_harbour"} <= set(keys)
+    assert next(c for c in cats if c.key == "party_service_centre").level_min == 10
+
+
+def test_isochrones_match_the_cli_shape(client):
+    r = client.get("/isochrones", params={"lon": 104.0657, "lat": 30.6598, "minutes": "5,10"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    fc = r.json()
+    assert [f["properties"]["minutes"] for f in fc["features"]] == [10, 5]
+    big, small = (shape(f["geometry"]) for f in fc["features"])
+    assert small.difference(big).area < 1e-5 * small.area and big.area > small.area  # 1e-7° rounding
+
+
+@pytest.mark.parametrize(
+    "params,status,needle",
+    [
+        ({"lon": 104.0657, "lat": 30.0}, 422, "outside region"),
+        ({"lon": 104.0657, "lat": 30.6598, "profile": "car"}, 422, "unknown profile"),
+        ({"lon": 104.0657, "lat": 30.6598, "minutes": "0"}, 422, "minutes"),
+        ({"lon": 999, "lat": 30.6598}, 422, "lon"),
+        ({"lat": 30.6598}, 422, "lon"),
+    ],
+)
+def test_isochrone_errors(client, params, status, needle):
+    r = client.get("/isochrones", params=params)
+    assert r.status_code == status
+    assert needle in str(r.json()["detail"])
