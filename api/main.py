@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from circles import __version__
 
 from .errors import BodySizeLimit, register_errors
+from .schemas import ERROR_RESPONSES
 from .routers import coverage, facilities, isochrones, meta, outputs
 from .settings import Settings
 from .state import ServiceState
@@ -38,6 +39,6 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.state.service = state
     register_errors(app)
     for r in (meta, isochrones, coverage, facilities, outputs):
-        app.include_router(r.router)
+        app.include_router(r.router, responses=ERROR_RESPONSES)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

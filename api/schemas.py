@@ -17,6 +17,19 @@ def clean(v: Any) -> Any:
     return v
 
 
+class ErrorOut(BaseModel):
+    """Every 4xx: ``detail`` names the problem (a message, or FastAPI's list of field errors)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in ((400, "bad request"), (404, "unknown id or region"), (413, "request body too large"),
+                       (422, "invalid parameter or body"))
+}
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     region: str

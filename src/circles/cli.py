@@ -190,6 +190,26 @@ def _print_summary(summary: dict, console) -> None:
         console.print(f"note: {note}")
 
 
+@app.command()
+@friendly
+def serve(
+    region: str = typer.Option("chengdu-central", help="Registered region to load."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    state_dir: Path = typer.Option(Path("out/service"), help="Folder of the facility-edit database and exports."),
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs); the region is loaded once at start-up."""
+    import uvicorn
+
+    from api import create_app
+    from api.settings import Settings
+
+    from .config import get_region
+
+    get_region(region)  # unknown region: one clear line before the server starts
+    uvicorn.run(create_app(Settings(region=region, state_dir=state_dir)), host=host, port=port, log_level="info")
+
+
 def run() -> None:  # pragma: no cover - console entry point
     app()
 
