@@ -12,7 +12,7 @@ from circles.coverage import CoverageEngine, FacilityPoints, ResidentPoints, cov
 from circles.gaps import capacity_gaps, coverage_gaps, rank_gaps
 from circles.routing import ProfileGraph
 
-from conftest import X0, Y0, grid_network
+from grids import X0, Y0, grid_network
 
 CAT = load_catalog()
 

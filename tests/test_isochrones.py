@@ -14,7 +14,7 @@ from circles.isochrones import isochrones, parse_minutes, reached_pieces, to_fea
 from circles.network import StreetNetwork
 from circles.routing import ProfileGraph
 
-from conftest import X0, Y0, grid_network, node
+from grids import X0, Y0, grid_network, node
 
 
 def test_partly_reached_segment_is_cut_at_the_exact_cutoff(walk):
@@ -90,7 +90,7 @@ def test_blocks_no_street_reaches_stay_holes(walk):
 
 
 def test_unreached_other_bank_is_outside(walk):
-    from conftest import grid_arrays
+    from grids import grid_arrays
 
     xy1, u1, v1 = grid_arrays(10, 10)
     xy2, u2, v2 = grid_arrays(10, 10, x0=X0 + 1200)

@@ -10,7 +10,7 @@ from circles.errors import SnapError
 from circles.network import StreetNetwork
 from circles.routing import ProfileGraph
 
-from conftest import X0, Y0, grid_arrays, grid_network, node
+from grids import X0, Y0, grid_arrays, grid_network, node
 
 SPEED = 1.1
 
