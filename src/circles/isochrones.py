@@ -163,6 +163,21 @@ def fill_small_holes(geom, min_hole_m2: float):
     return out[0] if len(out) == 1 else shapely.MultiPolygon(out)
 
 
+def _nested(times: NodeTimes, minutes: list[float], buffer_m: float, min_hole_m2: float) -> list[Isochrone]:
+    """One polygon per threshold from one search, each merged with the smaller ones (exact nesting,
+    whatever the buffer's rounding)."""
+    out: list[Isochrone] = []
+    prev = None
+    for m in sorted(minutes):
+        pieces, street_m = reached_pieces(times, m * 60.0)
+        poly = pieces_polygon(pieces, buffer_m=buffer_m, min_hole_m2=min_hole_m2)
+        if prev is not None and not prev.is_empty:
+            poly = shapely.union(poly, prev)
+        out.append(Isochrone(minutes=m, profile=times.graph.profile.name, polygon=poly, street_m=street_m))
+        prev = poly
+    return out
+
+
 def isochrones(
     graph: ProfileGraph,
     start: Snap,
@@ -172,18 +187,8 @@ def isochrones(
     min_hole_m2: float = DEFAULT_MIN_HOLE_M2,
 ) -> list[Isochrone]:
     """Nested isochrones from snapped start point(s), one per threshold in ``minutes`` (ascending)."""
-    minutes = sorted(minutes)
     times = graph.search(start, cutoff_s=max(minutes) * 60.0)
-    out: list[Isochrone] = []
-    prev = None
-    for m in minutes:
-        pieces, street_m = reached_pieces(times, m * 60.0)
-        poly = pieces_polygon(pieces, buffer_m=buffer_m, min_hole_m2=min_hole_m2)
-        if prev is not None and not prev.is_empty:
-            poly = shapely.union(poly, prev)  # exact nesting, whatever the buffer's rounding
-        out.append(Isochrone(minutes=m, profile=graph.profile.name, polygon=poly, street_m=street_m))
-        prev = poly
-    return out
+    return _nested(times, list(minutes), buffer_m, min_hole_m2)
 
 
 def service_areas(
@@ -200,16 +205,7 @@ def service_areas(
     if len(facilities) == 0 or (facilities.seg < 0).all():
         return [Isochrone(m, graph.profile.name, shapely.Polygon(), 0.0) for m in minutes]
     times = graph.search(facilities, cutoff_s=max(minutes) * 60.0, reverse=True)
-    out: list[Isochrone] = []
-    prev = None
-    for m in minutes:
-        pieces, street_m = reached_pieces(times, m * 60.0)
-        poly = pieces_polygon(pieces, buffer_m=buffer_m, min_hole_m2=min_hole_m2)
-        if prev is not None and not prev.is_empty:
-            poly = shapely.union(poly, prev)
-        out.append(Isochrone(minutes=m, profile=graph.profile.name, polygon=poly, street_m=street_m))
-        prev = poly
-    return out
+    return _nested(times, minutes, buffer_m, min_hole_m2)
 
 
 def to_feature_collection(isos: list[Isochrone], graph: ProfileGraph, **properties) -> dict:
