@@ -7,6 +7,9 @@ OUT ?= out/chengdu-central
 .PHONY: install demo test bench clean
 
 $(BIN)/.installed: pyproject.toml
+	@# Debian's chromium for the real-browser map test (skipped where it cannot be installed)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei || true; fi
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -70,3 +70,15 @@ def test_network_report(chengdu_osm):
     assert res.exit_code == 0
     rep = json.loads(res.output)
     assert rep["islands"]["n_islands"] >= 1 and rep["nodes"] > 8000
+
+
+def test_map_command_and_plan_writes_the_map(tmp_path, chengdu_osm):
+    out = tmp_path / "m.html"
+    res = runner.invoke(app, ["map", "--category", "canteen", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    assert "社区食堂" in html and "© OpenStreetMap contributors" in html
+    res = runner.invoke(app, ["plan", "--category", "park", "--out", str(tmp_path / "p")])
+    assert res.exit_code == 0 and (tmp_path / "p" / "map.html").exists()
+    bad = runner.invoke(app, ["map", "--minutes", "7", "--out", str(tmp_path / "x.html")])
+    assert bad.exit_code == 2 and "minutes" in bad.output and not (tmp_path / "x.html").exists()

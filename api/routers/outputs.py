@@ -20,18 +20,19 @@ def region_map(
     state: State,
     region: Annotated[str, Path(max_length=64)],
     category: Annotated[str | None, Query(max_length=64)] = None,
+    minutes: Annotated[int, Query(ge=5, le=15, description="5, 10 or 15")] = 10,
 ) -> HTMLResponse:
-    """The coverage map (self-contained HTML, works offline)."""
+    """The coverage map (self-contained HTML, works offline; no base tiles)."""
     res = state.result
     if region != res.data.region.key:
         raise NotFoundError(f"this service serves region {res.data.region.key!r}, not {region!r}")
     if category is not None:
         res.data.catalog.get(category)
-    key = (id(res), category)
+    key = (id(res), category, minutes)
     html = state.map_cache.get(key)
     if html is None:
-        from circles.webmap import build_map
+        from circles.webmap import render_map
 
-        html = build_map(res, category=category).get_root().render()
+        html = render_map(res, category=category, minutes=minutes)
         state.map_cache[key] = html
     return HTMLResponse(html)

@@ -190,6 +190,31 @@ def _print_summary(summary: dict, console) -> None:
         console.print(f"note: {note}")
 
 
+@app.command("map")
+@friendly
+def map_cmd(
+    region: str = typer.Option("chengdu-central", help="Registered region."),
+    category: Optional[list[str]] = typer.Option(
+        None, help="Facility category (repeatable; the first is switched on when the map opens). "
+                   "Default: every category, with canteen switched on."),
+    minutes: int = typer.Option(10, help="Level (5, 10 or 15 min) whose covered share shades the communities."),
+    tiles: str = typer.Option("none", help="Base map: none (works offline), osm, amap (高德, GCJ-02: layers are "
+                                           "shifted to match) or a tile URL template with {x} {y} {z}."),
+    tiles_attr: Optional[str] = typer.Option(None, help="Attribution of a custom tile URL (required with one)."),
+    tiles_crs: str = typer.Option("wgs84", help="Coordinates of a custom tile URL: wgs84 or gcj02."),
+    out: Path = typer.Option(..., help="Output HTML file, e.g. maps/chengdu-central.html."),
+) -> None:
+    """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
+    facilities, communities shaded by covered share and the gaps outlined."""
+    from .pipeline import PlanOptions, plan as run_plan_all
+    from .webmap import write_map
+
+    cats = list(category) if category else None
+    result = run_plan_all(PlanOptions(region=region, categories=cats))
+    path = write_map(result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; © OpenStreetMap contributors)")
+
+
 @app.command()
 @friendly
 def serve(

@@ -46,3 +46,13 @@ def test_isochrone_errors(client, params, status, needle):
     r = client.get("/isochrones", params=params)
     assert r.status_code == status
     assert needle in str(r.json()["detail"])
+
+
+def test_map_page(client):
+    r = client.get("/maps/chengdu-central.html", params={"category": "canteen"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "© OpenStreetMap contributors" in r.text and "leaflet" in r.text.lower()
+    assert "<script src=" not in r.text  # works offline: nothing loaded from a CDN
+    assert client.get("/maps/atlantis.html").status_code == 404
+    assert client.get("/maps/chengdu-central.html", params={"category": "teahouse"}).status_code == 422
+    assert client.get("/maps/chengdu-central.html", params={"minutes": 7}).status_code == 422

@@ -1,0 +1,452 @@
+"""Candidate sites and the maximal covering choice, on cases worked out by hand.
+
+The street is a straight line (a 71 x 1 grid of 100 m blocks, 7 km long, walking 1.1 m/s), so the
+15-minute canteen threshold is 990 m of street either way and every answer can be read off a ruler:
+
+    x (m):   1200  1800  2400 2700 3000 3300 3600  4200  4800       6400 6500 6600
+             p5    B     p1   p2   A    p3   p4    C     p6         D    p7   F (existing canteen)
+    weight:  150         100  100       100  100         150             1000
+
+    A (3000) reaches p1 p2 p3 p4           = 400
+    B (1800, a 40 m square 30 m off the street) reaches p5 p1 p2  (p2: 30 + 900 = 930 m) = 350
+    C (4200) reaches p3 p4 p6              = 350
+    D (6400) reaches only p7, which the existing canteen F already covers: it adds nothing.
+
+k = 1: A (400).  k = 2: greedy takes A then B or C (550); the optimum is B + C = 700, which covers
+everyone who can be covered; the LP bound is 700 too (x_A = a, x_B = x_C = b, a + 2b <= 2 gives at
+most 4 min(1, a+b) + 3b <= 7 hundred). k >= 3: still B + C (A would be redundant).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy import sparse
+from shapely.geometry import Point, box
+
+from circles.catalog import load_catalog
+from circles.config import Region, get_profile
+from circles.errors import DataFileError, InputError
+from circles.pipeline import PlanData, PlanOptions, run_plan
+from circles.routing import ProfileGraph
+from circles.sites import (
+    CANDIDATE_COLUMNS,
+    SITE_COLUMNS,
+    choose_sites,
+    coverage_matrix,
+    greedy_mclp,
+    osm_candidates,
+    read_candidates,
+    solve_mclp,
+)
+
+from grids import X0, Y0, grid_network
+
+CRS = "EPSG:32648"
+POINTS = {"p1": 2400, "p2": 2700, "p3": 3300, "p4": 3600, "p5": 1200, "p6": 4800, "p7": 6500}
+WEIGHTS = {"p1": 100.0, "p2": 100.0, "p3": 100.0, "p4": 100.0, "p5": 150.0, "p6": 150.0, "p7": 1000.0}
+NAMES = {p: f"测试小区{p[1]}" for p in POINTS}
+
+
+def to_wgs(geoms):
+    return gpd.GeoSeries(list(geoms), crs=CRS).to_crs("EPSG:4326")
+
+
+def synthetic_plan(tmp_path: Path, *, points=POINTS, weights=WEIGHTS, community_of=None, weight_kind="population",
+                   facilities=(("F", 6600.0, "canteen", "sample"),), categories=("canteen",)):
+    """A PlanResult on the straight street: one community per point unless ``community_of`` says."""
+    net = grid_network(71, 1)
+    graphs = {"walk": ProfileGraph(net, get_profile("walk"))}
+    community_of = community_of or {p: f"c{p[1:]}" for p in points}
+    comm_ids = list(dict.fromkeys(community_of[p] for p in points))
+    xs = {c: [points[p] for p in points if community_of[p] == c] for c in comm_ids}
+    wsum = {c: sum(weights[p] for p in points if community_of[p] == c) for c in comm_ids}
+    boxes = [box(X0 + min(xs[c]) - 10, Y0 - 10, X0 + max(xs[c]) + 10, Y0 + 10) for c in comm_ids]
+    people = weight_kind != "area"
+    comm = gpd.GeoDataFrame({
+        "community_id": comm_ids,
+        "name": [f"测试小区{c[1:]}" for c in comm_ids],
+        "type": "urban",
+        "district": "测试区",
+        "area_m2": [wsum[c] if not people else 400.0 for c in comm_ids],
+        "households": np.nan,
+        "population": [wsum[c] if people else np.nan for c in comm_ids],
+        "residents": [wsum[c] if people else np.nan for c in comm_ids],
+        "source": "test",
+    }, geometry=to_wgs(boxes).to_numpy(), crs="EPSG:4326")
+    pts = gpd.GeoDataFrame({
+        "community_id": [community_of[p] for p in points],
+        "weight": [weights[p] for p in points],
+        "weight_kind": weight_kind,
+    }, geometry=[Point(X0 + x, Y0) for x in points.values()], crs=CRS)
+    fac = gpd.GeoDataFrame({
+        "facility_id": [f[0] for f in facilities], "category": [f[2] for f in facilities],
+        "name": [f"现有{f[0]}" for f in facilities], "floor_area_m2": np.nan, "source": [f[3] for f in facilities],
+    }, geometry=to_wgs([Point(X0 + f[1], Y0) for f in facilities]).to_numpy() if facilities else gpd.GeoSeries([], crs="EPSG:4326"),
+        crs="EPSG:4326")
+    lon0, lat0 = to_wgs([Point(X0 - 500, Y0 - 500)]).iloc[0].coords[0]
+    lon1, lat1 = to_wgs([Point(X0 + 7500, Y0 + 500)]).iloc[0].coords[0]
+    region = Region(key="synthetic", osm_path=tmp_path / "absent.osm.pbf", bbox=(lon0, lat0, lon1, lat1),
+                    metric_crs=CRS, name_zh="合成测试区", source="synthetic test street")
+    data = PlanData(region, net, graphs, load_catalog(), comm, fac, pts, weight_kind, ["synthetic"])
+    return run_plan(data, PlanOptions(region="synthetic", categories=list(categories)))
+
+
+def synthetic_candidates(extra=()):
+    """A (point), B (polygon 30 m off the street), C (point), D (point) + extra (site_id, x, y, area)."""
+    geoms = [Point(X0 + 3000, Y0), box(X0 + 1780, Y0 + 10, X0 + 1820, Y0 + 50), Point(X0 + 4200, Y0),
+             Point(X0 + 6400, Y0)]
+    ids, names = ["A", "B", "C", "D"], ["甲地块", "乙停车场", "丙绿地", "丁空地"]
+    areas = [np.nan, np.nan, 300.0, 50.0]
+    for sid, x, y, a in extra:
+        geoms.append(Point(X0 + x, Y0 + y))
+        ids.append(sid)
+        names.append(f"候选{sid}")
+        areas.append(a)
+    return gpd.GeoDataFrame({"site_id": ids, "kind": "user", "kind_zh": "", "name": names, "area_m2": areas,
+                             "source": "user", "osm_tag": ""}, geometry=to_wgs(geoms).to_numpy(), crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def plan_line(tmp_path_factory):
+    return synthetic_plan(tmp_path_factory.mktemp("line"))
+
+
+# --- the solver on its own -----------------------------------------------------------------------
+
+# rows p1..p6, columns A B C
+HAND = np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1], [1, 0, 1], [0, 1, 0], [0, 0, 1]], dtype=bool)
+HAND_W = np.array([1, 1, 1, 1, 1.5, 1.5])
+
+
+def test_milp_beats_greedy_on_the_hand_case():
+    sol = solve_mclp(HAND, HAND_W, 2)
+    assert sol.method == "MILP (HiGHS)" and sol.optimal and sol.status == "Optimal"
+    assert sorted(sol.chosen) == [1, 2]
+    assert sol.objective == pytest.approx(7.0) and sol.bound == pytest.approx(7.0) and sol.gap == pytest.approx(0.0)
+    assert sol.greedy_objective == pytest.approx(5.5) and sol.greedy_chosen[0] == 0
+    assert sol.lp_bound == pytest.approx(7.0)
+    # 6 rows, 4 distinct patterns ({A,B} twice, {A,C} twice, {B}, {C}): 3 x + 4 y variables
+    assert sol.n_groups == 4 and sol.n_variables == 7 and sol.n_constraints == 5
+
+
+def test_greedy_reports_its_gap_to_the_lp_bound():
+    sol = solve_mclp(HAND, HAND_W, 2, method="greedy")
+    assert sol.method == "greedy" and not sol.optimal
+    assert sol.objective == pytest.approx(5.5) and sol.bound == pytest.approx(7.0)
+    assert sol.gap == pytest.approx(1.5 / 7.0)
+    assert greedy_mclp(sparse.csr_matrix(HAND), HAND_W, 2) == ([0, 1], pytest.approx(5.5))
+
+
+def test_time_limit_falls_back_to_greedy_with_a_gap(monkeypatch):
+    import circles.sites as sites
+
+    def stopped(sets, w, n_cand, k, time_limit_s):
+        return {"status": "Time limit reached", "optimal": False, "time_limit": True, "x": None,
+                "objective": float("nan"), "dual_bound": 7.0, "time_s": time_limit_s, "nnz": 0}
+
+    monkeypatch.setattr(sites, "_run_milp", stopped)
+    sol = solve_mclp(HAND, HAND_W, 2, time_limit_s=0.5)
+    assert sol.method.startswith("greedy") and "time limit" in sol.method
+    assert sol.objective == pytest.approx(5.5) and sol.bound == pytest.approx(7.0)
+    assert sol.gap == pytest.approx(1.5 / 7.0) and not sol.optimal
+
+
+def test_k_larger_than_the_candidates_takes_every_useful_one_and_drops_redundant_ones():
+    sol = solve_mclp(HAND, HAND_W, 10)
+    assert sorted(sol.chosen) == [1, 2]  # A adds nothing once B and C are in
+    assert sol.objective == pytest.approx(7.0) and sol.optimal and sol.gap == 0
+    # a column that reaches nobody is never taken
+    A = np.column_stack([HAND, np.zeros(6, bool)])
+    assert 3 not in solve_mclp(A, HAND_W, 4).chosen
+
+
+def test_nothing_to_cover():
+    sol = solve_mclp(np.zeros((3, 2), bool), np.ones(3), 2)
+    assert sol.chosen == [] and sol.objective == 0 and sol.optimal
+    sol = solve_mclp(HAND, np.zeros(6), 2)
+    assert sol.chosen == [] and sol.objective == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_milp_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    A = rng.random((40, 9)) < 0.25
+    w = rng.integers(1, 20, 40).astype(float)
+    for k in (1, 2, 3, 4):
+        best = max(w[A[:, list(c)].any(axis=1)].sum() for c in itertools.combinations(range(9), k))
+        sol = solve_mclp(A, w, k)
+        assert sol.optimal and sol.objective == pytest.approx(best)
+        assert w[A[:, sol.chosen].any(axis=1)].sum() == pytest.approx(best) and len(sol.chosen) <= k
+        assert sol.greedy_objective <= best + 1e-9 and sol.lp_bound >= best - 1e-6
+
+
+def test_bad_arguments():
+    with pytest.raises(InputError):
+        solve_mclp(HAND, HAND_W, 0)
+    with pytest.raises(InputError):
+        solve_mclp(HAND, HAND_W, 2, method="simplex")
+    with pytest.raises(InputError):
+        solve_mclp(HAND, HAND_W[:3], 2)
+    with pytest.raises(InputError):
+        solve_mclp(HAND, -HAND_W, 2)
+
+
+# --- on the street -------------------------------------------------------------------------------
+
+
+def test_coverage_matrix_on_the_street(plan_line):
+    cands = synthetic_candidates()
+    xy = np.array([[X0 + 3000, Y0], [X0 + 1800, Y0 + 30], [X0 + 4200, Y0], [X0 + 6400, Y0]])
+    A, snap_m, best = coverage_matrix(plan_line, "canteen", xy)
+    got = {p: sorted("ABCD"[j] for j in A[i].indices) for i, p in enumerate(POINTS)}
+    assert got == {"p1": ["A", "B"], "p2": ["A", "B"], "p3": ["A", "C"], "p4": ["A", "C"], "p5": ["B"],
+                   "p6": ["C"], "p7": ["D"]}
+    np.testing.assert_allclose(snap_m, [0, 30, 0, 0], atol=1e-6)
+    # p2 is reached from A (300 m) sooner than from B (930 m)
+    assert best[1] == pytest.approx(300 / 1.1)
+    assert len(cands) == 4
+
+
+def test_choice_is_the_hand_optimum(plan_line):
+    ch = choose_sites(plan_line, "canteen", 2, synthetic_candidates())
+    s = ch.solution
+    assert s.method == "MILP (HiGHS)" and s.optimal
+    assert ch.objective == pytest.approx(700.0) and s.greedy_objective == pytest.approx(550.0)
+    assert list(ch.sites["site_id"]) == ["B", "C"]  # equal gains: the lower index ranks first
+    assert list(ch.sites["rank"]) == [1, 2]
+    assert list(ch.sites.columns) == [*SITE_COLUMNS, "geometry"]
+    b, c = ch.sites.iloc[0], ch.sites.iloc[1]
+    assert b["new_weight"] == pytest.approx(350) and b["added_weight"] == pytest.approx(350)
+    assert b["new_residents"] == pytest.approx(350) and c["added_residents"] == pytest.approx(350)
+    # the communities whose gap each site closes (one point each: share 0 -> 1)
+    assert b["closes_ids"] == "c1; c2; c5" and b["n_closed"] == 3 and c["closes_ids"] == "c3; c4; c6"
+    assert b["closes_gaps"] == "测试小区1; 测试小区2; 测试小区5"
+    assert ch.gaps_before == 6 and ch.gaps_closed == 6  # c7 is covered by the existing canteen
+    # size: B is a 40 m square (its polygon is kept), C as given
+    assert b["area_m2"] == pytest.approx(1600, rel=1e-3) and b.geometry.geom_type == "Polygon"
+    assert c["area_m2"] == pytest.approx(300) and c.geometry.geom_type == "Point"
+    assert b["snap_m"] == pytest.approx(30, abs=0.1)
+    assert b["baseline"] == "sample:1" and (ch.sites["weight_kind"] == "population").all()
+    assert ch.baseline == {"sample": 1} and any("SAMPLE" in n for n in ch.notes)
+    # the per-community table
+    t = ch.communities
+    assert set(t.loc[t["site_id"] == "B", "community_id"]) == {"c1", "c2", "c5"}
+    assert t["closes_gap"].all() and (t["share_before"] == 0).all() and (t["share_after"] == 1).all()
+
+
+def test_describe_names_the_method_and_the_sites(plan_line):
+    lines = choose_sites(plan_line, "canteen", 2, synthetic_candidates()).describe()
+    assert lines[0] == "canteen 社区食堂: 2 site(s) (k = 2) by MILP (HiGHS)"
+    assert "newly covered: 700 residents (bound 700, gap 0.00%; greedy 550)" in lines[1]
+    assert lines[2].startswith("#1 B 用户候选 乙停车场 (1,600 m², source user): +350 residents, closes 3 gap(s): 测试小区1")
+
+
+def test_existing_facilities_stay_fixed(plan_line, tmp_path):
+    ch = choose_sites(plan_line, "canteen", 1, synthetic_candidates())
+    assert list(ch.sites["site_id"]) == ["A"] and ch.objective == pytest.approx(400)
+    cand = ch.candidates.set_index("site_id")
+    # D reaches p7 (weight 1000) but the existing canteen F already covers it: D adds nothing
+    assert cand.loc["D", "new_weight"] == 0
+    np.testing.assert_allclose(cand.loc[["A", "B", "C"], "new_weight"], [400, 350, 350])
+    assert ch.covered_before == pytest.approx(1000) and ch.uncovered_before == pytest.approx(700)
+    assert ch.total_weight == pytest.approx(1700)
+    # without F, D would be the first choice
+    ch2 = choose_sites(synthetic_plan(tmp_path, facilities=()), "canteen", 1, synthetic_candidates())
+    assert list(ch2.sites["site_id"]) == ["D"] and ch2.objective == pytest.approx(1000)
+
+
+def test_k_larger_than_the_candidates(plan_line):
+    ch = choose_sites(plan_line, "canteen", 10, synthetic_candidates())
+    assert sorted(ch.sites["site_id"]) == ["B", "C"] and ch.objective == pytest.approx(700)
+    assert ch.solution.optimal and ch.solution.method.startswith("exact")
+    d = ch.as_dict()
+    json.dumps(d, ensure_ascii=False)  # JSON-ready
+    assert d["after"]["covered_weight"] == pytest.approx(1700) and d["after"]["covered_share"] == 1.0
+    assert d["objective_unit"] == "residents" and d["attribution"].startswith("©")
+
+
+def test_no_uncovered_residents(tmp_path):
+    res = synthetic_plan(tmp_path, facilities=(("F1", 3000.0, "canteen", "osm"), ("F2", 1500.0, "canteen", "osm"),
+                                               ("F3", 4500.0, "canteen", "osm"), ("F4", 6500.0, "canteen", "osm")))
+    ch = choose_sites(res, "canteen", 3, synthetic_candidates())
+    assert len(ch.sites) == 0 and ch.objective == 0 and ch.solution.optimal
+    assert ch.solution.method.startswith("trivial") and ch.gaps_before == 0
+    assert any("already covered" in n for n in ch.notes)
+    assert ch.candidates["usable"].all() and np.isfinite(ch.candidates["snap_m"]).all()  # snapped all the same
+    assert list(ch.sites.columns) == [*SITE_COLUMNS, "geometry"]
+
+
+def test_area_weights_are_never_called_residents(tmp_path):
+    res = synthetic_plan(tmp_path, weight_kind="area")
+    ch = choose_sites(res, "canteen", 2, synthetic_candidates())
+    assert ch.objective == pytest.approx(700)
+    assert ch.sites["new_residents"].isna().all() and ch.sites["added_residents"].isna().all()
+    np.testing.assert_allclose(ch.sites["new_area_m2"], [350, 350])
+    d = ch.as_dict()
+    assert "residents" not in d["objective_unit"] and "m²" in d["objective_unit"]
+    assert all(s["new_residents"] is None for s in d["sites"])
+    lines = ch.describe()
+    assert all("residents" not in line for line in lines if not line.startswith("note:"))
+    assert "700 m² of residential area" in lines[1]
+
+
+def test_a_partly_covered_community_is_not_closed(tmp_path):
+    # c1 has two points 2 km apart; B (1800, 30 m off) reaches a (830 m) but not b (1230 m): share 0.6
+    pts = {"a": 1000, "b": 3000}
+    res = synthetic_plan(tmp_path, points=pts, weights={"a": 60.0, "b": 40.0}, community_of={"a": "c1", "b": "c1"},
+                         facilities=())
+    cands = synthetic_candidates()[lambda d: d["site_id"].isin(["B"])]
+    ch = choose_sites(res, "canteen", 1, cands)
+    assert list(ch.sites["site_id"]) == ["B"] and ch.objective == pytest.approx(60)
+    row = ch.communities.iloc[0]
+    assert row["share_after"] == pytest.approx(0.6) and not row["closes_gap"]
+    assert ch.sites["n_closed"].iat[0] == 0 and ch.sites["closes_gaps"].iat[0] == ""
+
+
+def test_unusable_candidates_are_reported(tmp_path):
+    res = synthetic_plan(tmp_path, categories=("canteen", "labourer_harbour"))
+    far = [("far", 3000, 2000, np.nan), ("tiny", 3000, 0, 10.0)]
+    ch = choose_sites(res, "labourer_harbour", 2, synthetic_candidates(far))
+    cand = ch.candidates.set_index("site_id")
+    assert not cand.loc["far", "usable"] and "street" in cand.loc["far", "reason"]
+    assert not cand.loc["tiny", "usable"] and "25" in cand.loc["tiny", "reason"]  # min_area_m2 = 25
+    assert "tiny" not in set(ch.sites["site_id"]) and "far" not in set(ch.sites["site_id"])
+    # without the size rule the tiny site (at A's place) is as good as A
+    ch2 = choose_sites(res, "labourer_harbour", 1, synthetic_candidates(far), respect_min_area=False)
+    assert ch2.candidates.set_index("site_id").loc["tiny", "new_weight"] == pytest.approx(400)
+
+
+def test_bad_inputs(plan_line):
+    with pytest.raises(InputError):
+        choose_sites(plan_line, "canteen", 0, synthetic_candidates())
+    with pytest.raises(InputError):
+        choose_sites(plan_line, "nonsense", 2, synthetic_candidates())
+    dup = pd.concat([synthetic_candidates(), synthetic_candidates()], ignore_index=True)
+    with pytest.raises(InputError, match="duplicate"):
+        choose_sites(plan_line, "canteen", 2, gpd.GeoDataFrame(dup, crs="EPSG:4326"))
+
+
+# --- candidates from OSM and from files ----------------------------------------------------------
+
+LON0, LAT0 = 104.08, 30.68
+M_LON = 1 / (111_320 * math.cos(math.radians(LAT0)))
+M_LAT = 1 / 110_574
+
+
+def _osm(path: Path) -> Path:
+    nodes, ways, nid = [], [], [0]
+
+    def node(x, y, tags=None, ident=None):
+        nid[0] += 1
+        i = ident or nid[0]
+        t = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in (tags or {}).items())
+        nodes.append(f'<node id="{i}" lat="{LAT0 + y * M_LAT:.8f}" lon="{LON0 + x * M_LON:.8f}">{t}</node>')
+        return i
+
+    def rect(wid, x0, y0, x1, y1, tags):
+        ids = [node(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        t = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        refs = "".join('<nd ref="%d"/>' % i for i in [*ids, ids[0]])
+        ways.append(f'<way id="{wid}">{refs}{t}</way>')
+
+    rect(101, 0, 0, 50, 40, {"amenity": "parking", "parking": "surface", "name": "东门停车场"})  # 2000 m²
+    rect(102, 100, 0, 130, 30, {"amenity": "parking", "parking": "underground"})  # not surface: no
+    rect(103, 200, 0, 300, 100, {"landuse": "brownfield"})  # 10,000 m²
+    rect(104, 400, 0, 420, 20, {"building": "yes", "disused:shop": "supermarket", "name": "旧超市"})
+    rect(105, 500, 0, 700, 200, {"leisure": "park", "name": "大公园"})  # 40,000 m²: too big
+    rect(106, 800, 0, 830, 30, {"landuse": "grass"})  # 900 m²
+    rect(107, 900, 0, 910, 10, {"building": "yes"})  # an ordinary building: no
+    node(1000, 0, {"amenity": "parking"}, ident=9001)
+    node(1100, 0, {"amenity": "marketplace", "name": "菜市场"}, ident=9002)
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+                    + "\n".join(nodes + ways) + "\n</osm>\n", encoding="utf-8")
+    return path
+
+
+def test_osm_candidates_by_kind(tmp_path):
+    c = osm_candidates(_osm(tmp_path / "c.osm"))
+    assert list(c.columns) == [*CANDIDATE_COLUMNS, "geometry"] and c.crs == "EPSG:4326"
+    got = dict(zip(c["site_id"], c["kind"]))
+    assert got == {"osm:w104": "idle_building", "osm:w103": "vacant_land", "osm:w101": "parking",
+                   "osm:n9001": "parking", "osm:w106": "green_space", "osm:n9002": "market"}
+    c = c.set_index("site_id")
+    assert c.loc["osm:w101", "area_m2"] == pytest.approx(2000, rel=0.01)
+    assert c.loc["osm:w103", "area_m2"] == pytest.approx(10000, rel=0.01)
+    assert math.isnan(c.loc["osm:n9001", "area_m2"])
+    assert c.loc["osm:w101", "name"] == "东门停车场" and c.loc["osm:w104", "osm_tag"].startswith("building=yes, disused:shop")
+    assert c.loc["osm:w101", "geometry"].geom_type == "Polygon" and c.loc["osm:n9001", "geometry"].geom_type == "Point"
+    assert (c["source"] == "osm").all() and c.loc["osm:w101", "kind_zh"] == "停车场"
+    # bbox keeps sites whose representative point is inside
+    box_ = (LON0 - 0.001, LAT0 - 0.001, LON0 + 150 * M_LON, LAT0 + 0.001)
+    assert list(osm_candidates(tmp_path / "c.osm", bbox=box_)["site_id"]) == ["osm:w101"]
+
+
+def test_read_candidates_points_polygons_and_gcj02(tmp_path):
+    from circles.coords import wgs84_to_gcj02
+
+    lon, lat = 104.07, 30.67
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    poly = shapely.Polygon([(glon, glat), (glon + 0.0005, glat), (glon + 0.0005, glat + 0.0004), (glon, glat + 0.0004)])
+    gdf = gpd.GeoDataFrame({"id": ["s1", None], "name": ["闲置厂房", "街角"], "kind": ["idle_building", None],
+                            "area": [None, 35.0]}, geometry=[poly, Point(glon, glat)], crs="EPSG:4326")
+    path = tmp_path / "cands.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    c = read_candidates(path, crs="gcj02")
+    assert list(c.columns) == [*CANDIDATE_COLUMNS, "geometry"]
+    assert list(c["site_id"]) == ["s1", "cands:2"] and list(c["kind"]) == ["idle_building", "user"]
+    assert (c["source"] == "user").all() and c["name"].iat[0] == "闲置厂房"
+    x, y = c.geometry.iat[1].coords[0]
+    assert abs(x - lon) < 1e-5 and abs(y - lat) < 1e-5  # converted back to WGS84
+    assert c.geometry.iat[0].geom_type == "Polygon"
+    assert c["area_m2"].iat[0] == pytest.approx(48 * 44, rel=0.1) and c["area_m2"].iat[1] == 35.0
+
+    csv = tmp_path / "c.csv"
+    csv.write_text("site_id,name,lon,lat\nq1,口袋公园,104.07,30.67\n", encoding="utf-8")
+    assert read_candidates(csv)["name"].iat[0] == "口袋公园"
+    csv.write_text("site_id,lon,lat\nq1,104.07,30.67\nq1,104.08,30.67\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="duplicate"):
+        read_candidates(csv)
+    line = gpd.GeoDataFrame({"id": ["l"]}, geometry=[shapely.LineString([(104, 30.6), (104.01, 30.6)])], crs="EPSG:4326")
+    line.to_file(tmp_path / "l.geojson", driver="GeoJSON")
+    with pytest.raises(DataFileError, match="points or polygons"):
+        read_candidates(tmp_path / "l.geojson")
+
+
+def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
+    from circles.coords import wgs84_to_gcj02
+    from circles.errors import CoordinateSystemError
+    from circles.sites import candidate_sites
+
+    pts = to_wgs([Point(X0 + x, Y0) for x in (500, 1500, 2500, 3500, 4500, 5500)])
+    glon, glat = wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
+    df = pd.DataFrame({"site_id": [f"g{i}" for i in range(6)], "lon": glon, "lat": glat})
+    path = tmp_path / "gcj.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(CoordinateSystemError, match="GCJ-02"):
+        candidate_sites(plan_line, path, "wgs84")
+    c = candidate_sites(plan_line, path, "gcj02")  # the region has no OSM extract here: the file only
+    assert list(c["site_id"]) == [f"g{i}" for i in range(6)] and (c["source"] == "user").all()
+    back = c.to_crs(CRS).geometry
+    assert np.allclose(back.y, Y0, atol=1.0) and np.allclose(back.x, X0 + np.arange(500, 6000, 1000), atol=1.0)
+
+
+def test_real_extract_candidates(chengdu_osm):
+    from circles.config import get_region
+
+    reg = get_region("chengdu-central")
+    c = osm_candidates(chengdu_osm, bbox=reg.bbox, metric_crs=reg.metric_crs)
+    counts = c["kind"].value_counts().to_dict()
+    # the 2018 extract has surface parking, small green spaces, markets and one construction site,
+    # but no brownfield/vacant land and no disused buildings
+    assert counts.get("parking", 0) >= 20 and counts.get("green_space", 0) >= 10 and counts.get("market", 0) >= 10
+    assert counts.get("idle_building", 0) == 0 and counts.get("vacant_land", 0) == 0
+    assert c["site_id"].is_unique and (c.loc[c["kind"] == "green_space", "area_m2"] <= 10_000).all()
