@@ -34,6 +34,15 @@ class ServiceState:
         base = plan(PlanOptions(region=settings.region, max_snap_m=settings.max_snap_m))
         self.result: PlanResult = self._apply_edits(base)
         self.map_cache: dict = {}
+        self._candidates = None
+
+    def site_candidates(self):
+        """The region's OSM candidate sites (loaded on first use; they do not change with edits)."""
+        if self._candidates is None:
+            from circles.sites import candidate_sites
+
+            self._candidates = candidate_sites(self.result)
+        return self._candidates
 
     # ---------------------------------------------------------------- start-up
     def _apply_edits(self, base: PlanResult) -> PlanResult:

@@ -82,3 +82,18 @@ def test_map_command_and_plan_writes_the_map(tmp_path, chengdu_osm):
     assert res.exit_code == 0 and (tmp_path / "p" / "map.html").exists()
     bad = runner.invoke(app, ["map", "--minutes", "7", "--out", str(tmp_path / "x.html")])
     assert bad.exit_code == 2 and "minutes" in bad.output and not (tmp_path / "x.html").exists()
+
+
+def test_sites_command_exports_a_shapefile_zip(tmp_path, chengdu_osm):
+    import pyogrio
+
+    out = tmp_path / "sites.shp.zip"
+    res = runner.invoke(app, ["sites", "--category", "canteen", "--k", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "MILP (HiGHS)" in res.output and "residential area" in res.output
+    layers = [name for name, _ in pyogrio.list_layers(f"/vsizip/{out}")]
+    assert "sites" in layers
+    df = pyogrio.read_dataframe(f"/vsizip/{out}", layer="sites")
+    assert 1 <= len(df) <= 3 and df.crs.to_epsg() == 4326
+    bad = runner.invoke(app, ["sites", "--category", "canteen", "--out", str(tmp_path / "x.docx")])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

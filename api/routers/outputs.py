@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
+
+from circles.export import MEDIA_TYPES, export, export_format, safe_export_path
 
 from ..dependencies import get_state
 from ..errors import NotFoundError
@@ -36,3 +39,36 @@ def region_map(
         html = render_map(res, category=category, minutes=minutes)
         state.map_cache[key] = html
     return HTMLResponse(html)
+
+
+@router.get("/sites")
+def sites(
+    state: State,
+    category: Annotated[str, Query(max_length=64)],
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    format: Annotated[Literal["gpkg", "shp.zip", "geojson"] | None, Query()] = None,
+) -> dict:
+    """Up to k new sites for the category (maximal covering, existing facilities fixed): method, objective,
+    bound and gap, and per site what it newly covers and which gaps it closes; with ``format`` also a
+    download under ``/exports/``."""
+    from circles.sites import choose_sites
+
+    res = state.result
+    res.data.catalog.get(category)
+    choice = choose_sites(res, category, k, state.site_candidates(), time_limit_s=20)
+    body = choice.as_dict()
+    if format is not None:
+        path = safe_export_path(state.settings.export_dir, f"sites_{category}_k{k}_{uuid.uuid4().hex[:8]}.{format}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export(res, path, sites=choice)
+        body["download"] = f"/exports/{path.name}"
+    return body
+
+
+@router.get("/exports/{name}")
+def download(state: State, name: Annotated[str, Path(max_length=128)]) -> FileResponse:
+    """A file written by ``/sites?format=``; names can never leave the export directory."""
+    path = safe_export_path(state.settings.export_dir, name)
+    if not path.is_file():
+        raise NotFoundError(f"no export {name!r}")
+    return FileResponse(path, media_type=MEDIA_TYPES[export_format(path)], filename=path.name)

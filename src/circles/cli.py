@@ -190,6 +190,45 @@ def _print_summary(summary: dict, console) -> None:
         console.print(f"note: {note}")
 
 
+@app.command()
+@friendly
+def sites(
+    category: str = typer.Option(..., help="Facility category key, e.g. canteen (see data/catalog.toml)."),
+    k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
+    region: str = typer.Option("chengdu-central", help="Registered region."),
+    candidates: Optional[Path] = typer.Option(None, help="Your candidate sites: points or polygons (GeoJSON/GPKG/SHP, or CSV with lon/lat); optional site_id, name, kind, area_m2."),
+    candidates_crs: str = typer.Option("wgs84", "--candidates-crs", help="Coordinate system of the candidates file: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code."),
+    osm_candidates: bool = typer.Option(True, "--osm-candidates/--no-osm-candidates", help="Also offer the OSM extract's sites (parking, vacant land, small green spaces, markets…)."),
+    communities: Optional[Path] = typer.Option(None, help="Community polygons, as for `circles plan`."),
+    communities_crs: str = typer.Option("wgs84", help="Coordinate system of the community file."),
+    facilities: Optional[list[Path]] = typer.Option(None, help="Facility file(s), as for `circles plan`. Repeatable."),
+    facilities_crs: str = typer.Option("wgs84", "--crs", "--facilities-crs", help="Coordinate system of the facility files."),
+    population: Optional[Path] = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
+    time_limit: float = typer.Option(60.0, help="MILP time limit, seconds; past it the best solution found is reported with its gap to the bound."),
+    out: Path = typer.Option(..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."),
+) -> None:
+    """Choose up to k candidate micro-renewal sites (金角银边) that newly cover the most residents within
+    the category's threshold (maximal covering, existing facilities fixed) and export them for GIS/CAD."""
+    from .export import export, export_format
+    from .pipeline import PlanOptions, load_plan_data, run_plan
+    from .sites import candidate_sites, choose_sites
+
+    export_format(out)  # a wrong file ending fails before any work
+    opts = PlanOptions(region=region, communities=communities, communities_crs=communities_crs,
+                       facilities=list(facilities or []), facilities_crs=facilities_crs, population=population)
+    data = load_plan_data(opts)
+    data.catalog.get(category)  # unknown category: error listing the known ones
+    result = run_plan(data, opts)
+    cands = candidate_sites(result, candidates, candidates_crs, osm=osm_candidates)
+    if len(cands) == 0:
+        raise CirclesError("no candidate sites: give --candidates or allow --osm-candidates")
+    choice = choose_sites(result, category, k, cands, time_limit_s=time_limit)
+    path = export(result, out, sites=choice)
+    for line in choice.describe():
+        typer.echo(line)
+    typer.echo(f"wrote {path} ({len(cands)} candidates tested; © OpenStreetMap contributors)")
+
+
 @app.command("map")
 @friendly
 def map_cmd(

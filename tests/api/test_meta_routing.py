@@ -56,3 +56,15 @@ def test_map_page(client):
     assert client.get("/maps/atlantis.html").status_code == 404
     assert client.get("/maps/chengdu-central.html", params={"category": "teahouse"}).status_code == 422
     assert client.get("/maps/chengdu-central.html", params={"minutes": 7}).status_code == 422
+
+
+def test_sites_and_downloads(client):
+    r = client.get("/sites", params={"category": "canteen", "k": 3, "format": "gpkg"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["download"].startswith("/exports/") and len(body["sites"]) <= 3
+    f = client.get(body["download"])
+    assert f.status_code == 200 and f.content[:16] == b"SQLite format 3\x00"
+    for bad in ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "nope.gpkg", "a%20b.gpkg"]:
+        assert client.get(f"/exports/{bad}").status_code in (404, 422)
+    assert client.get("/sites", params={"category": "teahouse"}).status_code == 422
