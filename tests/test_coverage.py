@@ -146,3 +146,16 @@ def test_capacity_shortfall_rows(street):
     assert gaps["required_m2"].sum() == pytest.approx(150.0)
     big = capacity_gaps(cov, comm, pd.DataFrame({"floor_area_m2": [150.0]}), CAT)
     assert big.empty
+
+
+def test_weighted_median_per_group():
+    from circles.coverage import _weighted_median
+
+    group = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    values = np.array([3.0, 1.0, 2.0, 10.0, np.inf, 5.0, 6.0, 7.0, 8.0])
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 5.0])
+    med = _weighted_median(group, values, weights, 4)
+    assert med[0] == 2.0  # 1, 2, 3 equally weighted
+    assert np.isinf(med[1])  # most weight is unreached
+    assert med[2] == 8.0  # 5 of 8 weight at 8
+    assert np.isnan(med[3])  # no points

@@ -124,7 +124,8 @@ def _wsum(community: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
-    """Weighted median of ``values`` per group (``inf`` values sort last); NaN for empty groups."""
+    """Weighted median of ``values`` per group (``inf`` values sort last); NaN for empty groups.
+    The lower median: the first value at which the group's cumulative weight reaches half its total."""
     out = np.full(n, np.nan)
     if len(values) == 0:
         return out
@@ -133,12 +134,15 @@ def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
     cw = np.cumsum(w)
     start = np.searchsorted(g, np.arange(n), side="left")
     end = np.searchsorted(g, np.arange(n), side="right")
-    for c in np.flatnonzero(end > start):
-        lo, hi = start[c], end[c]
-        base = cw[lo - 1] if lo > 0 else 0.0
-        total = cw[hi - 1] - base
-        k = lo + int(np.searchsorted(cw[lo:hi] - base, total / 2.0, side="left"))
-        out[c] = v[min(k, hi - 1)]
+    has = end > start
+    base = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
+    half = base + (cw[np.maximum(end - 1, 0)] - base) / 2.0
+    reach = np.flatnonzero(cw >= half[g])
+    groups, first = np.unique(g[reach], return_index=True)
+    out[groups] = v[reach[first]]
+    # a group whose weights are all zero: its first value
+    empty_w = has & np.isnan(out)
+    out[empty_w] = v[start[empty_w]]
     return out
 
 
@@ -158,7 +162,8 @@ def coverage_rows(
     n = len(community_types)
     comm, w = points.community, points.weight
     total = _wsum(comm, w, n)
-    thr_min = np.array([cat.threshold_min(t) if t in cat.thresholds_min else np.nan for t in community_types])
+    kinds, inverse = np.unique(np.asarray(community_types, dtype=str), return_inverse=True)
+    thr_min = np.array([cat.threshold_min(t) if t in cat.thresholds_min else np.nan for t in kinds])[inverse]
     thr_point_s = thr_min[comm] * 60.0
     covered = _wsum(comm, np.where(times.time_s <= thr_point_s, w, 0.0), n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -168,8 +173,8 @@ def coverage_rows(
         "category": cat.key,
         "level_min": cat.level_min,
         "threshold_min": thr_min,
-        "profile": [COMMUNITY_PROFILES.get(t, "walk") for t in community_types],
-        "applies": [cat.applies(t) for t in community_types],
+        "profile": np.array([COMMUNITY_PROFILES.get(t, "walk") for t in kinds], dtype=object)[inverse],
+        "applies": np.array([cat.applies(t) for t in kinds], dtype=bool)[inverse],
         "total_weight": total,
         "covered_weight": covered,
         "covered_share": share,
