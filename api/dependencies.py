@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 from .state import ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
+    """The loaded service state (async: no thread hop for a dictionary lookup)."""
     return request.app.state.service
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from circles import __version__
@@ -24,6 +25,9 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # CPU-bound handlers (isochrones, edits) run in threads: a few threads keep the GIL handoffs
+        # cheap on a small machine (anyio's default is 40)
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if getattr(app.state, "service", None) is None:
             app.state.service = ServiceState(settings)
             log.info("region %s loaded", settings.region)

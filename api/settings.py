@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 16_384
     max_snap_m: float = 500.0
     max_page: int = 1000
+    #: threads for blocking handlers (searches, polygons, edits)
+    worker_threads: int = 4
 
     @property
     def db_path(self) -> Path:

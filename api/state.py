@@ -35,6 +35,16 @@ class ServiceState:
         self.result: PlanResult = self._apply_edits(base)
         self.map_cache: dict = {}
         self._candidates = None
+        self._gap_index: tuple[int, GapIndex] | None = None
+
+    def gap_index(self) -> "GapIndex":
+        """Filterable columns and JSON-ready rows of the current gap list (rebuilt after an edit)."""
+        res = self.result
+        cached = self._gap_index
+        if cached is None or cached[0] != id(res):
+            cached = (id(res), GapIndex(res))
+            self._gap_index = cached
+        return cached[1]
 
     def site_candidates(self):
         """The region's OSM candidate sites (loaded on first use; they do not change with edits)."""
@@ -128,3 +138,21 @@ def _changed(old: PlanResult, new: PlanResult, category: str) -> int:
     a, b = a[cols].reindex(b.index), b[cols]
     diff = ~np.isclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True)
     return int(diff.any(axis=1).sum())
+
+
+class GapIndex:
+    """The gap list of one published result as numpy columns (for filters) and JSON-ready dicts (for
+    pages), so a query costs a mask and a slice, not a DataFrame round trip."""
+
+    def __init__(self, result: PlanResult):
+        from .schemas import clean
+
+        g = result.gaps
+        self.result = result
+        self.category = g["category"].to_numpy().astype(str)
+        self.level_min = g["level_min"].to_numpy()
+        self.district = g["district"].fillna("").to_numpy().astype(str)
+        self.kind = g["kind"].to_numpy().astype(str)
+        self.uncovered_residents = g["uncovered_residents"].fillna(0).to_numpy(dtype=float)
+        self.uncovered_area_m2 = g["uncovered_area_m2"].fillna(0).to_numpy(dtype=float)
+        self.records = [{k: clean(v) for k, v in row.items()} for row in g.to_dict(orient="records")]
