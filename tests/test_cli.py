@@ -97,3 +97,19 @@ def test_sites_command_exports_a_shapefile_zip(tmp_path, chengdu_osm):
     assert 1 <= len(df) <= 3 and df.crs.to_epsg() == 4326
     bad = runner.invoke(app, ["sites", "--category", "canteen", "--out", str(tmp_path / "x.docx")])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("opt,value", [("--buffer-m", "nan"), ("--buffer-m", "-5"), ("--buffer-m", "inf"),
+                                       ("--max-snap-m", "0"), ("--max-snap-m", "nan")])
+def test_isochrone_option_ranges(tmp_path, opt, value, chengdu_osm):
+    res = runner.invoke(app, ["isochrone", "--lon", "104.0657", "--lat", "30.6598", opt, value, "--out", str(tmp_path / "x.geojson")])
+    assert res.exit_code == 2 and opt in res.output and "Traceback" not in res.output
+
+
+def test_outputs_that_are_directories_or_files(tmp_path, chengdu_osm):
+    res = runner.invoke(app, ["isochrone", "--lon", "104.0657", "--lat", "30.6598", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "is a directory" in res.output
+    f = tmp_path / "f.txt"
+    f.write_text("keep me")
+    res = runner.invoke(app, ["plan", "--out", str(f)])
+    assert res.exit_code == 2 and "is a file" in res.output and f.read_text() == "keep me"

@@ -100,3 +100,17 @@ def test_unreadable_and_empty_files_are_clear_errors(tmp_path):
     only_motorway = write_osm(tmp_path / "m.osm", {2: WAYS[2]})
     with pytest.raises(EmptyNetworkError):
         load_network(only_motorway)
+
+
+def test_a_node_missing_from_the_extract_splits_the_way(tmp_path):
+    # way 1: nodes 10, 11 (missing), 12 — there is no street between 10 and 12
+    osm = tmp_path / "gap.osm"
+    osm.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">'
+        '<node id="10" lat="30.66" lon="104.07"/><node id="12" lat="30.66" lon="104.08"/>'
+        '<node id="13" lat="30.661" lon="104.08"/>'
+        '<way id="1"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/><tag k="highway" v="residential"/></way>'
+        "</osm>", encoding="utf-8")
+    net = load_network(osm)
+    assert net.n_segments == 1  # only 12 - 13 remains
+    assert net.seg_len_m[0] == pytest.approx(111, abs=2)

@@ -137,3 +137,47 @@ def test_cli_plan_and_bad_category(tmp_path, chengdu_osm):
     assert [c["category"] for c in s["categories"]] == ["canteen", "park"]
     bad = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--category", "teahouse"])
     assert bad.exit_code == 2 and "teahouse" in bad.output and "Traceback" not in bad.output
+
+
+def test_edits_give_the_same_result_as_a_fresh_plan(default_plan):
+    """Deleting a base facility renumbers the table: every category must still name the right one."""
+    from circles.pipeline import run_plan, with_facilities
+
+    res, _ = default_plan
+    fac = res.data.facilities
+    first_park = fac.index[fac["category"] == "park"][0]
+    edited = with_facilities(res, fac.drop(index=first_park), ["park"])
+    import dataclasses
+
+    fresh = run_plan(dataclasses.replace(res.data, facilities=fac.drop(index=first_park).reset_index(drop=True)), PlanOptions())
+    cols = ["category", "community_row", "covered_share", "nearest_facility_id", "nearest_facility_row", "nearest_time_s"]
+    a = edited.coverage[cols].sort_values(["category", "community_row"]).reset_index(drop=True)
+    b = fresh.coverage[cols].sort_values(["category", "community_row"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    for key in fresh.times:
+        np.testing.assert_array_equal(edited.times[key].facility, fresh.times[key].facility)
+    assert len(edited.gaps) == len(fresh.gaps)
+
+
+def test_mixed_people_and_area_weights_are_refused(tmp_path, chengdu_osm):
+    from circles.errors import InputError
+
+    comm = gpd.GeoDataFrame(
+        {"community_id": ["A", "B"], "name": ["甲", "乙"], "population": [3000, None]},
+        geometry=[box(104.08, 30.69, 104.084, 30.693), box(104.10, 30.69, 104.104, 30.693)], crs="EPSG:4326")
+    comm.to_file(tmp_path / "c.geojson", driver="GeoJSON")
+    with pytest.raises(InputError, match="1 of 2 communities"):
+        plan(PlanOptions(communities=tmp_path / "c.geojson", categories=["canteen"]))
+
+
+def test_gcj02_facilities_inside_blocks_are_caught(tmp_path, default_plan):
+    """Real facilities (parks, schools… inside blocks, not on streets) exported from a GCJ-02 map."""
+    res, _ = default_plan
+    osm = res.data.facilities[res.data.facilities["source"] == "osm"].iloc[::2]
+    glon, glat = wgs84_to_gcj02(osm.geometry.x.to_numpy(), osm.geometry.y.to_numpy())
+    path = tmp_path / "pois.csv"
+    pd.DataFrame({"category": osm["category"].to_numpy(), "name": osm["name"].to_numpy(), "lon": glon, "lat": glat}).to_csv(path, index=False)
+    with pytest.raises(CoordinateSystemError, match="gcj02"):
+        plan(PlanOptions(facilities=[path], facilities_crs="wgs84", osm_facilities=True))
+    ok = plan(PlanOptions(facilities=[path], facilities_crs="gcj02", categories=["park"]))
+    assert (ok.data.facilities["source"] == "user").sum() > 0

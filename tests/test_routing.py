@@ -140,3 +140,19 @@ def test_snap_avoids_parking_aisles(walk):
     g = ProfileGraph(net, walk)
     snap = g.snap([[X0 + 50, Y0 + 20]])
     assert snap.seg[0] == 0 and snap.offstreet_m[0] == pytest.approx(20)
+
+
+def test_point_snapped_onto_the_end_of_a_oneway_is_at_that_node():
+    # A -> B one-way for bikes, B - C both ways; a target 10 m beside B snaps to the end of A->B
+    xy = [[X0, Y0], [X0 + 100, Y0], [X0 + 100, Y0 + 100]]
+    net = StreetNetwork.from_segments(xy, [0, 1], [1, 2], bike_oneway=[1, 0])
+    g = ProfileGraph(net, get_profile("bike"))
+    v = get_profile("bike").speed_m_s
+    target = g.snap([[X0 + 110, Y0 - 5]])
+    assert target.frac[0] in (0.0, 1.0)
+    t, _ = g.search(at_node(g, 2)).at(target)
+    off = target.offstreet_m[0] / get_profile("bike").offstreet_speed_m_s
+    assert t[0] == pytest.approx(100 / v + off)
+    # and the other way round: from that point to C
+    t_rev, _ = g.search(at_node(g, 2), reverse=True).at(target)
+    assert t_rev[0] == pytest.approx(100 / v + off)

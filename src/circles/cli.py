@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from .errors import CirclesError
+from .errors import CirclesError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="15-minute community life circle planner.")
 log = logging.getLogger("circles")
@@ -35,8 +35,9 @@ def friendly(fn):
             return fn(*args, **kwargs)
         except CirclesError as e:
             _fail(str(e))
-        except (PermissionError, IsADirectoryError, FileNotFoundError) as e:
-            _fail(f"{e.strerror}: {e.filename}")
+        except OSError as e:
+            where = str(e.filename or "").removesuffix(".tmp")
+            _fail(f"{e.strerror or e}: {where}" if where else str(e))
         except MemoryError:
             _fail("out of memory")
 
@@ -48,8 +49,22 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progre
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _write_json(obj: dict, out: Path) -> None:
+def _check_out_file(out: Path) -> Path:
+    """An output file path: not an existing directory."""
     out = Path(out)
+    if out.is_dir():
+        raise InputError(f"--out {out} is a directory; give a file name")
+    return out
+
+
+def _positive(value: float, name: str, upper: float) -> float:
+    if not (0 < value <= upper):  # also false for NaN
+        raise InputError(f"{name} must be a number in (0, {upper:g}], got {value}")
+    return value
+
+
+def _write_json(obj: dict, out: Path) -> None:
+    out = _check_out_file(out)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -76,6 +91,9 @@ def isochrone(
 
     if region and osm:
         raise CirclesError("give either --region or --osm, not both")
+    _check_out_file(out)
+    _positive(max_snap_m, "--max-snap-m", 10_000)
+    _positive(buffer_m, "--buffer-m", 1_000)
     mins = parse_minutes(minutes)
     from .config import get_profile
 
@@ -146,6 +164,8 @@ def plan(
         facilities_crs=facilities_crs, population=population, osm_facilities=not no_osm_facilities,
         sample_facilities=sample, categories=list(category) if category else None, spacing_m=spacing_m,
     )
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the plan outputs")
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=150)
@@ -213,7 +233,7 @@ def sites(
     from .pipeline import PlanOptions, load_plan_data, run_plan
     from .sites import candidate_sites, choose_sites
 
-    export_format(out)  # a wrong file ending fails before any work
+    export_format(_check_out_file(out))  # a wrong file ending fails before any work
     opts = PlanOptions(region=region, communities=communities, communities_crs=communities_crs,
                        facilities=list(facilities or []), facilities_crs=facilities_crs, population=population)
     data = load_plan_data(opts)
@@ -248,6 +268,7 @@ def map_cmd(
     from .pipeline import PlanOptions, plan as run_plan_all
     from .webmap import write_map
 
+    _check_out_file(out)
     cats = list(category) if category else None
     result = run_plan_all(PlanOptions(region=region, categories=cats))
     path = write_map(result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs)

@@ -213,5 +213,10 @@ def to_wgs84(x: ArrayLike, y: ArrayLike, crs: object) -> tuple[Float, Float]:
     if key == "bd09":
         return bd09_to_wgs84(x, y)
     xs, ys = _prepare(x, y)
-    lon, lat = _transformer(key).transform(xs, ys)
+    import pyproj
+
+    try:
+        lon, lat = _transformer(key).transform(xs, ys)
+    except pyproj.exceptions.ProjError as exc:  # e.g. a CRS of another planet: no way to WGS84
+        raise CoordinateSystemError(f"cannot convert {key} coordinates to WGS84: {exc}") from exc
     return _out(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))

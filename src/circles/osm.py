@@ -67,22 +67,25 @@ def read_highway_ways(path: Path) -> OsmWays:
         for obj in fp:
             if not obj.is_way() or "highway" not in obj.tags:
                 continue
-            refs, xs, ys = [], [], []
+            way_tags = dict(obj.tags)
+            # a node missing from the extract splits the way: never join across the gap
+            runs: list[list[tuple[int, float, float]]] = [[]]
             for nd in obj.nodes:
-                if not nd.location.valid():
-                    continue  # node outside the extract
-                refs.append(nd.ref)
-                xs.append(nd.lon)
-                ys.append(nd.lat)
-            if len(refs) < 2:
-                continue
-            way_ids.append(obj.id)
-            tags.append(dict(obj.tags))
-            lengths.append(len(refs))
-            node_ids.extend(refs)
-            lons.extend(xs)
-            lats.extend(ys)
-    except (RuntimeError, ValueError, OSError) as e:
+                if nd.location.valid():
+                    runs[-1].append((nd.ref, nd.lon, nd.lat))
+                elif runs[-1]:
+                    runs.append([])
+            for run in runs:
+                if len(run) < 2:
+                    continue
+                way_ids.append(obj.id)
+                tags.append(way_tags)
+                lengths.append(len(run))
+                for ref, x, y in run:
+                    node_ids.append(ref)
+                    lons.append(x)
+                    lats.append(y)
+    except Exception as e:  # osmium raises RuntimeError, ValueError, InvalidLocationError …
         raise DataFileError(f"{path}: cannot read as OpenStreetMap data ({e})") from e
     log.info("read %d highway ways (%d way-nodes) from %s", len(way_ids), len(node_ids), path)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)

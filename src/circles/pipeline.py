@@ -104,13 +104,28 @@ def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: St
     if opts.osm_facilities and region.osm_path.exists():
         frames.append(osm_facilities(region.osm_path, catalog, bbox=region.bbox))
 
-    def street_distance(lon, lat):
-        s = walk.snap(net.project(lon, lat), max_snap_m=5000, strict=False)
-        return np.where(s.seg >= 0, s.offstreet_m, 5000.0)
+    # reference data for telling WGS84 from GCJ-02/BD-09 files: streets, and the facilities OSM knows
+    # (many facilities sit inside blocks, where the distance to a street alone cannot tell)
+    ref_tree = None
+    if frames and len(frames[0]):
+        from scipy.spatial import cKDTree
+
+        f0 = frames[0]
+        ref_tree = cKDTree(net.project(f0.geometry.x.to_numpy(), f0.geometry.y.to_numpy()))
+
+    def reference_distance(lon, lat):
+        xy = net.project(lon, lat)
+        s = walk.snap(xy, max_snap_m=5000, strict=False)
+        d = np.where(s.seg >= 0, s.offstreet_m, 5000.0)
+        if ref_tree is not None:
+            d = np.minimum(d, ref_tree.query(xy)[0])
+        return d
 
     for path in opts.facilities:
         gdf = read_facilities(path, crs=opts.facilities_crs, catalog=catalog, bbox=region.bbox, on_outside="drop")
-        check_declared_crs(gdf, opts.facilities_crs, street_distance)
+        if frames and opts.osm_facilities:
+            check_crs_by_osm_matches(gdf, opts.facilities_crs, frames[0], net)
+        check_declared_crs(gdf, opts.facilities_crs, reference_distance, what="streets and OSM facilities")
         frames.append(gdf)
     use_sample = opts.sample_facilities if opts.sample_facilities is not None else not opts.facilities
     sample = sample_layer_path(region.key)
@@ -132,6 +147,40 @@ def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: St
     if opts.categories:
         fac = fac[fac["category"].isin(opts.categories)].reset_index(drop=True)
     return fac, notes
+
+
+def check_crs_by_osm_matches(gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoDataFrame, net: StreetNetwork,
+                             *, tol_m: float = 30.0) -> None:
+    """Refuse a facility file whose points match OSM facilities of the same category far better when its
+    numbers are read in another of WGS84 / GCJ-02 / BD-09 than as declared (e.g. a 高德 export declared
+    as WGS84). Needs at least 5 points of categories OSM has; ``tol_m`` metres counts as a match."""
+    from scipy.spatial import cKDTree
+
+    from .coords import normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
+    from .errors import CoordinateSystemError
+
+    key = normalise_crs_name(declared)
+    forward = {"wgs84": lambda x, y: (x, y), "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+    if key not in forward or osm.empty:
+        return
+    sub = gdf[gdf["category"].isin(set(osm["category"]))]
+    if len(sub) < 5:
+        return
+    raw_x, raw_y = forward[key](sub.geometry.x.to_numpy(), sub.geometry.y.to_numpy())  # the file's numbers
+    cats = sub["category"].to_numpy()
+    trees = {c: cKDTree(net.project(g.geometry.x.to_numpy(), g.geometry.y.to_numpy())) for c, g in osm.groupby("category")}
+    matches = {}
+    for alt in forward:
+        lon, lat = to_wgs84(raw_x, raw_y, alt)
+        xy = net.project(lon, lat)
+        matches[alt] = sum(int((trees[c].query(xy[cats == c])[0] <= tol_m).sum()) for c in np.unique(cats))
+    best = max(matches, key=matches.get)
+    if best != key and matches[best] >= max(3, 0.2 * len(sub)) and matches[best] >= 3 * max(matches[key], 1):
+        raise CoordinateSystemError(
+            f"looks like {best} coordinates declared as {key}: {matches[best]} of {len(sub)} facilities coincide "
+            f"(within {tol_m:.0f} m) with OpenStreetMap facilities of their category when read as {best}, "
+            f"{matches[key]} as declared; pass --crs {best}"
+        )
 
 
 def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -194,6 +243,12 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     metric = comm.to_crs(region.metric_crs)
     pts = resident_points(metric, spacing_m=opts.spacing_m, max_points=opts.max_points, raster=opts.population)
     kind = pts.attrs.get("weight_kind", "area")
+    if kind == "mixed":
+        known = int((comm["population"].notna() | comm["households"].notna()).sum())
+        raise InputError(
+            f"population or households are given for {known} of {len(comm)} communities: give them for every "
+            "community (people) or for none (area weighting); mixing people and m² would add unlike units"
+        )
     if opts.population is not None:
         from .population import population_from_raster
 
@@ -240,8 +295,16 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     fp = facility_points(data)
     comm = data.communities
     types = comm["type"].to_numpy().astype(str)
-    cov = result.coverage
-    times = dict(result.times)
+    # rows of the categories that did not change point into the old facility table: renumber them
+    old_fac = result.data.facilities
+    new_row = pd.Series(np.arange(len(fp.facility_id)), index=pd.MultiIndex.from_arrays([fp.facility_id, fp.category]))
+    old_to_new = np.full(len(old_fac) + 1, -1, dtype=np.int64)  # last slot: "none" (-1) stays -1
+    if len(old_fac):
+        keys = pd.MultiIndex.from_arrays([old_fac["facility_id"].astype(str).to_numpy(), old_fac["category"].astype(str).to_numpy()])
+        old_to_new[:-1] = new_row.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
+    cov = result.coverage.copy()
+    cov["nearest_facility_row"] = old_to_new[cov["nearest_facility_row"].to_numpy()]
+    times = {k: dataclasses.replace(t, facility=old_to_new[t.facility]) for k, t in result.times.items()}
     for key in categories:
         t = result.engine.category_times(key, fp)
         times[key] = t

@@ -194,8 +194,9 @@ class ProfileGraph:
         along_u = snap.frac * self.time_s[s]
         along_v = (1 - snap.frac) * self.time_s[s]
         # forward: source -> u goes against the segment; reverse (u -> source) goes along it
-        ok_u = self.fwd[s] if reverse else self.bwd[s]
-        ok_v = self.bwd[s] if reverse else self.fwd[s]
+        # a point snapped onto a segment's end is at that node: no step along the segment is needed
+        ok_u = (self.fwd[s] if reverse else self.bwd[s]) | (snap.frac <= 0.0)
+        ok_v = (self.bwd[s] if reverse else self.fwd[s]) | (snap.frac >= 1.0)
         k = np.arange(len(s))
         src = np.concatenate([k[ok_u], k[ok_v]])
         dst = np.concatenate([self.net.seg_u[s][ok_u], self.net.seg_v[s][ok_v]])
@@ -287,8 +288,8 @@ class NodeTimes:
         u, v = g.net.seg_u[s], g.net.seg_v[s]
         tseg = g.time_s[s]
         # forward search: u -> point goes along the segment; reverse: point -> u goes against it
-        ok_u = g.bwd[s] if self.reverse else g.fwd[s]
-        ok_v = g.fwd[s] if self.reverse else g.bwd[s]
+        ok_u = (g.bwd[s] if self.reverse else g.fwd[s]) | (targets.frac <= 0.0)
+        ok_v = (g.fwd[s] if self.reverse else g.bwd[s]) | (targets.frac >= 1.0)
         via_u = np.where(ok_u, self.time_s[u] + targets.frac * tseg, np.inf)
         via_v = np.where(ok_v, self.time_s[v] + (1 - targets.frac) * tseg, np.inf)
         best = np.minimum(via_u, via_v)

@@ -77,6 +77,7 @@ def test_bad_posts_change_nothing(fresh_settings):
         ({"category": "canteen", "lon": 104.5, "lat": 30.69}, 422, "outside region"),
         ({"category": "canteen", "lon": 200, "lat": 30.69}, 422, "lon"),
         ({"category": "canteen", "lon": 104.08, "lat": 30.69, "crs": "mars"}, 422, "mars"),
+        ({"category": "canteen", "lon": 104.08, "lat": 30.69, "crs": "IAU_2015:30100"}, 422, "WGS84"),
         ({"category": "canteen", "lon": 104.08, "lat": 30.69, "floor_area_m2": -5}, 422, "floor_area_m2"),
         ({"category": "canteen", "lon": 104.08}, 422, "lat"),
         ({"category": "canteen", "lon": 104.08, "lat": 30.69, "colour": "red"}, 422, "colour"),
