@@ -16,8 +16,7 @@ from .catalog import Catalog
 
 log = logging.getLogger(__name__)
 
-#: Chengdu family households average 2.49 persons (7th census, 2020; shared/DOMAIN.md).
-PERSONS_PER_HOUSEHOLD = 2.49
+from .population import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
 #: Severity factor for a community whose residents reach no facility at all.
 MAX_TIME_FACTOR = 4.0
 

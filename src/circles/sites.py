@@ -55,7 +55,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from . import OSM_ATTRIBUTION
-from .coverage import DEFAULT_TARGET_SHARE, FacilityPoints
+from .coverage import DEFAULT_TARGET_SHARE
 from .errors import DataFileError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -836,13 +836,6 @@ def coverage_matrix(
     return A, snap_m, best_t
 
 
-def _facility_points(result: "PlanResult") -> FacilityPoints:
-    fac = result.data.facilities
-    xy = result.data.net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
-    return FacilityPoints(xy, fac["facility_id"].astype(str).to_numpy(), fac["category"].to_numpy().astype(str),
-                          fac["name"].fillna("").to_numpy().astype(str), fac["source"].fillna("").astype(str).to_numpy())
-
-
 # --- choosing sites -----------------------------------------------------------------------------
 
 
@@ -1039,7 +1032,9 @@ def choose_sites(
     pts = result.engine.points
     times = (getattr(result, "times", None) or {}).get(category)  # the plan's own, when it kept them
     if times is None or len(times.time_s) != len(pts):
-        times = result.engine.category_times(category, _facility_points(result))
+        from .pipeline import facility_points
+
+        times = result.engine.category_times(category, facility_points(result.data))
     ctype = pts.ctype.astype(str)
     thr_s = np.array([cat.threshold_s(t) for t in ctype]) if len(pts) else np.zeros(0)
     applies = np.array([cat.applies(t) for t in ctype], dtype=bool) if len(pts) else np.zeros(0, bool)
