@@ -181,3 +181,31 @@ def test_gcj02_facilities_inside_blocks_are_caught(tmp_path, default_plan):
         plan(PlanOptions(facilities=[path], facilities_crs="wgs84", osm_facilities=True))
     ok = plan(PlanOptions(facilities=[path], facilities_crs="gcj02", categories=["park"]))
     assert (ok.data.facilities["source"] == "user").sum() > 0
+
+
+def test_population_raster_gives_people(tmp_path, chengdu_osm):
+    """A population GeoTIFF (persons per cell) turns the area weighting into residents."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    lon0, lat0 = 104.0800, 30.6900
+    comm = gpd.GeoDataFrame({"community_id": ["A", "B"], "name": ["甲", "乙"]},
+                            geometry=[box(lon0, lat0, lon0 + 0.004, lat0 + 0.003),
+                                      box(lon0 + 0.01, lat0, lon0 + 0.014, lat0 + 0.003)], crs="EPSG:4326")
+    comm.to_file(tmp_path / "c.geojson", driver="GeoJSON")
+    # 0.001° cells over both communities: 10 persons per cell left of lon0 + 0.007, 30 to the right
+    cols, rows = 20, 10
+    data = np.where(np.arange(cols)[None, :] < 10, 10.0, 30.0).repeat(rows, axis=0).astype("float32")
+    tif = tmp_path / "pop.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=cols, height=rows, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(lon0 - 0.003, lat0 + 0.005, 0.001, 0.001)) as dst:
+        dst.write(data, 1)
+    res = plan(PlanOptions(communities=tmp_path / "c.geojson", population=tif, categories=["canteen"]))
+    assert res.data.weight_kind == "raster"
+    pop = res.data.communities.set_index("community_id")["population"]
+    # A spans 4 x 3 cells of 10 persons, B 4 x 3 cells of 30 (cell centres inside the polygons)
+    assert pop["A"] == pytest.approx(120, rel=0.35) and pop["B"] == pytest.approx(360, rel=0.35)
+    assert pop["B"] > 2.5 * pop["A"]
+    assert res.coverage["total_weight"].sum() == pytest.approx(pop.sum())
+    gaps = res.gaps
+    assert gaps["uncovered_residents"].notna().all()
