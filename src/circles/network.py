@@ -231,9 +231,8 @@ def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
     # one coordinate per OSM node (its first occurrence)
     first_pos = np.full(len(osm_ids), -1, dtype=np.int64)
     first_pos[inverse[::-1]] = used[::-1]
-    lookup = dict(zip(used.tolist(), inverse.tolist()))
-    seg_u = np.fromiter((lookup[i] for i in a.tolist()), dtype=np.int64, count=len(a))
-    seg_v = np.fromiter((lookup[i] for i in b.tolist()), dtype=np.int64, count=len(b))
+    seg_u = inverse[np.searchsorted(used, a)].astype(np.int64)
+    seg_v = inverse[np.searchsorted(used, b)].astype(np.int64)
 
     tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = tr.transform(ways.lon[first_pos], ways.lat[first_pos])
