@@ -28,6 +28,8 @@ WAYS = {
     14: ({"highway": "trunk", "cycleway": "track"}, False, True),
     15: ({"highway": "primary", "oneway": "yes"}, True, True),
     16: ({"highway": "construction"}, False, False),
+    17: ({"highway": "cycleway", "foot": "designated"}, True, True),
+    18: ({"highway": "elevator"}, True, False),
 }
 
 

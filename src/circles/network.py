@@ -26,7 +26,7 @@ NO = {"no", "private", "use_sidepath"}
 FOOT_HIGHWAYS = {
     "footway", "pedestrian", "steps", "path", "living_street", "residential", "service",
     "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
-    "primary_link", "track", "road", "cycleway", "corridor", "platform", "bridleway",
+    "primary_link", "track", "road", "cycleway", "corridor", "platform", "bridleway", "trail", "elevator",
 }
 #: Fast roads: walkable only where ``foot=yes|designated|permissive`` or a sidewalk is tagged.
 FOOT_RESTRICTED = {"trunk", "trunk_link", "motorway", "motorway_link"}
