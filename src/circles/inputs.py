@@ -436,17 +436,26 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
          "floor_area_m2": area, "source": source, **{c: extra[c].to_numpy() for c in extra.columns}},
         geometry=geoms, crs=WGS84)
 
-    if bbox is not None:
-        outside = _outside(out.geometry.to_numpy(), bbox)
-        if outside.any():
-            msg = f"{int(outside.sum())} facilities outside the region {_bbox_text(bbox)}"
-            if on_outside == "error":
-                raise rows.fail(OutsideRegionError, msg, outside)
-            log.warning("%s: dropping %s: %s", path, msg, rows.where(outside))
-            out = out[~outside].reset_index(drop=True)
+    out = outside_rows(out, bbox, on_outside, rows, path, "facilities")
     out.attrs.update(source_file=str(path), crs_read_as=key)
     log.info("%s: %d facilities read (coordinates read as %s)", path, len(out), key)
     return out
+
+
+def outside_rows(out: gpd.GeoDataFrame, bbox: BBox | None, on_outside: str, rows: "_Rows", path: Path,
+                 what: str) -> gpd.GeoDataFrame:
+    """Rows outside ``bbox`` (WGS84 degrees): :class:`OutsideRegionError` naming them, or dropped with a
+    logged warning when ``on_outside='drop'``."""
+    if bbox is None:
+        return out
+    outside = _outside(out.geometry.to_numpy(), bbox)
+    if not outside.any():
+        return out
+    msg = f"{int(outside.sum())} {what} outside the region {_bbox_text(bbox)}"
+    if on_outside == "error":
+        raise rows.fail(OutsideRegionError, msg, outside)
+    log.warning("%s: dropping %s: %s", path, msg, rows.where(outside))
+    return out[~outside].reset_index(drop=True)
 
 
 # --- communities ---------------------------------------------------------------------------------

@@ -290,9 +290,8 @@ def read_candidates(
     ``on_outside='drop'``, are dropped (logged).
     """
     from .coords import normalise_crs_name
-    from .errors import OutsideRegionError
-    from .inputs import (_check_coordinates, _find, _geometry_problems, _numbers, _outside, _read_any,
-                         _resolve_crs, _Rows, _strings, _to_lonlat)
+    from .inputs import (_check_coordinates, _find, _geometry_problems, _numbers, _read_any, _resolve_crs, _Rows,
+                         _strings, _to_lonlat, outside_rows)
 
     path = Path(path)
     if on_outside not in ("error", "drop"):
@@ -358,14 +357,7 @@ def read_candidates(
         [{"site_id": i, "kind": k, "kind_zh": _KIND_ZH.get(k, ""), "name": "" if pd.isna(nm) else nm,
           "area_m2": a, "source": "user", "osm_tag": ""} for i, k, nm, a in zip(ids, kinds, names, area)],
         list(geoms))
-    if bbox is not None:
-        outside = _outside(out.geometry.to_numpy(), bbox)
-        if outside.any():
-            msg = f"{int(outside.sum())} candidate sites outside the region"
-            if on_outside == "error":
-                raise rows.fail(OutsideRegionError, msg, outside)
-            log.warning("%s: dropping %s: %s", path, msg, rows.where(outside))
-            out = out[~outside].reset_index(drop=True)
+    out = outside_rows(out, bbox, on_outside, rows, path, "candidate sites")
     out.attrs.update(source_file=str(path), crs_read_as=key)
     log.info("%s: %d candidate sites read (coordinates read as %s)", path, len(out), key)
     return out
