@@ -133,6 +133,7 @@ def test_cli_plan_and_bad_category(tmp_path, chengdu_osm):
     res = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--category", "canteen", "--category", "park"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "summary.json").exists()
+    assert "most severe gaps" in res.output and "gaps.csv" in res.output
     s = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
     assert [c["category"] for c in s["categories"]] == ["canteen", "park"]
     bad = runner.invoke(app, ["plan", "--out", str(tmp_path / "p"), "--category", "teahouse"])

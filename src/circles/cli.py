@@ -183,6 +183,7 @@ def plan(
             else:
                 paths["map.html"] = write_map(result, out / "map.html")
     _print_summary(result.summary, console)
+    _print_worst_gaps(result.gaps, result.summary["weight_kind"], console)
     typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
@@ -293,6 +294,26 @@ def serve(
 
     get_region(region)  # unknown region: one clear line before the server starts
     uvicorn.run(create_app(Settings(region=region, state_dir=state_dir)), host=host, port=port, log_level="info")
+
+
+def _print_worst_gaps(gaps, weight_kind: str, console, n: int = 8) -> None:
+    """The top of the gap list (配套缺失清单), most severe first."""
+    from rich.table import Table
+
+    if gaps is None or len(gaps) == 0:
+        return
+    people = weight_kind != "area"
+    t = Table(title=f"most severe gaps (of {len(gaps)}; full list in gaps.csv)")
+    for col in ("#", "community", "district", "missing", "level", "covered", "uncovered " + ("residents" if people else "area m²"),
+                "nearest (min)"):
+        t.add_column(col, justify="right" if col in ("#", "level", "covered", "nearest (min)") or col.startswith("uncovered") else "left")
+    for r in gaps.head(n).itertuples():
+        unc = r.uncovered_residents if people else r.uncovered_area_m2
+        near = "none reachable" if not (r.nearest_time_min == r.nearest_time_min) or r.nearest_time_min == float("inf") \
+            else f"{r.nearest_time_min:.0f}{' (sample)' if r.nearest_facility_source == 'sample' else ''}"
+        t.add_row(str(r.severity_rank), str(r.community_name), str(r.district), f"{r.category_zh} {r.category}",
+                  f"{r.level_min}", f"{100 * r.covered_share:.0f}%", f"{unc:,.0f}", near)
+    console.print(t)
 
 
 def run() -> None:  # pragma: no cover - console entry point
