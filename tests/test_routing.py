@@ -156,3 +156,13 @@ def test_point_snapped_onto_the_end_of_a_oneway_is_at_that_node():
     # and the other way round: from that point to C
     t_rev, _ = g.search(at_node(g, 2), reverse=True).at(target)
     assert t_rev[0] == pytest.approx(100 / v + off)
+
+
+def test_profile_graphs_are_cached_per_network_object(walk):
+    from circles.regions import profile_graph
+
+    a = grid_network(3, 3)
+    ga = profile_graph(a, walk)
+    assert profile_graph(a, "walk") is ga
+    b = grid_network(5, 5)  # a different network must get its own graph, never a cached one
+    assert profile_graph(b, walk).net is b and profile_graph(b, walk).net.n_nodes == 25

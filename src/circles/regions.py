@@ -67,19 +67,14 @@ def osm_network(path: Path) -> StreetNetwork:
     return _network(str(Path(path).resolve()), None)
 
 
-@lru_cache(maxsize=16)
-def _graph(net_id: int, profile: Profile) -> ProfileGraph:
-    return ProfileGraph(_NETS[net_id], profile)
-
-
-_NETS: dict[int, StreetNetwork] = {}
-
-
 def profile_graph(net: StreetNetwork, profile: str | Profile) -> ProfileGraph:
-    """The travel-time graph of ``net`` for a profile (name or object), cached per process."""
+    """The travel-time graph of ``net`` for a profile (name or object), built once per network and
+    profile and kept on the network object (no id-keyed global: a new network never gets an old graph)."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    _NETS[id(net)] = net
-    return _graph(id(net), prof)
+    graphs = net.__dict__.setdefault("_graphs", {})
+    if prof not in graphs:
+        graphs[prof] = ProfileGraph(net, prof)
+    return graphs[prof]
 
 
 def check_lonlat(lon: float, lat: float) -> None:
