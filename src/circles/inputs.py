@@ -409,13 +409,7 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
         more = f" … and {len(bad_values) - MAX_LISTED} more" if len(bad_values) > MAX_LISTED else ""
         raise UnknownCategoryError(f"{path}: unknown facility categories: {'; '.join(parts)}{more}; "
                                    f"known categories: {', '.join(catalog)}")
-    if cols["floor_area_m2"] is not None:
-        area, bad = _numbers(gdf[cols["floor_area_m2"]])
-        bad |= area < 0
-        if bad.any():
-            raise rows.fail(DataFileError, f"{cols['floor_area_m2']!r} must be a number of m² >= 0 or blank", bad)
-    else:
-        area = np.full(n, np.nan)
+    area = area_column(gdf, cols["floor_area_m2"], rows, n)
     blank_id = pd.isna(ids)
     if blank_id.any():
         ids = ids.copy()
@@ -440,6 +434,18 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
     out.attrs.update(source_file=str(path), crs_read_as=key)
     log.info("%s: %d facilities read (coordinates read as %s)", path, len(out), key)
     return out
+
+
+def area_column(gdf: pd.DataFrame, col: Any, rows: "_Rows", n: int) -> np.ndarray:
+    """An optional column of areas in m²: numbers >= 0 or blank (NaN); NaN everywhere when ``col`` is None.
+    Anything else is a :class:`DataFileError` naming the rows."""
+    if col is None:
+        return np.full(n, np.nan)
+    area, bad = _numbers(gdf[col])
+    bad |= area < 0
+    if bad.any():
+        raise rows.fail(DataFileError, f"{col!r} must be a number of m² >= 0 or blank", bad)
+    return area
 
 
 def outside_rows(out: gpd.GeoDataFrame, bbox: BBox | None, on_outside: str, rows: "_Rows", path: Path,

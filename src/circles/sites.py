@@ -290,8 +290,8 @@ def read_candidates(
     ``on_outside='drop'``, are dropped (logged).
     """
     from .coords import normalise_crs_name
-    from .inputs import (_check_coordinates, _find, _geometry_problems, _numbers, _read_any, _resolve_crs, _Rows,
-                         _strings, _to_lonlat, outside_rows)
+    from .inputs import (_check_coordinates, _find, _geometry_problems, _read_any, _resolve_crs, _Rows,
+                         _strings, _to_lonlat, area_column, outside_rows)
 
     path = Path(path)
     if on_outside not in ("error", "drop"):
@@ -332,13 +332,7 @@ def read_candidates(
 
         geoms[still] = [_polygonal(g) for g in shapely.make_valid(geoms[still])]
 
-    if cols["area_m2"] is not None:
-        area, bad = _numbers(gdf[cols["area_m2"]])
-        bad |= area < 0
-        if bad.any():
-            raise rows.fail(DataFileError, f"{cols['area_m2']!r} must be a number of m² >= 0 or blank", bad)
-    else:
-        area = np.full(n, np.nan)
+    area = area_column(gdf, cols["area_m2"], rows, n)
     area = np.array(area, dtype=float)
     if polygonal.any():
         own = gpd.GeoSeries(geoms[polygonal], crs=WGS84).to_crs(metric_crs).area.to_numpy()
