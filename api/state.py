@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import Point
 
-from circles.coords import normalise_crs_name, to_wgs84
+from circles.io.coords import normalise_crs_name, to_wgs84
 from circles.errors import InputError
 from circles.pipeline import PlanOptions, PlanResult, plan, with_facilities
-from circles.regions import check_inside
+from circles.routing.load import check_inside
 
 from .errors import NotFoundError
 from .settings import Settings
@@ -49,7 +49,7 @@ class ServiceState:
     def site_candidates(self):
         """The region's OSM candidate sites (loaded on first use; they do not change with edits)."""
         if self._candidates is None:
-            from circles.sites import candidate_sites
+            from circles.planning.sites import candidate_sites
 
             self._candidates = candidate_sites(self.result)
         return self._candidates

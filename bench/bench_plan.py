@@ -88,9 +88,9 @@ from scipy.spatial import cKDTree  # noqa: E402
 
 from circles.catalog import load_catalog  # noqa: E402
 from circles.config import get_profile  # noqa: E402
-from circles.coverage import CoverageEngine, FacilityPoints, ResidentPoints, coverage_table  # noqa: E402
-from circles.network import StreetNetwork  # noqa: E402
-from circles.routing import ProfileGraph  # noqa: E402
+from circles.planning.coverage import CoverageEngine, FacilityPoints, ResidentPoints, coverage_table  # noqa: E402
+from circles.routing.network import StreetNetwork  # noqa: E402
+from circles.routing.graph import ProfileGraph  # noqa: E402
 
 ORIGIN = (400_000.0, 3_390_000.0)  # metres, EPSG:32648 (UTM 48N, central Chengdu)
 BLOCK_M = 100.0

@@ -57,9 +57,9 @@ import shapely  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from circles.config import get_profile, shared_data_dir  # noqa: E402
-from circles.isochrones import isochrones  # noqa: E402
-from circles.network import StreetNetwork, load_network  # noqa: E402
-from circles.routing import ProfileGraph  # noqa: E402
+from circles.routing.isochrones import isochrones  # noqa: E402
+from circles.routing.network import StreetNetwork, load_network  # noqa: E402
+from circles.routing.graph import ProfileGraph  # noqa: E402
 
 ORIGIN = (400_000.0, 3_390_000.0)  # metres, EPSG:32648 (UTM 48N, central Chengdu)
 BLOCK_M = 100.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from circles.config import get_profile, get_region
-from circles.routing import ProfileGraph
+from circles.routing.graph import ProfileGraph
 
 from grids import X0, Y0, grid_network, node  # noqa: F401  (re-exported for fixtures)
 
@@ -33,6 +33,6 @@ def chengdu_osm() -> Path:
 
 @pytest.fixture(scope="session")
 def chengdu_net(chengdu_osm):
-    from circles.regions import region_network
+    from circles.routing.load import region_network
 
     return region_network(get_region("chengdu-central"))

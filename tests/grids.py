@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circles.network import StreetNetwork
+from circles.routing.network import StreetNetwork
 
 X0, Y0 = 400_000.0, 3_390_000.0  # metres, UTM 48N (central Chengdu)
 

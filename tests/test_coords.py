@@ -1,10 +1,10 @@
-"""Tests for circles.coords (WGS84 / GCJ-02 / BD-09 / EPSG conversions)."""
+"""Tests for circles.io.coords (WGS84 / GCJ-02 / BD-09 / EPSG conversions)."""
 
 import numpy as np
 import pyproj
 import pytest
 
-from circles.coords import (
+from circles.io.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,

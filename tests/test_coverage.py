@@ -8,9 +8,9 @@ import pytest
 
 from circles.catalog import load_catalog
 from circles.config import get_profile
-from circles.coverage import CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
-from circles.gaps import capacity_gaps, coverage_gaps, rank_gaps
-from circles.routing import ProfileGraph
+from circles.planning.coverage import CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
+from circles.planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
+from circles.routing.graph import ProfileGraph
 
 from grids import X0, Y0, grid_network
 
@@ -149,7 +149,7 @@ def test_capacity_shortfall_rows(street):
 
 
 def test_weighted_median_per_group():
-    from circles.coverage import _weighted_median
+    from circles.planning.coverage import _weighted_median
 
     group = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     values = np.array([3.0, 1.0, 2.0, 10.0, np.inf, 5.0, 6.0, 7.0, 8.0])

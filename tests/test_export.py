@@ -20,7 +20,7 @@ import shapely
 
 from circles import OSM_ATTRIBUTION
 from circles.errors import InputError
-from circles.export import (
+from circles.outputs.export import (
     LAYER_ORDER,
     export,
     export_format,
@@ -28,7 +28,7 @@ from circles.export import (
     safe_export_path,
     shapefile_field_names,
 )
-from circles.sites import choose_sites
+from circles.planning.sites import choose_sites
 
 from test_sites import synthetic_candidates, synthetic_plan
 

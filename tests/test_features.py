@@ -1,4 +1,4 @@
-"""Facilities, communities and buildings from OSM (circles.features) and the authored sample layer."""
+"""Facilities, communities and buildings from OSM (circles.io.osm_features) and the authored sample layer."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import shapely
 from circles.catalog import Catalog, load_catalog
 from circles.config import get_region, project_data_dir
 from circles.errors import DataFileError, InputError
-from circles.features import (
+from circles.io.osm_features import (
     BUILDING_COLUMNS,
     COMMUNITY_COLUMNS,
     FACILITY_COLUMNS,

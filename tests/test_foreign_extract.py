@@ -12,9 +12,9 @@ import shapely
 pyrosm = pytest.importorskip("pyrosm")
 
 from circles.config import get_profile  # noqa: E402
-from circles.isochrones import isochrones  # noqa: E402
-from circles.network import load_network  # noqa: E402
-from circles.routing import ProfileGraph  # noqa: E402
+from circles.routing.isochrones import isochrones  # noqa: E402
+from circles.routing.network import load_network  # noqa: E402
+from circles.routing.graph import ProfileGraph  # noqa: E402
 
 
 @pytest.fixture(scope="module")

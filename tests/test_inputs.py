@@ -1,4 +1,4 @@
-"""Tests for circles.inputs: reading facility lists and community boundaries, CRS checks."""
+"""Tests for circles.io.inputs: reading facility lists and community boundaries, CRS checks."""
 
 import json
 import logging
@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from circles.catalog import load_catalog
-from circles.coords import wgs84_to_bd09, wgs84_to_gcj02
+from circles.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from circles.errors import (
     CoordinateSystemError,
     DataFileError,
@@ -20,7 +20,7 @@ from circles.errors import (
     OutsideRegionError,
     UnknownCategoryError,
 )
-from circles.inputs import (
+from circles.io.inputs import (
     check_declared_crs,
     detect_bd09_shift,
     detect_gcj02_shift,
@@ -103,7 +103,7 @@ def test_geojson_with_polygon_gets_representative_point(tmp_path, catalog, caplo
         ({"category": "park", "name": "公园", "floor_area_m2": 120}, shapely.geometry.mapping(poly)),
         ({"category": "clinic"}, {"type": "Point", "coordinates": [104.07, 30.66]}),
     ])
-    with caplog.at_level(logging.INFO, logger="circles.inputs"):
+    with caplog.at_level(logging.INFO, logger="circles.io.inputs"):
         gdf = read_facilities(path, catalog=catalog)
     assert gdf.geom_type.tolist() == ["Point", "Point"]
     assert poly.contains(gdf.geometry.iloc[0])
@@ -248,7 +248,7 @@ def test_outside_bbox_error_and_drop(tmp_path, catalog, caplog):
     with pytest.raises(OutsideRegionError) as e:
         read_facilities(path, catalog=catalog, bbox=CHENGDU_BBOX)
     assert "row 2 ('far')" in str(e.value) and str(path) in str(e.value)
-    with caplog.at_level(logging.WARNING, logger="circles.inputs"):
+    with caplog.at_level(logging.WARNING, logger="circles.io.inputs"):
         gdf = read_facilities(path, catalog=catalog, bbox=CHENGDU_BBOX, on_outside="drop")
     assert gdf["facility_id"].tolist() == ["in", "in2"]
     assert "dropping" in caplog.text and "'far'" in caplog.text
@@ -303,7 +303,7 @@ def community_features(n=3):
 
 def test_read_communities_geojson_defaults(tmp_path, caplog):
     path = write_geojson(tmp_path / "c.geojson", community_features())
-    with caplog.at_level(logging.INFO, logger="circles.inputs"):
+    with caplog.at_level(logging.INFO, logger="circles.io.inputs"):
         gdf = read_communities(path)
     assert gdf.crs.to_epsg() == 4326
     assert list(gdf.columns[:6]) == ["community_id", "name", "type", "households", "population", "district"]
@@ -348,7 +348,7 @@ def test_invalid_polygon_repaired_with_warning(tmp_path, caplog):
     bowtie = Polygon([(104.05, 30.65), (104.06, 30.66), (104.06, 30.65), (104.05, 30.66)])
     feats = community_features(1) + [({"community_id": "bow"}, shapely.geometry.mapping(bowtie))]
     path = write_geojson(tmp_path / "c.geojson", feats)
-    with caplog.at_level(logging.WARNING, logger="circles.inputs"):
+    with caplog.at_level(logging.WARNING, logger="circles.io.inputs"):
         gdf = read_communities(path)
     assert gdf.is_valid.all() and gdf.geom_type.iloc[1] == "MultiPolygon"
     assert "make_valid" in caplog.text and "'bow'" in caplog.text
@@ -451,7 +451,7 @@ def test_check_declared_crs(streets):
     ok = check_declared_crs(gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"), "wgs84", dist)
     assert ok["median_m"]["wgs84"] < 1.0 and ok["median_m"]["gcj02"] > 30
     # WGS84 numbers wrongly declared as GCJ-02: the reader shifted them off the streets
-    from circles.coords import gcj02_to_wgs84
+    from circles.io.coords import gcj02_to_wgs84
     wx, wy = gcj02_to_wgs84(lon, lat)
     wrong = gpd.GeoDataFrame(geometry=gpd.points_from_xy(wx, wy), crs="EPSG:4326")
     with pytest.raises(CoordinateSystemError, match="looks like WGS84 coordinates declared as GCJ-02"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from circles.errors import DataFileError, EmptyNetworkError
-from circles.network import load_network, way_access
+from circles.routing.network import load_network, way_access
 
 # way id -> (tags, expected foot, expected bike)
 WAYS = {

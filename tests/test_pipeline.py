@@ -12,7 +12,7 @@ from shapely.geometry import Point, box
 from typer.testing import CliRunner
 
 from circles.cli import app
-from circles.coords import wgs84_to_gcj02
+from circles.io.coords import wgs84_to_gcj02
 from circles.errors import CoordinateSystemError
 from circles.pipeline import PlanOptions, plan
 

@@ -1,4 +1,4 @@
-"""Tests for circles.population: resident points and population rasters."""
+"""Tests for circles.planning.residents: resident points and population rasters."""
 
 import logging
 
@@ -10,7 +10,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from circles.errors import DataFileError, InputError
-from circles.population import (
+from circles.planning.residents import (
     PERSONS_PER_HOUSEHOLD,
     population_from_raster,
     raster_values_at,
@@ -164,7 +164,7 @@ def test_raster_values_at(raster):
 def test_raster_no_overlap_warns(raster, caplog):
     path, _ = raster
     far = gpd.GeoDataFrame({"community_id": ["far"]}, geometry=[box(X0 + 50000, Y0, X0 + 50500, Y0 + 500)], crs=UTM)
-    with caplog.at_level(logging.WARNING, logger="circles.population"):
+    with caplog.at_level(logging.WARNING, logger="circles.planning.residents"):
         s = population_from_raster(far, path)
     assert s["far"] == 0 and "does not overlap" in caplog.text
 

@@ -8,8 +8,8 @@ import pytest
 import shapely
 
 from circles.config import get_profile
-from circles.isochrones import isochrones
-from circles.regions import profile_graph
+from circles.routing.isochrones import isochrones
+from circles.routing.load import profile_graph
 
 POINTS = [(104.0657, 30.6598), (104.0800, 30.6900), (104.1100, 30.7100), (104.0500, 30.7000)]
 
@@ -64,7 +64,7 @@ def test_holes_where_no_street_reaches(walk_graph):
     holes = [shapely.Polygon(r) for p in shapely.get_parts(iso.polygon) for r in p.interiors]
     assert len(holes) >= 3
     # each hole is farther than the buffer from every reached street piece
-    from circles.isochrones import reached_pieces
+    from circles.routing.isochrones import reached_pieces
 
     pieces, _ = reached_pieces(g.search(g.snap(g.net.project(104.0657, 30.6598)), cutoff_s=900), 900)
     lines = shapely.linestrings(pieces)

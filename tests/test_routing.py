@@ -7,8 +7,8 @@ import pytest
 
 from circles.config import get_profile
 from circles.errors import SnapError
-from circles.network import StreetNetwork
-from circles.routing import ProfileGraph
+from circles.routing.network import StreetNetwork
+from circles.routing.graph import ProfileGraph
 
 from grids import X0, Y0, grid_arrays, grid_network, node
 
@@ -159,7 +159,7 @@ def test_point_snapped_onto_the_end_of_a_oneway_is_at_that_node():
 
 
 def test_profile_graphs_are_cached_per_network_object(walk):
-    from circles.regions import profile_graph
+    from circles.routing.load import profile_graph
 
     a = grid_network(3, 3)
     ga = profile_graph(a, walk)

@@ -36,8 +36,8 @@ from circles.catalog import load_catalog
 from circles.config import Region, get_profile
 from circles.errors import DataFileError, InputError
 from circles.pipeline import PlanData, PlanOptions, run_plan
-from circles.routing import ProfileGraph
-from circles.sites import (
+from circles.routing.graph import ProfileGraph
+from circles.planning.sites import (
     CANDIDATE_COLUMNS,
     SITE_COLUMNS,
     choose_sites,
@@ -147,7 +147,7 @@ def test_greedy_reports_its_gap_to_the_lp_bound():
 
 
 def test_time_limit_falls_back_to_greedy_with_a_gap(monkeypatch):
-    import circles.sites as sites
+    import circles.planning.sites as sites
 
     def stopped(sets, w, n_cand, k, time_limit_s):
         return {"status": "Time limit reached", "optimal": False, "time_limit": True, "x": None,
@@ -391,7 +391,7 @@ def test_osm_candidates_by_kind(tmp_path):
 
 
 def test_read_candidates_points_polygons_and_gcj02(tmp_path):
-    from circles.coords import wgs84_to_gcj02
+    from circles.io.coords import wgs84_to_gcj02
 
     lon, lat = 104.07, 30.67
     glon, glat = wgs84_to_gcj02(lon, lat)
@@ -422,9 +422,9 @@ def test_read_candidates_points_polygons_and_gcj02(tmp_path):
 
 
 def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
-    from circles.coords import wgs84_to_gcj02
+    from circles.io.coords import wgs84_to_gcj02
     from circles.errors import CoordinateSystemError
-    from circles.sites import candidate_sites
+    from circles.planning.sites import candidate_sites
 
     pts = to_wgs([Point(X0 + x, Y0) for x in (500, 1500, 2500, 3500, 4500, 5500)])
     glon, glat = wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from circles.config import get_region
-from circles.coords import wgs84_to_gcj02
+from circles.io.coords import wgs84_to_gcj02
 from circles.errors import InputError, UnknownCategoryError
 
 MB = 1_000_000
@@ -27,7 +27,7 @@ def result():
 
 @pytest.fixture(scope="module")
 def full_html(result, tmp_path_factory):
-    from circles.webmap import write_map
+    from circles.outputs.webmap import write_map
 
     path = write_map(result, tmp_path_factory.mktemp("map") / "sub" / "chengdu-central.html")
     return path.read_text(encoding="utf-8"), path
@@ -35,14 +35,14 @@ def full_html(result, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def canteen_html(result):
-    from circles.webmap import render_map
+    from circles.outputs.webmap import render_map
 
     return render_map(result, category="canteen")
 
 
 @pytest.fixture(scope="module")
 def amap_html(result):
-    from circles.webmap import render_map
+    from circles.outputs.webmap import render_map
 
     return render_map(result, category="canteen", tiles="amap")
 
@@ -62,7 +62,7 @@ def test_write_map_creates_parents_and_returns_path(full_html):
 
 
 def test_every_category_and_level_is_a_layer(result, full_html):
-    from circles.webmap import DISTRICTS_LAYER, LEVELS_MIN, STREETS_LAYER, layer_names
+    from circles.outputs.webmap import DISTRICTS_LAYER, LEVELS_MIN, STREETS_LAYER, layer_names
 
     page, _ = full_html
     overlays = _overlay_names(page)
@@ -116,7 +116,7 @@ def test_answer_line_counts_canteen_gaps_within_10_minutes(result, canteen_html)
 
 
 def test_communities_coloured_by_10_minute_share_and_gaps_outlined(result, canteen_html):
-    from circles.webmap import GAP_OUTLINE, _share_colour
+    from circles.outputs.webmap import GAP_OUTLINE, _share_colour
 
     fc = _geojson_layers(canteen_html)
     comm = next(f for f in fc if f["features"] and f["features"][0]["id"].startswith("c"))
@@ -161,7 +161,7 @@ def test_size_and_rounding(full_html):
 
 
 def test_osm_tiles(result):
-    from circles.webmap import render_map
+    from circles.outputs.webmap import render_map
 
     page = render_map(result, category="park", tiles="osm")
     assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in page
@@ -191,7 +191,7 @@ def test_amap_tiles_shift_every_layer_to_gcj02(result, canteen_html, amap_html):
 
 
 def test_custom_tiles_need_attribution(result):
-    from circles.webmap import render_map, resolve_tiles
+    from circles.outputs.webmap import render_map, resolve_tiles
 
     with pytest.raises(InputError):
         resolve_tiles("https://example.org/{z}/{x}/{y}.png")
@@ -205,7 +205,7 @@ def test_custom_tiles_need_attribution(result):
 
 
 def test_unknown_category_and_bad_minutes(result):
-    from circles.webmap import build_map
+    from circles.outputs.webmap import build_map
 
     with pytest.raises(UnknownCategoryError):
         build_map(result, category="casino")
@@ -216,7 +216,7 @@ def test_unknown_category_and_bad_minutes(result):
 
 
 def test_several_categories_first_shown(result):
-    from circles.webmap import render_map
+    from circles.outputs.webmap import render_map
 
     page = render_map(result, category=["park", "canteen"], minutes=15)
     names = _overlay_names(page)

@@ -170,7 +170,7 @@ def result():
 
 @pytest.fixture(scope="module")
 def map_page(result, tmp_path_factory) -> Path:
-    from circles.webmap import write_map
+    from circles.outputs.webmap import write_map
 
     return write_map(result, tmp_path_factory.mktemp("browser") / "chengdu-central.html")
 
@@ -208,7 +208,7 @@ def test_leaflet_initialised_and_draws_vectors(result, rendered):
 
 
 def test_layer_control_lists_the_layers(result, rendered):
-    from circles.webmap import DISTRICTS_LAYER, STREETS_LAYER, layer_names
+    from circles.outputs.webmap import DISTRICTS_LAYER, STREETS_LAYER, layer_names
 
     dom, _ = rendered
     assert has_class(dom, "leaflet-control-layers")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from circles import OSM_ATTRIBUTION
 from circles.errors import InputError
-from circles.layers import service_area_layer
+from circles.outputs.layers import service_area_layer
 from circles.pipeline import WEIGHT_LABELS
 
 from ..dependencies import GeoJSONResponse, get_state

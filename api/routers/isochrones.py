@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from circles.config import get_profile
-from circles.isochrones import isochrones, parse_minutes, to_feature_collection
-from circles.regions import check_inside, profile_graph
+from circles.routing.isochrones import isochrones, parse_minutes, to_feature_collection
+from circles.routing.load import check_inside, profile_graph
 
 from ..dependencies import GeoJSONResponse, get_state
 from ..state import ServiceState

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
-from circles.export import MEDIA_TYPES, export, export_format, safe_export_path
+from circles.outputs.export import MEDIA_TYPES, export, export_format, safe_export_path
 
 from ..dependencies import get_state
 from ..errors import NotFoundError
@@ -34,7 +34,7 @@ def region_map(
     key = (id(res), category, minutes)
     html = state.map_cache.get(key)
     if html is None:
-        from circles.webmap import render_map
+        from circles.outputs.webmap import render_map
 
         html = render_map(res, category=category, minutes=minutes)
         state.map_cache[key] = html
@@ -51,7 +51,7 @@ def sites(
     """Up to k new sites for the category (maximal covering, existing facilities fixed): method, objective,
     bound and gap, and per site what it newly covers and which gaps it closes; with ``format`` also a
     download under ``/exports/``."""
-    from circles.sites import choose_sites
+    from circles.planning.sites import choose_sites
 
     res = state.result
     res.data.catalog.get(category)

@@ -86,8 +86,8 @@ def isochrone(
     out: Path = typer.Option(..., help="Output GeoJSON (EPSG:4326)."),
 ) -> None:
     """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold."""
-    from .isochrones import isochrones as make_isochrones, parse_minutes, to_feature_collection
-    from .regions import check_inside, open_network, profile_graph
+    from .routing.isochrones import isochrones as make_isochrones, parse_minutes, to_feature_collection
+    from .routing.load import check_inside, open_network, profile_graph
 
     if region and osm:
         raise CirclesError("give either --region or --osm, not both")
@@ -98,7 +98,7 @@ def isochrone(
     from .config import get_profile
 
     prof = get_profile(profile)
-    from .regions import check_lonlat
+    from .routing.load import check_lonlat
 
     check_lonlat(lon, lat)
     net, bbox, label = open_network(region, osm)
@@ -121,7 +121,7 @@ def network(
     profile: str = typer.Option("walk", help="Travel profile."),
 ) -> None:
     """Network summary and data-quality report: size, disconnected islands."""
-    from .regions import open_network, profile_graph
+    from .routing.load import open_network, profile_graph
 
     net, bbox, label = open_network(region, osm)
     g = profile_graph(net, profile)
@@ -177,7 +177,7 @@ def plan(
         paths = write_outputs(result, out)
         if map_:
             try:
-                from .webmap import write_map
+                from .outputs.webmap import write_map
             except ImportError:
                 pass
             else:
@@ -230,9 +230,9 @@ def sites(
 ) -> None:
     """Choose up to k candidate micro-renewal sites (金角银边) that newly cover the most residents within
     the category's threshold (maximal covering, existing facilities fixed) and export them for GIS/CAD."""
-    from .export import export, export_format
+    from .outputs.export import export, export_format
     from .pipeline import PlanOptions, load_plan_data, run_plan
-    from .sites import candidate_sites, choose_sites
+    from .planning.sites import candidate_sites, choose_sites
 
     export_format(_check_out_file(out))  # a wrong file ending fails before any work
     opts = PlanOptions(region=region, communities=communities, communities_crs=communities_crs,
@@ -267,7 +267,7 @@ def map_cmd(
     """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
     facilities, communities shaded by covered share and the gaps outlined."""
     from .pipeline import PlanOptions, plan as run_plan_all
-    from .webmap import write_map
+    from .outputs.webmap import write_map
 
     _check_out_file(out)
     cats = list(category) if category else None

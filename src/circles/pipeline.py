@@ -18,12 +18,12 @@ import pandas as pd
 from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
 from .config import Region, get_region, project_data_dir
-from .coverage import LEVELS_MIN, CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
+from .planning.coverage import LEVELS_MIN, CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
 from .errors import InputError
-from .gaps import PERSONS_PER_HOUSEHOLD, capacity_gaps, coverage_gaps, rank_gaps
-from .network import StreetNetwork
-from .regions import profile_graph, region_network
-from .routing import DEFAULT_MAX_SNAP_M, ProfileGraph
+from .planning.gaps import PERSONS_PER_HOUSEHOLD, capacity_gaps, coverage_gaps, rank_gaps
+from .routing.network import StreetNetwork
+from .routing.load import profile_graph, region_network
+from .routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def sample_layer_path(region: str) -> Path:
 def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: StreetNetwork, walk: ProfileGraph) -> tuple[gpd.GeoDataFrame, list[str]]:
     """OSM facilities of the region, plus user files (checked for GCJ-02/BD-09 mix-ups) or, when none are
     given, the region's authored sample layer (``source: sample``)."""
-    from .features import osm_facilities
-    from .inputs import check_declared_crs, read_facilities
+    from .io.osm_features import osm_facilities
+    from .io.inputs import check_declared_crs, read_facilities
 
     notes: list[str] = []
     frames = []
@@ -156,7 +156,7 @@ def check_crs_by_osm_matches(gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoD
     as WGS84). Needs at least 5 points of categories OSM has; ``tol_m`` metres counts as a match."""
     from scipy.spatial import cKDTree
 
-    from .coords import normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
+    from .io.coords import normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
     from .errors import CoordinateSystemError
 
     key = normalise_crs_name(declared)
@@ -186,8 +186,8 @@ def check_crs_by_osm_matches(gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoD
 def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:
     """User communities, or the region's named residential areas (OSM ``landuse=residential``) as
     communities; districts joined from the region's district boundaries."""
-    from .features import osm_communities
-    from .inputs import read_communities
+    from .io.osm_features import osm_communities
+    from .io.inputs import read_communities
 
     notes = []
     if opts.communities is not None:
@@ -222,7 +222,7 @@ def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
 
 def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanData:
     """Load the network, facilities, communities and resident points for :func:`run_plan`."""
-    from .population import resident_points
+    from .planning.residents import resident_points
 
     step = progress or (lambda s: None)
     region = get_region(opts.region)
@@ -250,7 +250,7 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
             "community (people) or for none (area weighting); mixing people and m² would add unlike units"
         )
     if opts.population is not None:
-        from .population import population_from_raster
+        from .planning.residents import population_from_raster
 
         comm["population"] = population_from_raster(metric, opts.population).to_numpy()
     residents = comm["population"].to_numpy(dtype=float)
@@ -289,7 +289,7 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     ``result`` itself is not modified (readers may still hold it)."""
     import dataclasses
 
-    from .coverage import coverage_rows
+    from .planning.coverage import coverage_rows
 
     data = dataclasses.replace(result.data, facilities=facilities.reset_index(drop=True))
     fp = facility_points(data)

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.schemas import FacilityCreated, FacilityPage, GapPage
-from circles.coords import wgs84_to_gcj02
+from circles.io.coords import wgs84_to_gcj02
 
 
 def _canteen_gaps(c):

@@ -3,7 +3,7 @@
 Both readers return GeoDataFrames in WGS84 (EPSG:4326, lon/lat degrees). The coordinates in the
 file are read in the *declared* coordinate system ``crs``: ``'wgs84'`` (also CGCS2000),
 ``'gcj02'`` (高德/腾讯 exports), ``'bd09'`` (百度) or an EPSG code such as ``'EPSG:32648'`` (UTM 48N,
-metres), and converted with :func:`circles.coords.to_wgs84`. How the declaration and a CRS stored in
+metres), and converted with :func:`circles.io.coords.to_wgs84`. How the declaration and a CRS stored in
 the file combine:
 
 * the file says WGS84/CGCS2000 (every GeoJSON does, and Chinese POI exports store GCJ-02 numbers
@@ -37,9 +37,9 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .catalog import COMMUNITY_TYPES, Catalog, load_catalog
-from .coords import bd09_to_wgs84, gcj02_to_wgs84, normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
-from .errors import (
+from ..catalog import COMMUNITY_TYPES, Catalog, load_catalog
+from ..io.coords import bd09_to_wgs84, gcj02_to_wgs84, normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
+from ..errors import (
     CoordinateSystemError,
     DataFileError,
     InputError,
@@ -53,7 +53,7 @@ __all__ = ["FACILITY_COLUMNS", "COMMUNITY_COLUMNS", "check_declared_crs", "detec
 log = logging.getLogger(__name__)
 
 WGS84 = "EPSG:4326"
-#: (lon_min, lat_min, lon_max, lat_max) in WGS84 degrees, as in :mod:`circles.regions`.
+#: (lon_min, lat_min, lon_max, lat_max) in WGS84 degrees, as in :mod:`circles.routing.load`.
 BBox = tuple[float, float, float, float]
 #: Leading columns of :func:`read_facilities` output (then any other attributes, then geometry).
 FACILITY_COLUMNS = ("facility_id", "category", "name", "floor_area_m2", "source")

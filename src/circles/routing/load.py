@@ -12,15 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Profile, Region, get_profile, get_region
-from .errors import DataFileError, OutsideRegionError
-from .network import StreetNetwork, load_network, network_from_ways
-from .osm import OsmWays
-from .routing import ProfileGraph
+from ..config import Profile, Region, get_profile, get_region
+from ..errors import DataFileError, OutsideRegionError
+from ..routing.network import StreetNetwork, load_network, network_from_ways
+from ..io.osm import OsmWays
+from ..routing.graph import ProfileGraph
 
 log = logging.getLogger(__name__)
 
-#: Way tags osmnx must keep for the access rules of :mod:`circles.network`.
+#: Way tags osmnx must keep for the access rules of :mod:`circles.routing.network`.
 ACCESS_TAGS = ["highway", "access", "foot", "bicycle", "sidewalk", "sidewalk:both", "sidewalk:left",
                "sidewalk:right", "oneway", "oneway:bicycle", "junction", "cycleway", "cycleway:both",
                "cycleway:left", "cycleway:right", "service", "name"]

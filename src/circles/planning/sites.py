@@ -54,12 +54,12 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
-from . import OSM_ATTRIBUTION
-from .coverage import DEFAULT_TARGET_SHARE
-from .errors import DataFileError, InputError
+from .. import OSM_ATTRIBUTION
+from ..planning.coverage import DEFAULT_TARGET_SHARE
+from ..errors import DataFileError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import PlanResult
+    from ..pipeline import PlanResult
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -209,7 +209,7 @@ def osm_candidates(
     (``name`` or ``name:zh``, else empty), ``area_m2``, ``source`` (``'osm'``), ``osm_tag`` (the tag that
     matched). With ``bbox`` (WGS84 degrees) only sites whose representative point lies inside are kept.
     """
-    from .features import _area_geoms, _check_bbox, _clean, _in_bbox, _read
+    from ..io.osm_features import _area_geoms, _check_bbox, _clean, _in_bbox, _read
 
     box = _check_bbox(bbox)
     areas, nodes, _, _ = _read(Path(osm_path), lambda t: _kind_of(t) is not None, nodes=True)
@@ -281,7 +281,7 @@ def read_candidates(
     EPSG:4326.
 
     ``path``: GeoJSON, GeoPackage (first layer unless ``layer``), Shapefile (.shp / .shp.zip) or CSV
-    with lon/lat columns (as :func:`circles.inputs.read_facilities`); ``crs``: the coordinate system of
+    with lon/lat columns (as :func:`circles.io.inputs.read_facilities`); ``crs``: the coordinate system of
     the numbers — ``'wgs84'``, ``'gcj02'`` (高德/腾讯), ``'bd09'`` (百度) or an EPSG code. Optional columns:
     ``site_id`` (or ``id``; blank ones become ``'<file stem>:<row>'``; must be unique), ``name``,
     ``kind`` (free text, default ``'user'``), ``area_m2`` (or ``area``; m² >= 0; a polygon without it
@@ -289,8 +289,8 @@ def read_candidates(
     lines are refused. Sites outside ``bbox`` raise :class:`OutsideRegionError` or, with
     ``on_outside='drop'``, are dropped (logged).
     """
-    from .coords import normalise_crs_name
-    from .inputs import (_check_coordinates, _find, _geometry_problems, _read_any, _resolve_crs, _Rows,
+    from ..io.coords import normalise_crs_name
+    from ..io.inputs import (_check_coordinates, _find, _geometry_problems, _read_any, _resolve_crs, _Rows,
                          _strings, _to_lonlat, area_column, outside_rows)
 
     path = Path(path)
@@ -318,7 +318,7 @@ def read_candidates(
         raise rows.fail(DataFileError, f"candidate sites must be points or polygons, got {found}", bad)
     invalid = polygonal & ~shapely.is_valid(geoms)
     if invalid.any():
-        from .inputs import _polygonal
+        from ..io.inputs import _polygonal
 
         geoms[invalid] = [_polygonal(g) for g in shapely.make_valid(geoms[invalid])]
         log.warning("%s: repaired %d invalid polygons (%s)", path, int(invalid.sum()), rows.where(invalid))
@@ -328,7 +328,7 @@ def read_candidates(
     geoms = _to_lonlat(geoms, key, rows)
     still = polygonal & ~shapely.is_valid(geoms)
     if still.any():
-        from .inputs import _polygonal
+        from ..io.inputs import _polygonal
 
         geoms[still] = [_polygonal(g) for g in shapely.make_valid(geoms[still])]
 
@@ -368,7 +368,7 @@ def candidate_sites(
     """The region's OSM candidates (when ``osm`` and the extract exists) plus the user's file ``path``
     (read with :func:`read_candidates`, sites outside the region dropped, and checked for GCJ-02/BD-09
     numbers declared as WGS84 against the street network). Ids must be unique across both."""
-    from .inputs import check_declared_crs
+    from ..io.inputs import check_declared_crs
 
     data = result.data
     region = data.region
@@ -981,7 +981,7 @@ def choose_sites(
     known size is below the category's ``min_area_m2`` is left out. See :func:`solve_mclp` for
     ``method`` and ``time_limit_s`` and :class:`SiteChoice` for what is returned.
     """
-    from .pipeline import WEIGHT_LABELS
+    from ..pipeline import WEIGHT_LABELS
 
     t0 = time.perf_counter()
     data = result.data
@@ -1018,7 +1018,7 @@ def choose_sites(
     pts = result.engine.points
     times = (getattr(result, "times", None) or {}).get(category)  # the plan's own, when it kept them
     if times is None or len(times.time_s) != len(pts):
-        from .pipeline import facility_points
+        from ..pipeline import facility_points
 
         times = result.engine.category_times(category, facility_points(result.data))
     ctype = pts.ctype.astype(str)

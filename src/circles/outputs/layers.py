@@ -7,8 +7,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from .isochrones import DEFAULT_MINUTES, service_areas
-from .pipeline import PlanResult
+from ..routing.isochrones import DEFAULT_MINUTES, service_areas
+from ..pipeline import PlanResult
 
 #: Display simplification tolerance, metres (well under a block; keeps maps light).
 SIMPLIFY_M = 5.0

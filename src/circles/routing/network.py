@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyproj
 
-from .errors import EmptyNetworkError
-from .osm import OsmWays, read_highway_ways
+from ..errors import EmptyNetworkError
+from ..io.osm import OsmWays, read_highway_ways
 
 log = logging.getLogger(__name__)
 

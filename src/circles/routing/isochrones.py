@@ -16,9 +16,9 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 
-from . import OSM_ATTRIBUTION
-from .errors import InputError
-from .routing import NodeTimes, ProfileGraph, Snap
+from .. import OSM_ATTRIBUTION
+from ..errors import InputError
+from ..routing.graph import NodeTimes, ProfileGraph, Snap
 
 log = logging.getLogger(__name__)
 

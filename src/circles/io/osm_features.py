@@ -28,9 +28,9 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from .catalog import Catalog
-from .errors import DataFileError, InputError
-from .osm import _check_file
+from ..catalog import Catalog
+from ..errors import DataFileError, InputError
+from ..io.osm import _check_file
 
 __all__ = [
     "BUILDING_COLUMNS",

@@ -43,10 +43,10 @@ from folium.utilities import JsCode
 from jinja2 import Template
 from shapely.geometry import mapping
 
-from . import OSM_ATTRIBUTION, __version__
-from .coords import wgs84_to_gcj02
-from .errors import InputError
-from .pipeline import PlanResult
+from .. import OSM_ATTRIBUTION, __version__
+from ..io.coords import wgs84_to_gcj02
+from ..errors import InputError
+from ..pipeline import PlanResult
 
 __all__ = [
     "DEFAULT_CATEGORY", "DEFAULT_MINUTES", "LEVELS_MIN", "TILES", "TileSpec", "build_map", "layer_names",
@@ -236,7 +236,7 @@ def _data_year(region) -> int | None:
     if year:
         return int(year)
     try:  # regions.toml carries data_year even when Region does not
-        from .config import _read_toml, project_data_dir
+        from ..config import _read_toml, project_data_dir
 
         year = _read_toml(project_data_dir() / "regions.toml").get(region.key, {}).get("data_year")
         if year:
@@ -637,7 +637,7 @@ def build_map(
     template (then ``tiles_attr`` is required and ``tiles_crs`` says 'wgs84' or 'gcj02').
     ``minutes`` (5, 10 or 15) is the level whose covered share shades the communities.
     """
-    from .layers import service_area_layer
+    from ..outputs.layers import service_area_layer
 
     if minutes not in LEVELS_MIN:
         raise InputError(f"minutes must be one of {', '.join(map(str, LEVELS_MIN))}, not {minutes!r}")

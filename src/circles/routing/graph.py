@@ -21,9 +21,9 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from .config import Profile
-from .errors import EmptyNetworkError, SnapError
-from .network import StreetNetwork
+from ..config import Profile
+from ..errors import EmptyNetworkError, SnapError
+from ..routing.network import StreetNetwork
 
 log = logging.getLogger(__name__)
 

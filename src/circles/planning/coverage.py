@@ -1,6 +1,6 @@
 """Coverage of residents by facilities over the street network.
 
-Residents are represented by weighted points spread over each community (see :mod:`circles.population`).
+Residents are represented by weighted points spread over each community (see :mod:`circles.planning.residents`).
 For each facility category and travel profile there is **one** reverse multi-source search from all of
 its facilities (the time *to* the nearest one), evaluated exactly at every resident point. The contract
 between stages is a long table: one row per community, category and level.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .catalog import COMMUNITY_PROFILES, Catalog, Category
-from .routing import DEFAULT_MAX_SNAP_M, ProfileGraph, Snap
+from ..catalog import COMMUNITY_PROFILES, Catalog, Category
+from ..routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph, Snap
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog
+from ..catalog import Catalog
 
 log = logging.getLogger(__name__)
 
-from .population import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
+from ..planning.residents import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
 #: Severity factor for a community whose residents reach no facility at all.
 MAX_TIME_FACTOR = 4.0
 

@@ -1,7 +1,7 @@
 """Reading OpenStreetMap files (XML ``.osm`` or ``.osm.pbf``) with pyosmium.
 
 Only raw OSM objects come out of here (tags, node ids, WGS84 degrees); which ways a profile may use is
-decided in :mod:`circles.network`.
+decided in :mod:`circles.routing.network`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFileError
+from ..errors import DataFileError
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .errors import DataFileError, InputError
+from ..errors import DataFileError, InputError
 
 __all__ = ["PERSONS_PER_HOUSEHOLD", "WEIGHT_KINDS", "population_from_raster", "raster_values_at",
            "resident_points"]

@@ -50,12 +50,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import OSM_ATTRIBUTION, __version__
-from .errors import InputError
+from .. import OSM_ATTRIBUTION, __version__
+from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import PlanResult
-    from .sites import SiteChoice
+    from ..pipeline import PlanResult
+    from ..planning.sites import SiteChoice
 
 __all__ = [
     "EXPORT_SUFFIXES",
@@ -167,7 +167,7 @@ def export_layers(
     at ``minutes`` (default the 5/10/15 levels and the category's thresholds) per travel profile the
     category uses, ``scenario`` ``existing`` and, with sites, ``with_sites``.
     """
-    from .pipeline import coverage_layer, gaps_layer
+    from ..pipeline import coverage_layer, gaps_layer
 
     if sites is not None and category is not None and category != sites.category:
         raise InputError(f"category {category!r} differs from the sites' category {sites.category!r}")
@@ -188,7 +188,7 @@ def export_layers(
     layers["gaps"] = gaps
 
     if sites is not None:
-        from .sites import site_points
+        from ..planning.sites import site_points
 
         pts = site_points(sites)
         layers["sites"] = pts
@@ -221,8 +221,8 @@ def _sample_categories(result: "PlanResult") -> np.ndarray:
 
 def _isochrones(result: "PlanResult", category: str, sites: "SiteChoice | None",
                 minutes: Iterable[float] | None) -> gpd.GeoDataFrame:
-    from .isochrones import DEFAULT_MINUTES, service_areas
-    from .layers import SIMPLIFY_M, facility_snap
+    from ..routing.isochrones import DEFAULT_MINUTES, service_areas
+    from ..outputs.layers import SIMPLIFY_M, facility_snap
 
     cat = result.data.catalog.get(category)
     types = sorted(set(result.data.communities["type"].astype(str)))
@@ -459,7 +459,7 @@ def _geometry(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
 def export_info(result: "PlanResult", layers: Mapping[str, gpd.GeoDataFrame], sites: "SiteChoice | None",
                 category: str | None) -> dict[str, str]:
     """Key/value facts of an export (attribution, region, weighting, sample notes, method …)."""
-    from .pipeline import WEIGHT_LABELS
+    from ..pipeline import WEIGHT_LABELS
 
     data = result.data
     fac = data.facilities
