@@ -36,3 +36,12 @@ def chengdu_net(chengdu_osm):
     from circles.routing.load import region_network
 
     return region_network(get_region("chengdu-central"))
+
+
+@pytest.fixture(scope="session")
+def default_plan_result(chengdu_osm):
+    """The plan of the default region with its own data (OSM + sample facilities), built once per session.
+    Tests must not modify it."""
+    from circles.pipeline import PlanOptions, plan
+
+    return plan(PlanOptions())

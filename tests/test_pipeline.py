@@ -14,13 +14,14 @@ from typer.testing import CliRunner
 from circles.cli import app
 from circles.io.coords import wgs84_to_gcj02
 from circles.errors import CoordinateSystemError
-from circles.pipeline import PlanOptions, plan
+from circles.pipeline import PlanOptions, plan, write_outputs
 
 
 @pytest.fixture(scope="module")
-def default_plan(chengdu_osm, tmp_path_factory):
+def default_plan(default_plan_result, tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
-    return plan(PlanOptions(), out), out
+    write_outputs(default_plan_result, out)
+    return default_plan_result, out
 
 
 def test_shares_are_fractions_and_weights_add_up(default_plan):

@@ -17,12 +17,8 @@ MB = 1_000_000
 
 
 @pytest.fixture(scope="module")
-def result():
-    if not get_region("chengdu-central").osm_path.exists():
-        pytest.skip("real extract of chengdu-central not found")
-    from circles.pipeline import PlanOptions, plan
-
-    return plan(PlanOptions())
+def result(default_plan_result):
+    return default_plan_result
 
 
 @pytest.fixture(scope="module")

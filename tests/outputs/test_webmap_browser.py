@@ -158,14 +158,8 @@ pytestmark = pytest.mark.skipif(not chromium_available(), reason=f"chromium not 
 
 
 @pytest.fixture(scope="module")
-def result():
-    from circles.config import get_region
-
-    if not get_region("chengdu-central").osm_path.exists():
-        pytest.skip("real extract of chengdu-central not found")
-    from circles.pipeline import PlanOptions, plan
-
-    return plan(PlanOptions())
+def result(default_plan_result):
+    return default_plan_result
 
 
 @pytest.fixture(scope="module")

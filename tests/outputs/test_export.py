@@ -30,7 +30,7 @@ from circles.outputs.export import (
 )
 from circles.planning.sites import choose_sites
 
-from test_sites import synthetic_candidates, synthetic_plan
+from synthetic_line import synthetic_candidates, synthetic_plan
 
 OGRINFO = shutil.which("ogrinfo")
 
@@ -300,10 +300,8 @@ def test_export_writes_atomically_and_refuses_unknown_formats(line, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def chengdu_sites(chengdu_osm):
-    from circles.pipeline import PlanOptions, plan
-
-    res = plan(PlanOptions())
+def chengdu_sites(default_plan_result):
+    res = default_plan_result
     return res, choose_sites(res, "canteen", 5)
 
 
