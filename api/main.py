@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from circles import __version__
 
 from .errors import BodySizeLimit, register_errors
-from .schemas import ERROR_RESPONSES
 from .routers import coverage, facilities, isochrones, meta, outputs
+from .schemas import ERROR_RESPONSES
 from .settings import Settings
 from .state import ServiceState
 

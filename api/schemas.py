@@ -25,8 +25,12 @@ class ErrorOut(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
-    for code, text in ((400, "bad request"), (404, "unknown id or region"), (413, "request body too large"),
-                       (422, "invalid parameter or body"))
+    for code, text in (
+        (400, "bad request"),
+        (404, "unknown id or region"),
+        (413, "request body too large"),
+        (422, "invalid parameter or body"),
+    )
 }
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import Point
 
-from circles.io.coords import normalise_crs_name, to_wgs84
 from circles.errors import InputError
+from circles.io.coords import normalise_crs_name, to_wgs84
 from circles.pipeline import PlanOptions, PlanResult, plan, with_facilities
 from circles.routing.load import check_inside
 
@@ -37,7 +37,7 @@ class ServiceState:
         self._candidates = None
         self._gap_index: tuple[int, GapIndex] | None = None
 
-    def gap_index(self) -> "GapIndex":
+    def gap_index(self) -> GapIndex:
         """Filterable columns and JSON-ready rows of the current gap list (rebuilt after an edit)."""
         res = self.result
         cached = self._gap_index
@@ -65,19 +65,30 @@ class ServiceState:
         fac = fac[~fac["facility_id"].isin(deleted)]
         if added:
             rows = gpd.GeoDataFrame(
-                {"facility_id": [a["facility_id"] for a in added], "category": [a["category"] for a in added],
-                 "name": [a["name"] for a in added], "floor_area_m2": [a["floor_area_m2"] for a in added],
-                 "source": "user"},
-                geometry=[Point(a["lon"], a["lat"]) for a in added], crs="EPSG:4326")
+                {
+                    "facility_id": [a["facility_id"] for a in added],
+                    "category": [a["category"] for a in added],
+                    "name": [a["name"] for a in added],
+                    "floor_area_m2": [a["floor_area_m2"] for a in added],
+                    "source": "user",
+                },
+                geometry=[Point(a["lon"], a["lat"]) for a in added],
+                crs="EPSG:4326",
+            )
             rows = rows[rows["category"].isin(list(base.data.catalog.keys()))]
             fac = pd.concat([fac, rows], ignore_index=True)
             changed |= set(rows["category"])
-        log.info("applied %d added and %d deleted facilities from %s", len(added), len(deleted), self.store.path)
-        return with_facilities(base, gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326"), sorted(changed))
+        log.info(
+            "applied %d added and %d deleted facilities from %s", len(added), len(deleted), self.store.path
+        )
+        return with_facilities(
+            base, gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326"), sorted(changed)
+        )
 
     # ---------------------------------------------------------------- edits
-    def add_facility(self, category: str, lon: float, lat: float, crs: str, name: str | None,
-                     floor_area_m2: float | None) -> tuple[dict, int]:
+    def add_facility(
+        self, category: str, lon: float, lat: float, crs: str, name: str | None, floor_area_m2: float | None
+    ) -> tuple[dict, int]:
         """Validate, recompute the category, store durably, then publish. Returns the stored facility
         and how many communities' coverage changed."""
         res = self.result
@@ -89,22 +100,44 @@ class ServiceState:
         wlon, wlat = float(x[0]), float(y[0])
         check_inside(wlon, wlat, res.data.region.bbox, f"region {res.data.region.key}")
         graph = res.data.graphs["walk"]
-        graph.snap(res.data.net.project(wlon, wlat), max_snap_m=self.settings.max_snap_m)  # SnapError: too far
+        graph.snap(
+            res.data.net.project(wlon, wlat), max_snap_m=self.settings.max_snap_m
+        )  # SnapError: too far
         fid = f"user:{uuid.uuid4().hex[:12]}"
-        record = {"facility_id": fid, "category": category, "name": (name or "").strip(),
-                  "floor_area_m2": None if floor_area_m2 is None else float(floor_area_m2),
-                  "lon": wlon, "lat": wlat, "source": "user"}
+        record = {
+            "facility_id": fid,
+            "category": category,
+            "name": (name or "").strip(),
+            "floor_area_m2": None if floor_area_m2 is None else float(floor_area_m2),
+            "lon": wlon,
+            "lat": wlat,
+            "source": "user",
+        }
         with self.write_lock:
             res = self.result
-            row = gpd.GeoDataFrame({k: [record[k]] for k in ("facility_id", "category", "name", "floor_area_m2", "source")},
-                                   geometry=[Point(wlon, wlat)], crs="EPSG:4326")
-            fac = gpd.GeoDataFrame(pd.concat([res.data.facilities, row], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+            row = gpd.GeoDataFrame(
+                {k: [record[k]] for k in ("facility_id", "category", "name", "floor_area_m2", "source")},
+                geometry=[Point(wlon, wlat)],
+                crs="EPSG:4326",
+            )
+            fac = gpd.GeoDataFrame(
+                pd.concat([res.data.facilities, row], ignore_index=True), geometry="geometry", crs="EPSG:4326"
+            )
             new = with_facilities(res, fac, [category])
             with self.store.transaction() as con:
                 con.execute(
                     "INSERT INTO added_facility (facility_id, category, name, floor_area_m2, lon, lat, crs_in, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (fid, category, record["name"], record["floor_area_m2"], wlon, wlat, key, self.store.now()),
+                    (
+                        fid,
+                        category,
+                        record["name"],
+                        record["floor_area_m2"],
+                        wlon,
+                        wlat,
+                        key,
+                        self.store.now(),
+                    ),
                 )
             self.result = new
             self.map_cache.clear()
@@ -124,8 +157,10 @@ class ServiceState:
                 if user:
                     con.execute("DELETE FROM added_facility WHERE facility_id = ?", (facility_id,))
                 else:
-                    con.execute("INSERT OR IGNORE INTO deleted_facility (facility_id, deleted_at) VALUES (?, ?)",
-                                (facility_id, self.store.now()))
+                    con.execute(
+                        "INSERT OR IGNORE INTO deleted_facility (facility_id, deleted_at) VALUES (?, ?)",
+                        (facility_id, self.store.now()),
+                    )
             self.result = new
             self.map_cache.clear()
         return sum(_changed(res, new, c) for c in cats)

@@ -66,7 +66,9 @@ class FacilityStore:
         con = self._connect()
         try:
             con.row_factory = sqlite3.Row
-            return [dict(r) for r in con.execute("SELECT * FROM added_facility ORDER BY created_at, facility_id")]
+            return [
+                dict(r) for r in con.execute("SELECT * FROM added_facility ORDER BY created_at, facility_id")
+            ]
         finally:
             con.close()
 

@@ -104,17 +104,33 @@ class Server:
         self.port = port
         self.state_dir = state_dir
         # one worker: the plan lives in each process's memory and an edit updates only its own process
-        self.cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
-                    "--host", HOST, "--port", str(port)]
+        self.cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.main:create_app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
         self.log_path = state_dir / "uvicorn.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = dict(os.environ, CIRCLES_STATE_DIR=str(self.state_dir), PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
 
     def wait_healthy(self, timeout_s: float) -> dict:
         deadline = time.monotonic() + timeout_s
@@ -187,15 +203,24 @@ def iso_requests(rng: random.Random, n: int) -> list[dict]:
     out = []
     for _ in range(n):
         m = rng.choice(ISO_MINUTES)
-        params = {"lon": round(rng.uniform(BBOX[0], BBOX[2]), 6), "lat": round(rng.uniform(BBOX[1], BBOX[3]), 6),
-                  "minutes": m, "profile": "walk"}
+        params = {
+            "lon": round(rng.uniform(BBOX[0], BBOX[2]), 6),
+            "lat": round(rng.uniform(BBOX[1], BBOX[3]), 6),
+            "minutes": m,
+            "profile": "walk",
+        }
         out.append({"method": "GET", "path": "/isochrones", "params": params, "tag": f"minutes={m}"})
     return out
 
 
 def write_request(rng: random.Random, categories: list[str]) -> dict:
-    body = {"category": rng.choice(categories), "lon": round(rng.uniform(BBOX[0], BBOX[2]), 6),
-            "lat": round(rng.uniform(BBOX[1], BBOX[3]), 6), "crs": "wgs84", "name": "bench_api load test"}
+    body = {
+        "category": rng.choice(categories),
+        "lon": round(rng.uniform(BBOX[0], BBOX[2]), 6),
+        "lat": round(rng.uniform(BBOX[1], BBOX[3]), 6),
+        "crs": "wgs84",
+        "name": "bench_api load test",
+    }
     return {"method": "POST", "path": "/facilities", "json": body, "tag": body["category"]}
 
 
@@ -230,7 +255,9 @@ def machine_cpu_busy_s() -> float | None:
         return None
 
 
-def run_load(port: int, reqs: list[dict], clients: int, time_cap_s: float, server: Server | None = None) -> dict:
+def run_load(
+    port: int, reqs: list[dict], clients: int, time_cap_s: float, server: Server | None = None
+) -> dict:
     """``clients`` threads, each with its own keep-alive connection (stdlib ``http.client``), take the
     next request from ``reqs`` until it is empty or the time cap has passed (closed loop: a client
     sends its next request once the previous answer is read).
@@ -270,8 +297,17 @@ def run_load(port: int, reqs: list[dict], clients: int, time_cap_s: float, serve
                     err = type(e).__name__
                     con.close()  # reconnects on the next request
                 e_ = time.perf_counter()
-                mine.append({"path": req["path"], "tag": req["tag"], "start": s - t0, "end": e_ - t0,
-                             "ms": (e_ - s) * 1000.0, "status": status, "exc": err})
+                mine.append(
+                    {
+                        "path": req["path"],
+                        "tag": req["tag"],
+                        "start": s - t0,
+                        "end": e_ - t0,
+                        "ms": (e_ - s) * 1000.0,
+                        "status": status,
+                        "exc": err,
+                    }
+                )
         finally:
             con.close()
             with lock:
@@ -284,14 +320,28 @@ def run_load(port: int, reqs: list[dict], clients: int, time_cap_s: float, serve
         t.join()
     wall = time.perf_counter() - t0
     cpu1 = (time.process_time(), server.cpu_s() if server else None, machine_cpu_busy_s())
-    cpu = {"client_cpu_s": round(cpu1[0] - cpu0[0], 2), "client_cpu_utilisation": round((cpu1[0] - cpu0[0]) / wall, 2)}
+    cpu = {
+        "client_cpu_s": round(cpu1[0] - cpu0[0], 2),
+        "client_cpu_utilisation": round((cpu1[0] - cpu0[0]) / wall, 2),
+    }
     if cpu0[1] is not None and cpu1[1] is not None:
         srv = cpu1[1] - cpu0[1]
-        cpu.update(server_cpu_s=round(srv, 2), server_cpu_per_request_ms=round(srv * 1000 / max(len(samples), 1), 2),
-                   server_cpu_utilisation=round(srv / wall, 2))  # 1.0 = one core busy all the time
+        cpu.update(
+            server_cpu_s=round(srv, 2),
+            server_cpu_per_request_ms=round(srv * 1000 / max(len(samples), 1), 2),
+            server_cpu_utilisation=round(srv / wall, 2),
+        )  # 1.0 = one core busy all the time
         if cpu0[2] is not None and cpu1[2] is not None:  # CPU taken by everything else on the machine
-            cpu["other_cpu_utilisation"] = round(max(0.0, (cpu1[2] - cpu0[2]) - srv - (cpu1[0] - cpu0[0])) / wall, 2)
-    return {"samples": samples, "wall_s": wall, "planned": len(reqs), "capped": len(samples) < len(reqs), "cpu": cpu}
+            cpu["other_cpu_utilisation"] = round(
+                max(0.0, (cpu1[2] - cpu0[2]) - srv - (cpu1[0] - cpu0[0])) / wall, 2
+            )
+    return {
+        "samples": samples,
+        "wall_s": wall,
+        "planned": len(reqs),
+        "capped": len(samples) < len(reqs),
+        "cpu": cpu,
+    }
 
 
 def summarise(samples: list[dict], wall_s: float) -> dict:
@@ -301,15 +351,33 @@ def summarise(samples: list[dict], wall_s: float) -> dict:
     c4 = sum(1 for s in samples if s["status"] is not None and 400 <= s["status"] < 500)
     c5 = sum(1 for s in samples if s["status"] is not None and s["status"] >= 500)
     conn = sum(1 for s in samples if s["exc"] is not None)
-    out = {"requests": n, "ok_2xx": ok, "client_4xx": c4, "server_5xx": c5, "connection_failures": conn,
-           "errors": c5 + conn, "wall_s": round(wall_s, 3), "throughput_rps": round(n / wall_s, 1) if wall_s > 0 else None,
-           "status_counts": {str(k): v for k, v in sorted(Counter(s["status"] for s in samples).items(), key=str)}}
+    out = {
+        "requests": n,
+        "ok_2xx": ok,
+        "client_4xx": c4,
+        "server_5xx": c5,
+        "connection_failures": conn,
+        "errors": c5 + conn,
+        "wall_s": round(wall_s, 3),
+        "throughput_rps": round(n / wall_s, 1) if wall_s > 0 else None,
+        "status_counts": {
+            str(k): v for k, v in sorted(Counter(s["status"] for s in samples).items(), key=str)
+        },
+    }
     if conn:
         out["exceptions"] = dict(Counter(s["exc"] for s in samples if s["exc"]))
     if n:
         p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-        out.update({"mean_ms": round(float(ms.mean()), 2), "p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2),
-                    "p99_ms": round(float(p99), 2), "max_ms": round(float(ms.max()), 2), "min_ms": round(float(ms.min()), 2)})
+        out.update(
+            {
+                "mean_ms": round(float(ms.mean()), 2),
+                "p50_ms": round(float(p50), 2),
+                "p95_ms": round(float(p95), 2),
+                "p99_ms": round(float(p99), 2),
+                "max_ms": round(float(ms.max()), 2),
+                "min_ms": round(float(ms.min()), 2),
+            }
+        )
         ms2 = np.array([s["ms"] for s in samples if s["status"] is not None and 200 <= s["status"] < 300])
         if len(ms2) and len(ms2) < n:
             out["p95_ms_2xx_only"] = round(float(np.percentile(ms2, 95)), 2)
@@ -333,8 +401,21 @@ def overlapping(reads: list[dict], writes: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- report
 def table(rows: list[tuple]) -> str:
-    head = ("run", "endpoint", "clients", "requests", "2xx", "4xx", "errors", "p50 ms", "p95 ms", "p99 ms",
-            "max ms", "req/s", "target")
+    head = (
+        "run",
+        "endpoint",
+        "clients",
+        "requests",
+        "2xx",
+        "4xx",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "req/s",
+        "target",
+    )
     cells = [head] + [tuple("" if c is None else str(c) for c in r) for r in rows]
     w = [max(len(r[i]) for r in cells) for i in range(len(head))]
     right = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
@@ -344,8 +425,21 @@ def table(rows: list[tuple]) -> str:
 
 def row(run: str, endpoint: str, clients: int, s: dict, target: str = "") -> tuple:
     f = lambda k: f"{s[k]:.1f}" if k in s else "-"  # noqa: E731
-    return (run, endpoint, clients, s["requests"], s["ok_2xx"], s["client_4xx"], s["errors"], f("p50_ms"), f("p95_ms"),
-            f("p99_ms"), f("max_ms"), f"{s['throughput_rps']:.1f}" if s.get("throughput_rps") else "-", target)
+    return (
+        run,
+        endpoint,
+        clients,
+        s["requests"],
+        s["ok_2xx"],
+        s["client_4xx"],
+        s["errors"],
+        f("p50_ms"),
+        f("p95_ms"),
+        f("p99_ms"),
+        f("max_ms"),
+        f"{s['throughput_rps']:.1f}" if s.get("throughput_rps") else "-",
+        target,
+    )
 
 
 def log(msg: str) -> None:
@@ -361,12 +455,16 @@ def bench(server: Server, args) -> dict:
     categories = [x["key"] for x in cats]
 
     results: dict = {"runs": {}}
-    endpoints = {"/healthz": [{"method": "GET", "path": "/healthz", "tag": "-"}] * min(args.requests, 1000),
-                 "/gaps": gaps_requests(rng, args.requests, categories),
-                 "/isochrones": iso_requests(rng, args.requests)}
+    endpoints = {
+        "/healthz": [{"method": "GET", "path": "/healthz", "tag": "-"}] * min(args.requests, 1000),
+        "/gaps": gaps_requests(rng, args.requests, categories),
+        "/isochrones": iso_requests(rng, args.requests),
+    }
 
     log("warm-up ...")
-    warm = gaps_requests(random.Random(args.seed + 1), 20, categories) + iso_requests(random.Random(args.seed + 2), 20)
+    warm = gaps_requests(random.Random(args.seed + 1), 20, categories) + iso_requests(
+        random.Random(args.seed + 2), 20
+    )
     run_load(server.port, warm, min(4, args.clients), args.time_cap)
 
     for ep, reqs in endpoints.items():
@@ -374,23 +472,38 @@ def bench(server: Server, args) -> dict:
             log(f"{ep}: {mode}, {clients} client(s), {len(reqs)} requests, cap {args.time_cap:.0f} s ...")
             r = run_load(server.port, reqs, clients, args.time_cap, server)
             s = summarise(r["samples"], r["wall_s"])
-            s.update(clients=clients, planned=r["planned"], stopped_by_time_cap=r["capped"], cpu=r["cpu"],
-                     by_variant=by_tag(r["samples"]))
+            s.update(
+                clients=clients,
+                planned=r["planned"],
+                stopped_by_time_cap=r["capped"],
+                cpu=r["cpu"],
+                by_variant=by_tag(r["samples"]),
+            )
             results["runs"][f"{ep} {mode}"] = s
-            log(f"  {s['requests']} done in {s['wall_s']:.1f} s, p95 {s.get('p95_ms', float('nan')):.1f} ms, "
-                f"{s['errors']} errors, {s['client_4xx']} 4xx; CPU: {r['cpu']}")
+            log(
+                f"  {s['requests']} done in {s['wall_s']:.1f} s, p95 {s.get('p95_ms', float('nan')):.1f} ms, "
+                f"{s['errors']} errors, {s['client_4xx']} 4xx; CPU: {r['cpu']}"
+            )
 
     mixed = mixed_requests(rng, args.mixed_reads, categories, args.write_every)
     reads_only = [m for m in mixed if m["method"] == "GET"]
     for name, reqs in (("mixed, no writes", reads_only), ("mixed", mixed)):
         nw = len(reqs) - len([m for m in reqs if m["method"] == "GET"])
-        log(f"{name}: {args.clients} clients, {len(reqs)} requests ({nw} writes), cap {args.time_cap:.0f} s ...")
+        log(
+            f"{name}: {args.clients} clients, {len(reqs)} requests ({nw} writes), cap {args.time_cap:.0f} s ..."
+        )
         r = run_load(server.port, reqs, args.clients, args.time_cap, server)
         log(f"  {len(r['samples'])} done in {r['wall_s']:.1f} s; CPU: {r['cpu']}")
         smp = r["samples"]
         writes = [x for x in smp if x["path"] == "/facilities"]
-        out = {"planned": r["planned"], "stopped_by_time_cap": r["capped"], "clients": args.clients,
-               "write_every": args.write_every if nw else None, "cpu": r["cpu"], "all": summarise(smp, r["wall_s"])}
+        out = {
+            "planned": r["planned"],
+            "stopped_by_time_cap": r["capped"],
+            "clients": args.clients,
+            "write_every": args.write_every if nw else None,
+            "cpu": r["cpu"],
+            "all": summarise(smp, r["wall_s"]),
+        }
         for ep in ("/gaps", "/isochrones", "/facilities"):
             part = [x for x in smp if x["path"] == ep]
             if part:
@@ -415,29 +528,62 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
         ok = con.get("p95_ms", float("inf")) < t
         rows.append(row("sequential", ep, 1, seq))
         rows.append(row("concurrent", ep, args.clients, con, f"p95<{t:.0f}: {'PASS' if ok else 'MISS'}"))
-        verdicts.append({"target": f"{ep} p95 < {t:.0f} ms ({args.clients} clients)", "value_ms": con.get("p95_ms"),
-                         "result": "PASS" if ok else "MISS"})
+        verdicts.append(
+            {
+                "target": f"{ep} p95 < {t:.0f} ms ({args.clients} clients)",
+                "value_ms": con.get("p95_ms"),
+                "result": "PASS" if ok else "MISS",
+            }
+        )
     for name in ("mixed, no writes", "mixed"):
         m = runs[name]
-        for key in ("/gaps", "/isochrones", "/facilities", "/gaps during a write", "/isochrones during a write"):
+        for key in (
+            "/gaps",
+            "/isochrones",
+            "/facilities",
+            "/gaps during a write",
+            "/isochrones during a write",
+        ):
             if key in m:
                 ep, _, extra = key.partition(" ")
-                rows.append(row((name if name != "mixed" else "mixed, writes") + (" (in a write)" if extra else ""),
-                                ep, args.clients, m[key]))
+                rows.append(
+                    row(
+                        (name if name != "mixed" else "mixed, writes") + (" (in a write)" if extra else ""),
+                        ep,
+                        args.clients,
+                        m[key],
+                    )
+                )
     errors = sum(r["all"]["errors"] if "all" in r else r["errors"] for r in runs.values())
-    verdicts.append({"target": "zero errors (5xx or connection failures), all runs", "value": errors,
-                     "result": "PASS" if errors == TARGET_ERRORS else "MISS"})
-    txt = table(rows) + "\n\nTargets (information only):\n" + "\n".join(
-        f"  {v['result']:4}  {v['target']}: " + (f"{v['value_ms']:.1f} ms" if "value_ms" in v else str(v["value"]))
-        for v in verdicts)
+    verdicts.append(
+        {
+            "target": "zero errors (5xx or connection failures), all runs",
+            "value": errors,
+            "result": "PASS" if errors == TARGET_ERRORS else "MISS",
+        }
+    )
+    txt = (
+        table(rows)
+        + "\n\nTargets (information only):\n"
+        + "\n".join(
+            f"  {v['result']:4}  {v['target']}: "
+            + (f"{v['value_ms']:.1f} ms" if "value_ms" in v else str(v["value"]))
+            for v in verdicts
+        )
+    )
     cpu = [r["cpu"] for r in runs.values() if "other_cpu_utilisation" in r.get("cpu", {})]
     if cpu:
-        srv = ", ".join(f"{k} {r['cpu']['server_cpu_per_request_ms']:.2f}" for k, r in runs.items()
-                        if "server_cpu_per_request_ms" in r.get("cpu", {}) and k.endswith("sequential"))
+        srv = ", ".join(
+            f"{k} {r['cpu']['server_cpu_per_request_ms']:.2f}"
+            for k, r in runs.items()
+            if "server_cpu_per_request_ms" in r.get("cpu", {}) and k.endswith("sequential")
+        )
         other = max(c["other_cpu_utilisation"] for c in cpu)
-        txt += (f"\n\nServer CPU per request, ms (sequential runs): {srv}."
-                f"\nOther processes used up to {other:.2f} of {os.cpu_count()} CPUs during a run"
-                + (" -- WARNING: the machine was busy, latencies are inflated." if other > 0.3 else "."))
+        txt += (
+            f"\n\nServer CPU per request, ms (sequential runs): {srv}."
+            f"\nOther processes used up to {other:.2f} of {os.cpu_count()} CPUs during a run"
+            + (" -- WARNING: the machine was busy, latencies are inflated." if other > 0.3 else ".")
+        )
     return txt, verdicts
 
 
@@ -447,17 +593,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     ap.add_argument("--time-cap", type=float, default=60.0, help="seconds per run, at most (default 60)")
     ap.add_argument("--mixed-reads", type=int, default=1000, help="reads in the mixed run (default 1000)")
-    ap.add_argument("--write-every", type=int, default=50, help="one POST /facilities per this many reads (default 50)")
+    ap.add_argument(
+        "--write-every", type=int, default=50, help="one POST /facilities per this many reads (default 50)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="smoke run: 200 requests, 10 s cap, 200 mixed reads")
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/api.json)")
-    ap.add_argument("--keep-state", action="store_true", help="keep the temporary state folder (log, database)")
+    ap.add_argument(
+        "--keep-state", action="store_true", help="keep the temporary state folder (log, database)"
+    )
     args = ap.parse_args(argv)
-    if not (1 <= args.clients <= 200 and 1 <= args.requests <= 100_000 and 0 < args.time_cap <= 600
-            and 1 <= args.mixed_reads <= 100_000 and args.write_every >= 0):
-        ap.error("need 1-200 clients, 1-100000 requests and mixed reads, a time cap of (0, 600] s, write-every >= 0")
+    if not (
+        1 <= args.clients <= 200
+        and 1 <= args.requests <= 100_000
+        and 0 < args.time_cap <= 600
+        and 1 <= args.mixed_reads <= 100_000
+        and args.write_every >= 0
+    ):
+        ap.error(
+            "need 1-200 clients, 1-100000 requests and mixed reads, a time cap of (0, 600] s, write-every >= 0"
+        )
     if args.quick:
-        args.requests, args.time_cap, args.mixed_reads = min(args.requests, 200), min(args.time_cap, 10.0), min(args.mixed_reads, 200)
+        args.requests, args.time_cap, args.mixed_reads = (
+            min(args.requests, 200),
+            min(args.time_cap, 10.0),
+            min(args.mixed_reads, 200),
+        )
     out_path = args.out or HERE / "results" / ("api-quick.json" if args.quick else "api.json")
 
     # a SIGTERM to the bench unwinds like Ctrl-C, so the server is always stopped
@@ -478,8 +639,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"service failed to start: {e}\n--- server log ---\n{server.log_tail()}", file=sys.stderr)
             return 1
         startup_s = time.perf_counter() - t
-        log(f"healthy after {startup_s:.1f} s: region {health['region']}, {health['communities']} communities, "
-            f"{health['facilities']} facilities")
+        log(
+            f"healthy after {startup_s:.1f} s: region {health['region']}, {health['communities']} communities, "
+            f"{health['facilities']} facilities"
+        )
         results = bench(server, args)
     except KeyboardInterrupt:
         log("interrupted: stopping the server")
@@ -487,7 +650,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         rc = server.stop()
         clean = server.stopped_cleanly()
-        log(f"server stopped (exit code {rc}; {'graceful shutdown' if clean else 'no graceful-shutdown line in its log'})")
+        log(
+            f"server stopped (exit code {rc}; {'graceful shutdown' if clean else 'no graceful-shutdown line in its log'})"
+        )
         if not args.keep_state:
             shutil.rmtree(state_dir, ignore_errors=True)
         else:
@@ -499,16 +664,39 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "bench/bench_api.py",
         "started_utc": started.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - t_all, 1),
-        "environment": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                        "load_start": load0, "load_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-                        "client": "threads + http.client (stdlib), keep-alive", "uvicorn": _version("uvicorn"), "fastapi": _version("fastapi"),
-                        "h11": _version("h11"), "httptools": _version("httptools"), "uvloop": _version("uvloop")},
-        "server": {"command": " ".join(server.cmd[1:]), "workers": 1, "startup_s": round(startup_s, 2), "healthz": health,
-                   "exit_code": rc, "graceful_shutdown": clean},
-        "parameters": {"requests_per_run": args.requests, "clients": args.clients, "time_cap_s": args.time_cap,
-                       "mixed_reads": args.mixed_reads, "write_every": args.write_every, "seed": args.seed,
-                       "quick": args.quick, "request_timeout_s": REQUEST_TIMEOUT_S, "bbox": BBOX,
-                       "latency": "client side, request sent to body read, ms"},
+        "environment": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_start": load0,
+            "load_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "client": "threads + http.client (stdlib), keep-alive",
+            "uvicorn": _version("uvicorn"),
+            "fastapi": _version("fastapi"),
+            "h11": _version("h11"),
+            "httptools": _version("httptools"),
+            "uvloop": _version("uvloop"),
+        },
+        "server": {
+            "command": " ".join(server.cmd[1:]),
+            "workers": 1,
+            "startup_s": round(startup_s, 2),
+            "healthz": health,
+            "exit_code": rc,
+            "graceful_shutdown": clean,
+        },
+        "parameters": {
+            "requests_per_run": args.requests,
+            "clients": args.clients,
+            "time_cap_s": args.time_cap,
+            "mixed_reads": args.mixed_reads,
+            "write_every": args.write_every,
+            "seed": args.seed,
+            "quick": args.quick,
+            "request_timeout_s": REQUEST_TIMEOUT_S,
+            "bbox": BBOX,
+            "latency": "client side, request sent to body read, ms",
+        },
         "targets": verdicts,
         "runs": results["runs"],
     }

@@ -89,8 +89,8 @@ from scipy.spatial import cKDTree  # noqa: E402
 from circles.catalog import load_catalog  # noqa: E402
 from circles.config import get_profile  # noqa: E402
 from circles.planning.coverage import CoverageEngine, FacilityPoints, ResidentPoints, coverage_table  # noqa: E402
-from circles.routing.network import StreetNetwork  # noqa: E402
 from circles.routing.graph import ProfileGraph  # noqa: E402
+from circles.routing.network import StreetNetwork  # noqa: E402
 
 ORIGIN = (400_000.0, 3_390_000.0)  # metres, EPSG:32648 (UTM 48N, central Chengdu)
 BLOCK_M = 100.0
@@ -200,8 +200,10 @@ def bench_plan(runs: int, region: str) -> dict:
                 ok, err = False, (p.stderr or p.stdout)[-2000:]
                 log(f"circles plan FAILED (exit {p.returncode}):\n{err}")
                 break
-            log(f"`{' '.join([Path(cmd[0]).name] + cmd[1:] + extra)} --out <tmp>` run {r + 1}/{runs}: "
-                f"{walls[-1]:.2f} s wall, {n_files} files")
+            log(
+                f"`{' '.join([Path(cmd[0]).name] + cmd[1:] + extra)} --out <tmp>` run {r + 1}/{runs}: "
+                f"{walls[-1]:.2f} s wall, {n_files} files"
+            )
         return walls
 
     walls = run([])
@@ -236,8 +238,11 @@ def bench_plan(runs: int, region: str) -> dict:
         network_segments=int(result.data.net.n_segments),
         rss_after_plan_mib=rss_mib(),
     )
-    log(f"plan() in-process: {wall:.2f} s wall; " + ", ".join(f"{k} {tm[k]:.2f}" for k in parts if k in tm)
-        + f"; {res['communities']} communities, {res['resident_points']:,} points, {res['facilities']} facilities")
+    log(
+        f"plan() in-process: {wall:.2f} s wall; "
+        + ", ".join(f"{k} {tm[k]:.2f}" for k in parts if k in tm)
+        + f"; {res['communities']} communities, {res['resident_points']:,} points, {res['facilities']} facilities"
+    )
     del result
     gc.collect()
     return res
@@ -251,7 +256,9 @@ def make_inputs(k: int, n_comm: int, n_fac: int, seed: int):
     pxy, comm = community_points(k, n_side, rng)
     catalog = load_catalog()
     keys = list(catalog.keys())[:N_CATEGORIES]
-    fac_nodes = {key: np.sort(rng.choice(net.n_nodes, min(n_fac, net.n_nodes), replace=False)) for key in keys}
+    fac_nodes = {
+        key: np.sort(rng.choice(net.n_nodes, min(n_fac, net.n_nodes), replace=False)) for key in keys
+    }
     fcat = np.concatenate([np.full(len(fac_nodes[key]), key, dtype=object) for key in keys]).astype(str)
     fxy = np.concatenate([net.node_xy[fac_nodes[key]] for key in keys])
     fid = np.array([f"f{i}" for i in range(len(fcat))])
@@ -259,12 +266,16 @@ def make_inputs(k: int, n_comm: int, n_fac: int, seed: int):
     n_c = n_side * n_side
     points = ResidentPoints(pxy, comm, np.ones(len(pxy)), np.full(len(pxy), "urban"))
     ctypes = np.full(n_c, "urban")
-    log(f"grid {k}x{k}: {net.n_nodes:,} nodes, {net.n_segments:,} segments (built in {t:.1f} s); "
-        f"{n_c:,} communities, {len(pxy):,} resident points; {len(keys)} categories x {n_fac:,} facilities")
+    log(
+        f"grid {k}x{k}: {net.n_nodes:,} nodes, {net.n_segments:,} segments (built in {t:.1f} s); "
+        f"{n_c:,} communities, {len(pxy):,} resident points; {len(keys)} categories x {n_fac:,} facilities"
+    )
     return net, catalog, keys, fac_nodes, facilities, points, ctypes
 
 
-def bench_circles_coverage(net, catalog, keys, facilities, points, ctypes, reps: int, profile: bool) -> tuple[dict, dict]:
+def bench_circles_coverage(
+    net, catalog, keys, facilities, points, ctypes, reps: int, profile: bool
+) -> tuple[dict, dict]:
     walk = get_profile("walk")
     gc.collect()
     build_s, g = timed(ProfileGraph, net, walk)
@@ -279,7 +290,9 @@ def bench_circles_coverage(net, catalog, keys, facilities, points, ctypes, reps:
         t, (cov, times) = timed(coverage_table, engine, catalog, ctypes, facilities, categories=keys)
         snap_t.append(s)
         table_t.append(t)
-        log(f"circles: coverage step run {r + 1}/{reps}: snapping {s:.2f} s + coverage_table {t:.2f} s = {s + t:.2f} s")
+        log(
+            f"circles: coverage step run {r + 1}/{reps}: snapping {s:.2f} s + coverage_table {t:.2f} s = {s + t:.2f} s"
+        )
     # the 8 searches alone (facility snap + reverse multi-source search), to split the table time
     search_t = []
     for key in keys:
@@ -302,7 +315,9 @@ def bench_circles_coverage(net, catalog, keys, facilities, points, ctypes, reps:
         "rss_after_circles_mib": rss_mib(),
     }
     out["step_s"] = statistics.median(out["step_all_s"])
-    log(f"circles: the 8 searches alone {out['searches_s']:.2f} s ({1000 * statistics.median(search_t):.0f} ms each)")
+    log(
+        f"circles: the 8 searches alone {out['searches_s']:.2f} s ({1000 * statistics.median(search_t):.0f} ms each)"
+    )
     if profile or out["step_s"] >= TARGET_COVERAGE_S:
         gc.collect()
         prof = cProfile.Profile()
@@ -314,7 +329,9 @@ def bench_circles_coverage(net, catalog, keys, facilities, points, ctypes, reps:
         del e
     carry = {
         "times": {k: times[k].time_s.copy() for k in keys},
-        "shares": {k: {lv: cov.loc[cov["category"] == k, f"share_{lv}"].to_numpy() for lv in LEVELS} for k in keys},
+        "shares": {
+            k: {lv: cov.loc[cov["category"] == k, f"share_{lv}"].to_numpy() for lv in LEVELS} for k in keys
+        },
         "speed": float(walk.speed_m_s),
     }
     del g, graphs, engine, cov, times
@@ -322,8 +339,9 @@ def bench_circles_coverage(net, catalog, keys, facilities, points, ctypes, reps:
     return out, carry
 
 
-def bench_networkx_coverage(net, keys, fac_nodes, points, n_comm: int, carry: dict, budget_s: float,
-                            max_cats: int | None) -> dict:
+def bench_networkx_coverage(
+    net, keys, fac_nodes, points, n_comm: int, carry: dict, budget_s: float, max_cats: int | None
+) -> dict:
     speed = carry["speed"]
     gc.collect()
     build_s, G = timed(nx_graph, net, speed)
@@ -343,8 +361,10 @@ def bench_networkx_coverage(net, keys, fac_nodes, points, n_comm: int, carry: di
         mid = ~on_node
         layout_ok = bool(np.allclose(d[mid, 0], BLOCK_M / 2) and np.allclose(d[mid, 1], BLOCK_M / 2))
         out.update(snap_s=snap_s, layout_ok=layout_ok)
-        log(f"networkx: KD-tree nearest nodes of {len(points):,} points in {snap_s:.2f} s "
-            f"({int(on_node.sum()):,} on nodes, {int(mid.sum()):,} at segment midpoints)")
+        log(
+            f"networkx: KD-tree nearest nodes of {len(points):,} points in {snap_s:.2f} s "
+            f"({int(on_node.sum()):,} on nodes, {int(mid.sum()):,} at segment midpoints)"
+        )
 
         comm, w = points.community, points.weight
         total = np.bincount(comm, weights=w, minlength=n_comm)
@@ -356,7 +376,9 @@ def bench_networkx_coverage(net, keys, fac_nodes, points, n_comm: int, carry: di
             dist = nx.multi_source_dijkstra_path_length(G, set(fac_nodes[key].tolist()), weight="time")
             t1 = time.perf_counter()
             tn = np.full(net.n_nodes, np.inf)
-            tn[np.fromiter(dist.keys(), dtype=np.int64, count=len(dist))] = np.fromiter(dist.values(), float, count=len(dist))
+            tn[np.fromiter(dist.keys(), dtype=np.int64, count=len(dist))] = np.fromiter(
+                dist.values(), float, count=len(dist)
+            )
             tp = np.minimum(tn[n1], tn[n2]) + walk_s
             shares = {}
             for lv in LEVELS:
@@ -374,16 +396,20 @@ def bench_networkx_coverage(net, keys, fac_nodes, points, n_comm: int, carry: di
                 dt = float("inf")
             ds = max(float(np.nanmax(np.abs(carry["shares"][key][lv] - shares[lv]))) for lv in LEVELS)
             max_dt, max_ds = max(max_dt, dt), max(max_ds, ds)
-            log(f"networkx: {key}: {t2 - t0:.1f} s (dijkstra {t1 - t0:.1f} s); max |circles - networkx| "
-                f"point time {dt:.1e} s, share {ds:.1e}")
+            log(
+                f"networkx: {key}: {t2 - t0:.1f} s (dijkstra {t1 - t0:.1f} s); max |circles - networkx| "
+                f"point time {dt:.1e} s, share {ds:.1e}"
+            )
             done = i + 1
             if done < len(keys):
                 if max_cats is not None and done >= max_cats:
                     break
                 elapsed = time.perf_counter() - t_phase
                 if elapsed + (elapsed / done) * (len(keys) - done) > budget_s:
-                    log(f"networkx: all {len(keys)} categories would take ~{elapsed / done * len(keys):.0f} s "
-                        f"> budget {budget_s:.0f} s: stopping after {done}, the rest is extrapolated")
+                    log(
+                        f"networkx: all {len(keys)} categories would take ~{elapsed / done * len(keys):.0f} s "
+                        f"> budget {budget_s:.0f} s: stopping after {done}, the rest is extrapolated"
+                    )
                     break
         n_run = len(per_cat)
         scale = len(keys) / n_run
@@ -415,49 +441,82 @@ def ratio(a, b):
 def report(plan_res: dict | None, cc: dict, cn: dict, meta: dict) -> dict:
     w = 100
     print("\n" + "=" * w)
-    print(f"Plan and coverage benchmark  {meta['date']}  python {meta['python']}  networkx {meta['networkx']}  "
-          f"scipy {meta['scipy']}  cpus {meta['cpus']}")
+    print(
+        f"Plan and coverage benchmark  {meta['date']}  python {meta['python']}  networkx {meta['networkx']}  "
+        f"scipy {meta['scipy']}  cpus {meta['cpus']}"
+    )
     print("=" * w)
     hdr = f"{'step':<58}{'circles s':>12}{'networkx s':>13}{'ratio':>10}"
     targets = []
     if plan_res:
-        print(f"(a) default region '{meta['region']}': {plan_res.get('communities', '?')} communities, "
-              f"{plan_res.get('resident_points', 0):,} resident points, {plan_res.get('facilities', '?')} facilities, "
-              f"{plan_res.get('categories', '?')} categories, {plan_res.get('network_nodes', 0):,} nodes")
+        print(
+            f"(a) default region '{meta['region']}': {plan_res.get('communities', '?')} communities, "
+            f"{plan_res.get('resident_points', 0):,} resident points, {plan_res.get('facilities', '?')} facilities, "
+            f"{plan_res.get('categories', '?')} categories, {plan_res.get('network_nodes', 0):,} nodes"
+        )
         print(hdr)
         print("-" * w)
         cli = plan_res["cli_wall_s"]
         runs = len(plan_res["cli_wall_all_s"])
-        print(f"{'circles plan --out <tmp> (subprocess wall, median of ' + str(runs) + ')':<58}"
-              f"{(cli if cli is not None else float('nan')):12.2f}{'-':>13}{'-':>10}")
+        print(
+            f"{'circles plan --out <tmp> (subprocess wall, median of ' + str(runs) + ')':<58}"
+            f"{(cli if cli is not None else float('nan')):12.2f}{'-':>13}{'-':>10}"
+        )
         tm = plan_res["inproc_timings_s"]
         if plan_res.get("cli_nomap_wall_s") is not None:
             print(f"{'  the same with --no-map (no map.html)':<58}{plan_res['cli_nomap_wall_s']:12.2f}")
-        print(f"{'plan(PlanOptions(), out_dir) in-process, cold, no map':<58}{plan_res['inproc_wall_s']:12.2f}{'-':>13}{'-':>10}")
-        for k, label in (("load_s", "load (network, facilities, communities, points)"),
-                         ("snap_points_s", "snap resident points"), ("coverage_s", "coverage"), ("gaps_s", "gaps")):
+        print(
+            f"{'plan(PlanOptions(), out_dir) in-process, cold, no map':<58}{plan_res['inproc_wall_s']:12.2f}{'-':>13}{'-':>10}"
+        )
+        for k, label in (
+            ("load_s", "load (network, facilities, communities, points)"),
+            ("snap_points_s", "snap resident points"),
+            ("coverage_s", "coverage"),
+            ("gaps_s", "gaps"),
+        ):
             if k in tm:
                 print(f"{'  ' + label + ' [' + k + ']':<58}{tm[k]:12.2f}")
         print(f"{'  other (summary, output files)':<58}{plan_res['inproc_other_s']:12.2f}")
-        print(f"Peak RSS: {plan_res['cli_peak_rss_mib']:.0f} MiB in the `circles plan` subprocess, "
-              f"{plan_res['rss_after_plan_mib']:.0f} MiB in this process after plan()")
+        print(
+            f"Peak RSS: {plan_res['cli_peak_rss_mib']:.0f} MiB in the `circles plan` subprocess, "
+            f"{plan_res['rss_after_plan_mib']:.0f} MiB in this process after plan()"
+        )
         if not plan_res["cli_ok"]:
             print("circles plan FAILED; see the log above")
-        targets.append((f"circles plan (subprocess) < {TARGET_PLAN_S:.0f} s", bool(plan_res["cli_ok"] and cli is not None
-                        and cli < TARGET_PLAN_S), f"{cli:.2f} s" if cli is not None else "failed"))
+        targets.append(
+            (
+                f"circles plan (subprocess) < {TARGET_PLAN_S:.0f} s",
+                bool(plan_res["cli_ok"] and cli is not None and cli < TARGET_PLAN_S),
+                f"{cli:.2f} s" if cli is not None else "failed",
+            )
+        )
         print("-" * w)
 
     ext = " (extrapolated)" if cn.get("extrapolated") else ""
-    print(f"(b) grid {meta['grid']}x{meta['grid']} = {meta['nodes']:,} nodes, {meta['communities']:,} communities, "
-          f"{meta['points']:,} resident points, {meta['n_categories']} categories x {meta['facilities_per_category']:,} "
-          f"facilities, levels 5/10/15 min")
+    print(
+        f"(b) grid {meta['grid']}x{meta['grid']} = {meta['nodes']:,} nodes, {meta['communities']:,} communities, "
+        f"{meta['points']:,} resident points, {meta['n_categories']} categories x {meta['facilities_per_category']:,} "
+        f"facilities, levels 5/10/15 min"
+    )
     print(hdr)
     print("-" * w)
     rows = [
-        ("graph build (ProfileGraph / nx MultiDiGraph)", cc["build_profilegraph_s"], cn.get("build_networkx_s")),
+        (
+            "graph build (ProfileGraph / nx MultiDiGraph)",
+            cc["build_profilegraph_s"],
+            cn.get("build_networkx_s"),
+        ),
         ("snap resident points (CoverageEngine / KD-tree)", cc["snap_s"], cn.get("snap_s")),
-        (f"coverage table, {meta['n_categories']} categories x 3 levels{ext}", cc["table_s"], cn.get("table_s")),
-        (f"  of which {meta['n_categories']} multi-source searches{ext}", cc["searches_s"], cn.get("searches_s")),
+        (
+            f"coverage table, {meta['n_categories']} categories x 3 levels{ext}",
+            cc["table_s"],
+            cn.get("table_s"),
+        ),
+        (
+            f"  of which {meta['n_categories']} multi-source searches{ext}",
+            cc["searches_s"],
+            cn.get("searches_s"),
+        ),
         (f"coverage step = snapping + table{ext}", cc["step_s"], cn.get("step_s")),
     ]
     for label, c, x in rows:
@@ -465,21 +524,36 @@ def report(plan_res: dict | None, cc: dict, cn: dict, meta: dict) -> dict:
         rs = f"{ratio(c, x):9.1f}x" if x is not None else f"{'-':>10}"
         print(f"{label:<58}{c:12.2f}{xs}{rs}")
     print("-" * w)
-    print("ratio = networkx s / circles s (speed-up of circles). circles: median of "
-          f"{len(cc['step_all_s'])} run(s); networkx: one run per category.")
+    print(
+        "ratio = networkx s / circles s (speed-up of circles). circles: median of "
+        f"{len(cc['step_all_s'])} run(s); networkx: one run per category."
+    )
     if cn.get("extrapolated"):
-        print(f"networkx ran {cn['categories_run']} of {meta['n_categories']} categories; its table, searches and step "
-              f"are EXTRAPOLATED linearly x{meta['n_categories'] / cn['categories_run']:.1f}.")
-    print("networkx side: points mapped to their nearest node(s) with a KD-tree (on a node: that node; at a segment "
-          "midpoint: min of both ends + 50 m walk), exact here because facilities and points sit on nodes/midpoints.")
-    print(f"Check ({', '.join(cn.get('categories_checked', []))}): max |circles - networkx| per-point time "
-          f"{cn.get('max_abs_diff_point_time_s', float('nan')):.1e} s, per-community share (5/10/15 min) "
-          f"{cn.get('max_abs_diff_share', float('nan')):.1e}; layout check {cn.get('layout_ok')}")
-    print(f"Peak RSS: {cc['rss_after_circles_mib']:.0f} MiB after the circles phase, "
-          f"{cn.get('rss_after_networkx_mib', float('nan')):.0f} MiB at the end (networkx graph included).")
+        print(
+            f"networkx ran {cn['categories_run']} of {meta['n_categories']} categories; its table, searches and step "
+            f"are EXTRAPOLATED linearly x{meta['n_categories'] / cn['categories_run']:.1f}."
+        )
+    print(
+        "networkx side: points mapped to their nearest node(s) with a KD-tree (on a node: that node; at a segment "
+        "midpoint: min of both ends + 50 m walk), exact here because facilities and points sit on nodes/midpoints."
+    )
+    print(
+        f"Check ({', '.join(cn.get('categories_checked', []))}): max |circles - networkx| per-point time "
+        f"{cn.get('max_abs_diff_point_time_s', float('nan')):.1e} s, per-community share (5/10/15 min) "
+        f"{cn.get('max_abs_diff_share', float('nan')):.1e}; layout check {cn.get('layout_ok')}"
+    )
+    print(
+        f"Peak RSS: {cc['rss_after_circles_mib']:.0f} MiB after the circles phase, "
+        f"{cn.get('rss_after_networkx_mib', float('nan')):.0f} MiB at the end (networkx graph included)."
+    )
     size = f"{meta['nodes'] / 1e6:g}M" if meta["nodes"] >= 1_000_000 else f"{meta['nodes'] / 1000:g}k"
-    targets.append((f"coverage step at {size} nodes < {TARGET_COVERAGE_S:.0f} s", cc["step_s"] < TARGET_COVERAGE_S,
-                    f"{cc['step_s']:.2f} s"))
+    targets.append(
+        (
+            f"coverage step at {size} nodes < {TARGET_COVERAGE_S:.0f} s",
+            cc["step_s"] < TARGET_COVERAGE_S,
+            f"{cc['step_s']:.2f} s",
+        )
+    )
     print("\nTargets (information, not an exit code):")
     for label, ok, val in targets:
         print(f"  {'PASS' if ok else 'MISS'}  {label:<52} {val}")
@@ -492,20 +566,49 @@ def report(plan_res: dict | None, cc: dict, cn: dict, meta: dict) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run: 1 plan run, 200x200 grid, 400 communities, 100 facilities")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 plan run, 200x200 grid, 400 communities, 100 facilities",
+    )
     ap.add_argument("--no-plan", action="store_true", help="skip (a), the default-region plan")
     ap.add_argument("--region", default="chengdu-central", help="region of (a) (default chengdu-central)")
-    ap.add_argument("--plan-runs", type=int, default=None, help="`circles plan` subprocess runs (default 3, quick 1)")
+    ap.add_argument(
+        "--plan-runs", type=int, default=None, help="`circles plan` subprocess runs (default 3, quick 1)"
+    )
     ap.add_argument("--grid", type=int, default=None, help="grid side in nodes (default 1000, quick 200)")
-    ap.add_argument("--communities", type=int, default=None, help="communities, a square number (default 10000, quick 400)")
-    ap.add_argument("--facilities", type=int, default=None, help="facilities per category (default 1000, quick 100)")
+    ap.add_argument(
+        "--communities",
+        type=int,
+        default=None,
+        help="communities, a square number (default 10000, quick 400)",
+    )
+    ap.add_argument(
+        "--facilities", type=int, default=None, help="facilities per category (default 1000, quick 100)"
+    )
     ap.add_argument("--reps", type=int, default=None, help="circles coverage step runs (default 3, quick 1)")
-    ap.add_argument("--nx-categories", type=int, default=None, help="run networkx on at most this many categories "
-                    "and extrapolate the rest (default: all, unless over --nx-budget)")
-    ap.add_argument("--nx-budget", type=float, default=600.0, help="seconds allowed for the networkx categories (default 600)")
-    ap.add_argument("--profile", action="store_true", help="cProfile one coverage step even if the target passes")
-    ap.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/plan.json, "
-                    "plan-quick.json with --quick)")
+    ap.add_argument(
+        "--nx-categories",
+        type=int,
+        default=None,
+        help="run networkx on at most this many categories "
+        "and extrapolate the rest (default: all, unless over --nx-budget)",
+    )
+    ap.add_argument(
+        "--nx-budget",
+        type=float,
+        default=600.0,
+        help="seconds allowed for the networkx categories (default 600)",
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="cProfile one coverage step even if the target passes"
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON output (default bench/results/plan.json, plan-quick.json with --quick)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
 
@@ -527,7 +630,9 @@ def main(argv=None) -> int:
     net, catalog, keys, fac_nodes, facilities, points, ctypes = make_inputs(k, n_comm, n_fac, args.seed)
     cc, carry = bench_circles_coverage(net, catalog, keys, facilities, points, ctypes, reps, args.profile)
     print("(b) coverage on a synthetic grid: networkx (same grid, points and facilities)", flush=True)
-    cn = bench_networkx_coverage(net, keys, fac_nodes, points, len(ctypes), carry, args.nx_budget, args.nx_categories)
+    cn = bench_networkx_coverage(
+        net, keys, fac_nodes, points, len(ctypes), carry, args.nx_budget, args.nx_categories
+    )
 
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -558,8 +663,18 @@ def main(argv=None) -> int:
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "w") as f:
-        json.dump({"meta": meta, "plan": plan_res, "coverage_circles": cc, "coverage_networkx": cn, "targets": targets},
-                  f, indent=1, default=float)
+        json.dump(
+            {
+                "meta": meta,
+                "plan": plan_res,
+                "coverage_circles": cc,
+                "coverage_networkx": cn,
+                "targets": targets,
+            },
+            f,
+            indent=1,
+            default=float,
+        )
     print(f"Results written to {out_path}")
     return 0
 

@@ -57,9 +57,9 @@ import shapely  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 from circles.config import get_profile, shared_data_dir  # noqa: E402
+from circles.routing.graph import ProfileGraph  # noqa: E402
 from circles.routing.isochrones import isochrones  # noqa: E402
 from circles.routing.network import StreetNetwork, load_network  # noqa: E402
-from circles.routing.graph import ProfileGraph  # noqa: E402
 
 ORIGIN = (400_000.0, 3_390_000.0)  # metres, EPSG:32648 (UTM 48N, central Chengdu)
 BLOCK_M = 100.0
@@ -170,7 +170,9 @@ def bench_circles(name: str, net: StreetNetwork, n_iso: int, ms_reps: int, seed:
     walk = get_profile("walk")
     gc.collect()
     build_s, g = timed(ProfileGraph, net, walk)
-    log(f"{name}: {net.n_nodes:,} nodes, {net.n_segments:,} segments; ProfileGraph built in {build_s * 1000:.0f} ms")
+    log(
+        f"{name}: {net.n_nodes:,} nodes, {net.n_segments:,} segments; ProfileGraph built in {build_s * 1000:.0f} ms"
+    )
     rng = np.random.default_rng(seed)
     pts = start_points(g, n_iso, rng, margin_m=1100.0)
     fac = facility_nodes(g, N_FACILITIES, rng)
@@ -189,7 +191,9 @@ def bench_circles(name: str, net: StreetNetwork, n_iso: int, ms_reps: int, seed:
         t0 = time.perf_counter()
         g.search(g.snap(p[None, :]), cutoff_s=CUTOFF_S)
         search_t.append(time.perf_counter() - t0)
-    log(f"{name}: circles isochrone median {med_ms(iso_t):.1f} ms (search {med_ms(search_t):.1f} ms), n={len(pts)}")
+    log(
+        f"{name}: circles isochrone median {med_ms(iso_t):.1f} ms (search {med_ms(search_t):.1f} ms), n={len(pts)}"
+    )
 
     # (b) multi-source pass from 1,000 facilities (snapped outside the timing)
     fsnap = g.snap(net.node_xy[fac])
@@ -261,7 +265,9 @@ def bench_networkx(name: str, net: StreetNetwork, carry: dict, out: dict, n_iso:
             iso_networkx_all_ms=[1000 * x for x in iso_t],
             iso_networkx_area_km2_median=statistics.median(areas) / 1e6,
         )
-        log(f"{name}: networkx isochrone median {med_ms(iso_t):.1f} ms (ego_graph {med_ms(search_t):.1f} ms), n={len(pts)}")
+        log(
+            f"{name}: networkx isochrone median {med_ms(iso_t):.1f} ms (ego_graph {med_ms(search_t):.1f} ms), n={len(pts)}"
+        )
 
         sources = set(carry["fac"].tolist())
         ms_t = []
@@ -273,7 +279,9 @@ def bench_networkx(name: str, net: StreetNetwork, carry: dict, out: dict, n_iso:
             ms_t.append(t)
         # cross-check: facilities sit on nodes, so both must give the same time at every node
         d = np.full(net.n_nodes, np.inf)
-        d[np.fromiter(dist.keys(), dtype=np.int64, count=len(dist))] = np.fromiter(dist.values(), float, count=len(dist))
+        d[np.fromiter(dist.keys(), dtype=np.int64, count=len(dist))] = np.fromiter(
+            dist.values(), float, count=len(dist)
+        )
         c = carry["ms_time_s"]
         both = np.isfinite(d) & np.isfinite(c)
         out.update(
@@ -283,8 +291,10 @@ def bench_networkx(name: str, net: StreetNetwork, carry: dict, out: dict, n_iso:
             ms_max_abs_diff_s=float(np.abs(d[both] - c[both]).max()) if both.any() else None,
             ms_reached_same=bool((np.isfinite(d) == np.isfinite(c)).all()),
         )
-        log(f"{name}: networkx multi_source_dijkstra median {med_ms(ms_t):.0f} ms over {ms_reps} run(s); "
-            f"max |circles - networkx| = {out['ms_max_abs_diff_s']:.2e} s")
+        log(
+            f"{name}: networkx multi_source_dijkstra median {med_ms(ms_t):.0f} ms over {ms_reps} run(s); "
+            f"max |circles - networkx| = {out['ms_max_abs_diff_s']:.2e} s"
+        )
         del dist, d
     finally:
         gc.unfreeze()
@@ -301,8 +311,10 @@ def ratio(a, b):
 def report(rows: list[dict], meta: dict) -> dict:
     w = 104
     print("\n" + "=" * w)
-    print(f"Routing benchmark  {meta['date']}  python {meta['python']}  networkx {meta['networkx']}  "
-          f"scipy {meta['scipy']}  shapely {meta['shapely']}  cpus {meta['cpus']}")
+    print(
+        f"Routing benchmark  {meta['date']}  python {meta['python']}  networkx {meta['networkx']}  "
+        f"scipy {meta['scipy']}  shapely {meta['shapely']}  cpus {meta['cpus']}"
+    )
     print("=" * w)
     hdr = f"{'data set':<14}{'nodes':>11}  {'measure':<34}{'circles ms':>12}{'networkx ms':>13}{'ratio':>9}"
     print(hdr)
@@ -318,16 +330,22 @@ def report(rows: list[dict], meta: dict) -> dict:
             rs = f"{ratio(c, x):8.1f}x" if x is not None else f"{'-':>9}"
             head = f"{r['dataset']:<14}{r['n_nodes']:>11,}" if k == 0 else " " * 25
             print(f"{head}  {label:<34}{c:12.1f}{xs}{rs}")
-        print(f"{'':25}  {'graph build (ProfileGraph / nx)':<34}{r['build_profilegraph_ms']:12.1f}"
-              + (f"{r['build_networkx_ms']:13.1f}" if "build_networkx_ms" in r else ""))
+        print(
+            f"{'':25}  {'graph build (ProfileGraph / nx)':<34}{r['build_profilegraph_ms']:12.1f}"
+            + (f"{r['build_networkx_ms']:13.1f}" if "build_networkx_ms" in r else "")
+        )
         print("-" * w)
     print("ratio = networkx ms / circles ms (speed-up of circles). Medians; same machine, same run.")
-    print(f"Peak RSS: {meta['rss_after_circles_mib']:.0f} MiB after the circles phase (all data sets), "
-          f"{meta['rss_end_mib']:.0f} MiB at the end (networkx graphs included).")
-    extra = [f"{r['dataset']}: iso area {r['iso_circles_area_km2_median']:.2f} km2 circles vs "
-             f"{r.get('iso_networkx_area_km2_median', float('nan')):.2f} km2 networkx; multi-source "
-             f"max |diff| {r.get('ms_max_abs_diff_s', float('nan')):.1e} s, same nodes reached: {r.get('ms_reached_same')}"
-             for r in rows]
+    print(
+        f"Peak RSS: {meta['rss_after_circles_mib']:.0f} MiB after the circles phase (all data sets), "
+        f"{meta['rss_end_mib']:.0f} MiB at the end (networkx graphs included)."
+    )
+    extra = [
+        f"{r['dataset']}: iso area {r['iso_circles_area_km2_median']:.2f} km2 circles vs "
+        f"{r.get('iso_networkx_area_km2_median', float('nan')):.2f} km2 networkx; multi-source "
+        f"max |diff| {r.get('ms_max_abs_diff_s', float('nan')):.1e} s, same nodes reached: {r.get('ms_reached_same')}"
+        for r in rows
+    ]
     print("Checks: " + "\n        ".join(extra))
 
     # targets
@@ -335,14 +353,32 @@ def report(rows: list[dict], meta: dict) -> dict:
     for r in rows:
         if "iso_networkx_ms" in r:
             s = ratio(r["iso_circles_ms"], r["iso_networkx_ms"])
-            targets.append((f"isochrone >= {TARGET_SPEEDUP:.0f}x networkx [{r['dataset']}]", s >= TARGET_SPEEDUP, f"{s:.1f}x"))
+            targets.append(
+                (
+                    f"isochrone >= {TARGET_SPEEDUP:.0f}x networkx [{r['dataset']}]",
+                    s >= TARGET_SPEEDUP,
+                    f"{s:.1f}x",
+                )
+            )
         if "ms_networkx_ms" in r:
             s = ratio(r["ms_circles_ms"], r["ms_networkx_ms"])
-            targets.append((f"multi-source >= {TARGET_SPEEDUP:.0f}x networkx [{r['dataset']}]", s >= TARGET_SPEEDUP, f"{s:.1f}x"))
+            targets.append(
+                (
+                    f"multi-source >= {TARGET_SPEEDUP:.0f}x networkx [{r['dataset']}]",
+                    s >= TARGET_SPEEDUP,
+                    f"{s:.1f}x",
+                )
+            )
     by = {r["dataset"]: r for r in rows}
     if "grid-10k" in by and "grid-1M" in by:
         g = by["grid-1M"]["iso_circles_ms"] / by["grid-10k"]["iso_circles_ms"]
-        targets.append((f"isochrone at 1M <= {TARGET_ISO_GROWTH:.0f}x the one at 10k", g <= TARGET_ISO_GROWTH, f"{g:.2f}x"))
+        targets.append(
+            (
+                f"isochrone at 1M <= {TARGET_ISO_GROWTH:.0f}x the one at 10k",
+                g <= TARGET_ISO_GROWTH,
+                f"{g:.2f}x",
+            )
+        )
     if "grid-1M" in by:
         t = by["grid-1M"]["ms_circles_ms"] / 1000
         targets.append((f"multi-source at 1M < {TARGET_MS_1M_S:.0f} s", t < TARGET_MS_1M_S, f"{t:.2f} s"))
@@ -354,24 +390,42 @@ def report(rows: list[dict], meta: dict) -> dict:
 
 
 def size_name(n: int) -> str:
-    return f"grid-{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else (
-        f"grid-{n // 1000}k" if n % 1000 == 0 else f"grid-{n}")
+    return (
+        f"grid-{n // 1_000_000}M"
+        if n >= 1_000_000 and n % 1_000_000 == 0
+        else (f"grid-{n // 1000}k" if n % 1000 == 0 else f"grid-{n}")
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default=None, help="grid sizes in nodes, comma-separated (default 10000,100000,1000000)")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 10k grid (unless --sizes) + Chengdu, few repeats")
+    ap.add_argument(
+        "--sizes", default=None, help="grid sizes in nodes, comma-separated (default 10000,100000,1000000)"
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: 10k grid (unless --sizes) + Chengdu, few repeats"
+    )
     ap.add_argument("--no-chengdu", action="store_true", help="skip the Chengdu extract")
-    ap.add_argument("--chengdu", type=Path, default=None, help="OSM extract (default: shared data Chengdu 2018)")
-    ap.add_argument("--iso-points", type=int, default=None, help="start points per data set (default 20, quick 5)")
-    ap.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/routing.json, "
-                    "routing-quick.json with --quick)")
+    ap.add_argument(
+        "--chengdu", type=Path, default=None, help="OSM extract (default: shared data Chengdu 2018)"
+    )
+    ap.add_argument(
+        "--iso-points", type=int, default=None, help="start points per data set (default 20, quick 5)"
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON output (default bench/results/routing.json, routing-quick.json with --quick)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
 
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")] if args.sizes else (
-        [10_000] if args.quick else list(DEFAULT_SIZES))
+    sizes = (
+        [int(s.replace("_", "")) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([10_000] if args.quick else list(DEFAULT_SIZES))
+    )
     n_iso = args.iso_points or (5 if args.quick else 20)
     out_path = args.out or HERE / "results" / ("routing-quick.json" if args.quick else "routing.json")
     t_start = time.perf_counter()

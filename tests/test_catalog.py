@@ -127,9 +127,23 @@ def test_focus_and_file_order(catalog: Catalog) -> None:
 
 
 def test_osm_tags_only_where_osm_has_them(catalog: Catalog) -> None:
-    for key in ("party_service_station", "party_service_centre", "community_complex", "canteen", "labourer_harbour"):
+    for key in (
+        "party_service_station",
+        "party_service_centre",
+        "community_complex",
+        "canteen",
+        "labourer_harbour",
+    ):
         assert not catalog[key].in_osm
-    for key in ("park", "public_toilet", "clinic", "kindergarten", "primary_school", "food_market", "elderly_care"):
+    for key in (
+        "park",
+        "public_toilet",
+        "clinic",
+        "kindergarten",
+        "primary_school",
+        "food_market",
+        "elderly_care",
+    ):
         assert catalog[key].in_osm
 
 
@@ -184,7 +198,9 @@ def test_tag_filter_values_and_any_value() -> None:
 
 
 def test_tag_filter_require_and_exclude() -> None:
-    senior = TagFilter("amenity", ("social_facility",), require=(TagFilter("social_facility:for", ("senior",)),))
+    senior = TagFilter(
+        "amenity", ("social_facility",), require=(TagFilter("social_facility:for", ("senior",)),)
+    )
     assert senior.matches({"amenity": "social_facility", "social_facility:for": "senior"})
     assert not senior.matches({"amenity": "social_facility", "social_facility:for": "child"})
     assert not senior.matches({"amenity": "social_facility"})

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_network import WAYS, write_osm
 from typer.testing import CliRunner
 
 from circles.cli import app
-
-from test_network import WAYS, write_osm
 
 runner = CliRunner()
 
 
 def test_isochrone_on_the_default_region(tmp_path, chengdu_osm):
     out = tmp_path / "iso.geojson"
-    res = runner.invoke(app, ["isochrone", "--lon", "104.0657", "--lat", "30.6598", "--minutes", "5,10,15", "--out", str(out)])
+    res = runner.invoke(
+        app, ["isochrone", "--lon", "104.0657", "--lat", "30.6598", "--minutes", "5,10,15", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     fc = json.loads(out.read_text(encoding="utf-8"))
     assert sorted(f["properties"]["minutes"] for f in fc["features"]) == [5, 10, 15]
@@ -29,8 +30,22 @@ def test_isochrone_on_the_default_region(tmp_path, chengdu_osm):
 def test_isochrone_on_any_osm_file(tmp_path):
     osm = write_osm(tmp_path / "t.osm", WAYS)
     out = tmp_path / "iso.geojson"
-    res = runner.invoke(app, ["isochrone", "--osm", str(osm), "--lon", "104.0705", "--lat", "30.661",
-                              "--minutes", "5", "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "isochrone",
+            "--osm",
+            str(osm),
+            "--lon",
+            "104.0705",
+            "--lat",
+            "30.661",
+            "--minutes",
+            "5",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     (feat,) = json.loads(out.read_text())["features"]
     assert 0 < feat["properties"]["street_m"] <= 100.5
@@ -57,11 +72,37 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, args, message, chengdu
 
 def test_point_too_far_from_streets(tmp_path):
     osm = write_osm(tmp_path / "t.osm", WAYS)
-    res = runner.invoke(app, ["isochrone", "--osm", str(osm), "--lon", "104.0727", "--lat", "30.661",
-                              "--max-snap-m", "100", "--out", str(tmp_path / "x.geojson")])
+    res = runner.invoke(
+        app,
+        [
+            "isochrone",
+            "--osm",
+            str(osm),
+            "--lon",
+            "104.0727",
+            "--lat",
+            "30.661",
+            "--max-snap-m",
+            "100",
+            "--out",
+            str(tmp_path / "x.geojson"),
+        ],
+    )
     assert res.exit_code == 2 and "farther than 100 m" in res.output
-    res = runner.invoke(app, ["isochrone", "--osm", str(osm), "--lon", "104.2", "--lat", "30.661",
-                              "--out", str(tmp_path / "x.geojson")])
+    res = runner.invoke(
+        app,
+        [
+            "isochrone",
+            "--osm",
+            str(osm),
+            "--lon",
+            "104.2",
+            "--lat",
+            "30.661",
+            "--out",
+            str(tmp_path / "x.geojson"),
+        ],
+    )
     assert res.exit_code == 2 and "outside the network of t.osm" in res.output
 
 
@@ -99,10 +140,31 @@ def test_sites_command_exports_a_shapefile_zip(tmp_path, chengdu_osm):
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
 
-@pytest.mark.parametrize("opt,value", [("--buffer-m", "nan"), ("--buffer-m", "-5"), ("--buffer-m", "inf"),
-                                       ("--max-snap-m", "0"), ("--max-snap-m", "nan")])
+@pytest.mark.parametrize(
+    "opt,value",
+    [
+        ("--buffer-m", "nan"),
+        ("--buffer-m", "-5"),
+        ("--buffer-m", "inf"),
+        ("--max-snap-m", "0"),
+        ("--max-snap-m", "nan"),
+    ],
+)
 def test_isochrone_option_ranges(tmp_path, opt, value, chengdu_osm):
-    res = runner.invoke(app, ["isochrone", "--lon", "104.0657", "--lat", "30.6598", opt, value, "--out", str(tmp_path / "x.geojson")])
+    res = runner.invoke(
+        app,
+        [
+            "isochrone",
+            "--lon",
+            "104.0657",
+            "--lat",
+            "30.6598",
+            opt,
+            value,
+            "--out",
+            str(tmp_path / "x.geojson"),
+        ],
+    )
     assert res.exit_code == 2 and opt in res.output and "Traceback" not in res.output
 
 

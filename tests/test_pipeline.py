@@ -8,12 +8,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import box
 from typer.testing import CliRunner
 
 from circles.cli import app
-from circles.io.coords import wgs84_to_gcj02
 from circles.errors import CoordinateSystemError
+from circles.io.coords import wgs84_to_gcj02
 from circles.pipeline import PlanOptions, plan, write_outputs
 
 
@@ -30,7 +30,9 @@ def test_shares_are_fractions_and_weights_add_up(default_plan):
     for col in ["covered_share", "share_5", "share_10", "share_15"]:
         assert cov[col].between(0, 1).all(), col
     # nested levels: a longer walk never covers less
-    assert (cov["share_5"] <= cov["share_10"] + 1e-12).all() and (cov["share_10"] <= cov["share_15"] + 1e-12).all()
+    assert (cov["share_5"] <= cov["share_10"] + 1e-12).all() and (
+        cov["share_10"] <= cov["share_15"] + 1e-12
+    ).all()
     assert (cov["covered_weight"] <= cov["total_weight"] * (1 + 1e-9)).all()
     # every community's point weights add up to its area (area weighting: no population data)
     comm = res.data.communities
@@ -87,9 +89,16 @@ def _user_inputs(tmp_path, net, gcj: bool):
     """Two square communities on real streets and canteens on street nodes, written as a user would."""
     lon0, lat0 = 104.0800, 30.6900
     comm = gpd.GeoDataFrame(
-        {"community_id": ["A", "B"], "name": ["甲社区", "乙社区"], "type": ["urban", "rural"],
-         "population": [3000, 1200]},
-        geometry=[box(lon0, lat0, lon0 + 0.004, lat0 + 0.003), box(lon0 + 0.02, lat0, lon0 + 0.024, lat0 + 0.003)],
+        {
+            "community_id": ["A", "B"],
+            "name": ["甲社区", "乙社区"],
+            "type": ["urban", "rural"],
+            "population": [3000, 1200],
+        },
+        geometry=[
+            box(lon0, lat0, lon0 + 0.004, lat0 + 0.003),
+            box(lon0 + 0.02, lat0, lon0 + 0.024, lat0 + 0.003),
+        ],
         crs="EPSG:4326",
     )
     cpath = tmp_path / "communities.geojson"
@@ -98,18 +107,27 @@ def _user_inputs(tmp_path, net, gcj: bool):
     lon, lat = net.to_wgs84().transform(net.node_xy[:, 0], net.node_xy[:, 1])
     d = np.hypot(lon - (lon0 + 0.002), lat - (lat0 + 0.0015))
     pick = np.argsort(d)[[0, 5, 10]]
-    flon, flat = (wgs84_to_gcj02(lon[pick], lat[pick]) if gcj else (lon[pick], lat[pick]))
+    flon, flat = wgs84_to_gcj02(lon[pick], lat[pick]) if gcj else (lon[pick], lat[pick])
     fpath = tmp_path / "canteens.csv"
-    pd.DataFrame({"category": "canteen", "name": ["甲食堂", "乙食堂", "丙食堂"], "lng": flon, "lat": flat}).to_csv(fpath, index=False)
+    pd.DataFrame(
+        {"category": "canteen", "name": ["甲食堂", "乙食堂", "丙食堂"], "lng": flon, "lat": flat}
+    ).to_csv(fpath, index=False)
     return cpath, fpath
 
 
 def test_user_files_in_gcj02(tmp_path, chengdu_net):
     cpath, fpath = _user_inputs(tmp_path, chengdu_net, gcj=True)
-    opts = PlanOptions(communities=cpath, facilities=[fpath], facilities_crs="gcj02", osm_facilities=False,
-                       categories=["canteen"])
+    opts = PlanOptions(
+        communities=cpath,
+        facilities=[fpath],
+        facilities_crs="gcj02",
+        osm_facilities=False,
+        categories=["canteen"],
+    )
     res = plan(opts, tmp_path / "out")
-    cov = res.coverage.set_index(res.data.communities["community_id"].to_numpy()[res.coverage["community_row"]])
+    cov = res.coverage.set_index(
+        res.data.communities["community_id"].to_numpy()[res.coverage["community_row"]]
+    )
     assert cov.loc["A", "covered_share"] == 1.0 and cov.loc["A", "profile"] == "walk"
     assert cov.loc["B", "profile"] == "bike"  # rural: judged by bicycle
     assert res.data.weight_kind == "population"
@@ -131,7 +149,9 @@ def test_gcj02_declared_as_wgs84_is_caught(tmp_path, chengdu_net):
 
 def test_cli_plan_and_bad_category(tmp_path, chengdu_osm):
     runner = CliRunner()
-    res = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--category", "canteen", "--category", "park"])
+    res = runner.invoke(
+        app, ["plan", "--out", str(tmp_path / "o"), "--category", "canteen", "--category", "park"]
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "summary.json").exists()
     assert "most severe gaps" in res.output and "gaps.csv" in res.output
@@ -151,8 +171,18 @@ def test_edits_give_the_same_result_as_a_fresh_plan(default_plan):
     edited = with_facilities(res, fac.drop(index=first_park), ["park"])
     import dataclasses
 
-    fresh = run_plan(dataclasses.replace(res.data, facilities=fac.drop(index=first_park).reset_index(drop=True)), PlanOptions())
-    cols = ["category", "community_row", "covered_share", "nearest_facility_id", "nearest_facility_row", "nearest_time_s"]
+    fresh = run_plan(
+        dataclasses.replace(res.data, facilities=fac.drop(index=first_park).reset_index(drop=True)),
+        PlanOptions(),
+    )
+    cols = [
+        "category",
+        "community_row",
+        "covered_share",
+        "nearest_facility_id",
+        "nearest_facility_row",
+        "nearest_time_s",
+    ]
     a = edited.coverage[cols].sort_values(["category", "community_row"]).reset_index(drop=True)
     b = fresh.coverage[cols].sort_values(["category", "community_row"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
@@ -166,7 +196,9 @@ def test_mixed_people_and_area_weights_are_refused(tmp_path, chengdu_osm):
 
     comm = gpd.GeoDataFrame(
         {"community_id": ["A", "B"], "name": ["甲", "乙"], "population": [3000, None]},
-        geometry=[box(104.08, 30.69, 104.084, 30.693), box(104.10, 30.69, 104.104, 30.693)], crs="EPSG:4326")
+        geometry=[box(104.08, 30.69, 104.084, 30.693), box(104.10, 30.69, 104.104, 30.693)],
+        crs="EPSG:4326",
+    )
     comm.to_file(tmp_path / "c.geojson", driver="GeoJSON")
     with pytest.raises(InputError, match="1 of 2 communities"):
         plan(PlanOptions(communities=tmp_path / "c.geojson", categories=["canteen"]))
@@ -178,7 +210,9 @@ def test_gcj02_facilities_inside_blocks_are_caught(tmp_path, default_plan):
     osm = res.data.facilities[res.data.facilities["source"] == "osm"].iloc[::2]
     glon, glat = wgs84_to_gcj02(osm.geometry.x.to_numpy(), osm.geometry.y.to_numpy())
     path = tmp_path / "pois.csv"
-    pd.DataFrame({"category": osm["category"].to_numpy(), "name": osm["name"].to_numpy(), "lon": glon, "lat": glat}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"category": osm["category"].to_numpy(), "name": osm["name"].to_numpy(), "lon": glon, "lat": glat}
+    ).to_csv(path, index=False)
     with pytest.raises(CoordinateSystemError, match="gcj02"):
         plan(PlanOptions(facilities=[path], facilities_crs="wgs84", osm_facilities=True))
     ok = plan(PlanOptions(facilities=[path], facilities_crs="gcj02", categories=["park"]))
@@ -191,16 +225,30 @@ def test_population_raster_gives_people(tmp_path, chengdu_osm):
     from rasterio.transform import from_origin
 
     lon0, lat0 = 104.0800, 30.6900
-    comm = gpd.GeoDataFrame({"community_id": ["A", "B"], "name": ["甲", "乙"]},
-                            geometry=[box(lon0, lat0, lon0 + 0.004, lat0 + 0.003),
-                                      box(lon0 + 0.01, lat0, lon0 + 0.014, lat0 + 0.003)], crs="EPSG:4326")
+    comm = gpd.GeoDataFrame(
+        {"community_id": ["A", "B"], "name": ["甲", "乙"]},
+        geometry=[
+            box(lon0, lat0, lon0 + 0.004, lat0 + 0.003),
+            box(lon0 + 0.01, lat0, lon0 + 0.014, lat0 + 0.003),
+        ],
+        crs="EPSG:4326",
+    )
     comm.to_file(tmp_path / "c.geojson", driver="GeoJSON")
     # 0.001° cells over both communities: 10 persons per cell left of lon0 + 0.007, 30 to the right
     cols, rows = 20, 10
     data = np.where(np.arange(cols)[None, :] < 10, 10.0, 30.0).repeat(rows, axis=0).astype("float32")
     tif = tmp_path / "pop.tif"
-    with rasterio.open(tif, "w", driver="GTiff", width=cols, height=rows, count=1, dtype="float32", crs="EPSG:4326",
-                       transform=from_origin(lon0 - 0.003, lat0 + 0.005, 0.001, 0.001)) as dst:
+    with rasterio.open(
+        tif,
+        "w",
+        driver="GTiff",
+        width=cols,
+        height=rows,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(lon0 - 0.003, lat0 + 0.005, 0.001, 0.001),
+    ) as dst:
         dst.write(data, 1)
     res = plan(PlanOptions(communities=tmp_path / "c.geojson", population=tif, categories=["canteen"]))
     assert res.data.weight_kind == "raster"

@@ -29,10 +29,19 @@ def list_facilities(
         fac = fac[fac["category"] == category]
     if source is not None:
         fac = fac[fac["source"] == source]
-    page = fac.iloc[offset: offset + limit]
-    items = [{"facility_id": str(r.facility_id), "category": r.category, "name": str(r.name),
-              "floor_area_m2": clean(r.floor_area_m2), "lon": round(r.geometry.x, 7), "lat": round(r.geometry.y, 7),
-              "source": str(r.source)} for r in page.itertuples()]
+    page = fac.iloc[offset : offset + limit]
+    items = [
+        {
+            "facility_id": str(r.facility_id),
+            "category": r.category,
+            "name": str(r.name),
+            "floor_area_m2": clean(r.floor_area_m2),
+            "lon": round(r.geometry.x, 7),
+            "lat": round(r.geometry.y, 7),
+            "source": str(r.source),
+        }
+        for r in page.itertuples()
+    ]
     return FacilityPage(total=len(fac), limit=limit, offset=offset, items=items)
 
 

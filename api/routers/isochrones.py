@@ -31,6 +31,7 @@ def get_isochrones(
     check_inside(lon, lat, res.data.region.bbox, f"region {res.data.region.key}")
     graph = profile_graph(res.data.net, prof)
     snap = graph.snap(res.data.net.project(lon, lat), max_snap_m=state.settings.max_snap_m)
-    fc = to_feature_collection(isochrones(graph, snap, mins), graph, lon=lon, lat=lat,
-                               snap_m=round(float(snap.offstreet_m[0]), 1))
+    fc = to_feature_collection(
+        isochrones(graph, snap, mins), graph, lon=lon, lat=lat, snap_m=round(float(snap.offstreet_m[0]), 1)
+    )
     return GeoJSONResponse(fc)

@@ -18,8 +18,14 @@ router = APIRouter(tags=["meta"])
 @router.get("/healthz", response_model=Health)
 def healthz(state: Annotated[ServiceState, Depends(get_state)]) -> Health:
     res = state.result
-    return Health(status="ok", region=res.data.region.key, communities=len(res.data.communities),
-                  facilities=len(res.data.facilities), weight_kind=res.data.weight_kind, attribution=OSM_ATTRIBUTION)
+    return Health(
+        status="ok",
+        region=res.data.region.key,
+        communities=len(res.data.communities),
+        facilities=len(res.data.facilities),
+        weight_kind=res.data.weight_kind,
+        attribution=OSM_ATTRIBUTION,
+    )
 
 
 @router.get("/categories", response_model=list[Category])

@@ -58,7 +58,9 @@ def sites(
     choice = choose_sites(res, category, k, state.site_candidates(), time_limit_s=20)
     body = choice.as_dict()
     if format is not None:
-        path = safe_export_path(state.settings.export_dir, f"sites_{category}_k{k}_{uuid.uuid4().hex[:8]}.{format}")
+        path = safe_export_path(
+            state.settings.export_dir, f"sites_{category}_k{k}_{uuid.uuid4().hex[:8]}.{format}"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         export(res, path, sites=choice)
         body["download"] = f"/exports/{path.name}"

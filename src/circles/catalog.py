@@ -10,11 +10,12 @@ import logging
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .errors import DataFileError, InputError, UnknownCategoryError
 
@@ -366,7 +367,9 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         raise fail("'applies_to' must be a non-empty list of community types")
     for ct in applies_to:
         if ct not in COMMUNITY_PROFILES:
-            raise fail(f"unknown community type {ct!r} in applies_to; known types: {', '.join(COMMUNITY_TYPES)}")
+            raise fail(
+                f"unknown community type {ct!r} in applies_to; known types: {', '.join(COMMUNITY_TYPES)}"
+            )
 
     osm_tags = t.get("osm_tags", [])
     if not isinstance(osm_tags, list):
@@ -427,7 +430,7 @@ def _optional_int(t: dict[str, Any], name: str, fail: _Fail) -> int | None:
 
 def _parse_filter(f: Any, where: str, fail: _Fail) -> TagFilter:
     if not isinstance(f, dict) or not isinstance(f.get("key"), str) or not f["key"]:
-        raise fail(f"each entry of {where} needs key = \"...\" (got {f!r})")
+        raise fail(f'each entry of {where} needs key = "..." (got {f!r})')
     extra = set(f) - {"key", "values", "require", "exclude"}
     if extra:
         raise fail(f"{where}: unknown tag-filter field(s) {sorted(extra)}")

@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -46,7 +45,9 @@ def friendly(fn):
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr.")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _check_out_file(out: Path) -> Path:
@@ -79,14 +80,15 @@ def isochrone(
     lat: float = typer.Option(..., help="Start latitude, WGS84 degrees."),
     minutes: str = typer.Option("5,10,15", help="Thresholds in minutes, comma-separated."),
     profile: str = typer.Option("walk", help="Travel profile: walk, elderly, wheelchair, bike."),
-    region: Optional[str] = typer.Option(None, help="Registered region (default chengdu-central)."),
-    osm: Optional[Path] = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
+    region: str | None = typer.Option(None, help="Registered region (default chengdu-central)."),
+    osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
     max_snap_m: float = typer.Option(500.0, help="Largest distance from the point to a street, metres."),
     buffer_m: float = typer.Option(50.0, help="Distance off a reached street counted as reached, metres."),
     out: Path = typer.Option(..., help="Output GeoJSON (EPSG:4326)."),
 ) -> None:
     """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold."""
-    from .routing.isochrones import isochrones as make_isochrones, parse_minutes, to_feature_collection
+    from .routing.isochrones import isochrones as make_isochrones
+    from .routing.isochrones import parse_minutes, to_feature_collection
     from .routing.load import check_inside, open_network, profile_graph
 
     if region and osm:
@@ -109,15 +111,19 @@ def isochrone(
     fc = to_feature_collection(isos, graph, lon=lon, lat=lat, snap_m=round(float(snap.offstreet_m[0]), 1))
     _write_json(fc, out)
     for iso in isos:
-        typer.echo(f"{iso.minutes:g} min {prof.name}: {iso.area_m2 / 1e6:.3f} km², {iso.street_m / 1000:.2f} km of street")
-    typer.echo(f"wrote {out} (snapped {snap.offstreet_m[0]:.0f} m to the street; © OpenStreetMap contributors)")
+        typer.echo(
+            f"{iso.minutes:g} min {prof.name}: {iso.area_m2 / 1e6:.3f} km², {iso.street_m / 1000:.2f} km of street"
+        )
+    typer.echo(
+        f"wrote {out} (snapped {snap.offstreet_m[0]:.0f} m to the street; © OpenStreetMap contributors)"
+    )
 
 
 @app.command()
 @friendly
 def network(
-    region: Optional[str] = typer.Option(None, help="Registered region (default chengdu-central)."),
-    osm: Optional[Path] = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
+    region: str | None = typer.Option(None, help="Registered region (default chengdu-central)."),
+    osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
     profile: str = typer.Option("walk", help="Travel profile."),
 ) -> None:
     """Network summary and data-quality report: size, disconnected islands."""
@@ -141,14 +147,29 @@ def network(
 @friendly
 def plan(
     region: str = typer.Option("chengdu-central", help="Registered region."),
-    communities: Optional[Path] = typer.Option(None, help="Community polygons (GeoJSON/GPKG/SHP) with id, name, type, households/population."),
-    communities_crs: str = typer.Option("wgs84", help="Coordinate system of the community file: wgs84, gcj02, bd09 or an EPSG code."),
-    facilities: Optional[list[Path]] = typer.Option(None, help="Facility file(s): GeoJSON/GPKG/SHP/CSV with category, lon/lat. Repeatable."),
-    facilities_crs: str = typer.Option("wgs84", "--crs", "--facilities-crs", help="Coordinate system of the facility files: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code."),
-    population: Optional[Path] = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
-    category: Optional[list[str]] = typer.Option(None, help="Only these categories (repeatable)."),
+    communities: Path | None = typer.Option(
+        None, help="Community polygons (GeoJSON/GPKG/SHP) with id, name, type, households/population."
+    ),
+    communities_crs: str = typer.Option(
+        "wgs84", help="Coordinate system of the community file: wgs84, gcj02, bd09 or an EPSG code."
+    ),
+    facilities: list[Path] | None = typer.Option(
+        None, help="Facility file(s): GeoJSON/GPKG/SHP/CSV with category, lon/lat. Repeatable."
+    ),
+    facilities_crs: str = typer.Option(
+        "wgs84",
+        "--crs",
+        "--facilities-crs",
+        help="Coordinate system of the facility files: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code.",
+    ),
+    population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
+    category: list[str] | None = typer.Option(None, help="Only these categories (repeatable)."),
     no_osm_facilities: bool = typer.Option(False, help="Do not take facilities from the OSM extract."),
-    sample: Optional[bool] = typer.Option(None, "--sample/--no-sample", help="Include the region's SAMPLE facility layer (default: only without --facilities)."),
+    sample: bool | None = typer.Option(
+        None,
+        "--sample/--no-sample",
+        help="Include the region's SAMPLE facility layer (default: only without --facilities).",
+    ),
     spacing_m: float = typer.Option(50.0, help="Spacing of resident points inside communities, metres."),
     out: Path = typer.Option(..., help="Output folder."),
     map_: bool = typer.Option(True, "--map/--no-map", help="Also write the coverage map (map.html)."),
@@ -160,16 +181,29 @@ def plan(
     from .pipeline import PlanOptions, load_plan_data, run_plan, write_outputs
 
     opts = PlanOptions(
-        region=region, communities=communities, communities_crs=communities_crs, facilities=list(facilities or []),
-        facilities_crs=facilities_crs, population=population, osm_facilities=not no_osm_facilities,
-        sample_facilities=sample, categories=list(category) if category else None, spacing_m=spacing_m,
+        region=region,
+        communities=communities,
+        communities_crs=communities_crs,
+        facilities=list(facilities or []),
+        facilities_crs=facilities_crs,
+        population=population,
+        osm_facilities=not no_osm_facilities,
+        sample_facilities=sample,
+        categories=list(category) if category else None,
+        spacing_m=spacing_m,
     )
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the plan outputs")
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=150)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("loading", total=None)
         data = load_plan_data(opts, lambda s: bar.update(task, description=f"loading {s}"))
         result = run_plan(data, opts, lambda s: bar.update(task, description=f"coverage: {s}"))
@@ -191,22 +225,50 @@ def _print_summary(summary: dict, console) -> None:
     from rich.table import Table
 
     people = summary["weight_kind"] != "area"
-    t = Table(title=f"{summary['region_name']} — share of {'residents' if people else 'residential AREA'} covered "
-                    f"(© OpenStreetMap contributors)")
-    for col in ("category", "类别", "level", "at threshold", "5 min", "10 min", "15 min", "short", "facilities"):
+    t = Table(
+        title=f"{summary['region_name']} — share of {'residents' if people else 'residential AREA'} covered "
+        f"(© OpenStreetMap contributors)"
+    )
+    for col in (
+        "category",
+        "类别",
+        "level",
+        "at threshold",
+        "5 min",
+        "10 min",
+        "15 min",
+        "short",
+        "facilities",
+    ):
         t.add_column(col, justify="right" if col not in ("category", "类别", "facilities") else "left")
     pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"
     for c in summary["categories"]:
-        fac = ", ".join(f"{n} {src.upper() if src == 'sample' else src}" for src, n in c["facilities"].items()) or "none"
-        t.add_row(c["category"], c["name_zh"], f"{c['level_min']}", pct(c["covered_share"]), pct(c["share_5min"]),
-                  pct(c["share_10min"]), pct(c["share_15min"]), str(c["communities_short"]), fac)
+        fac = (
+            ", ".join(f"{n} {src.upper() if src == 'sample' else src}" for src, n in c["facilities"].items())
+            or "none"
+        )
+        t.add_row(
+            c["category"],
+            c["name_zh"],
+            f"{c['level_min']}",
+            pct(c["covered_share"]),
+            pct(c["share_5min"]),
+            pct(c["share_10min"]),
+            pct(c["share_15min"]),
+            str(c["communities_short"]),
+            fac,
+        )
     console.print(t)
     park = summary.get("park_service_coverage")
     if park:
-        console.print(f"park service-radius coverage {pct(park['covered_share'])} (plan target > {100 * park['target']:.0f}%: "
-                      f"{'met' if park['meets_target'] else 'NOT met'})")
-    console.print(f"{summary['communities']} communities, {summary['gaps']['coverage']} coverage gaps, "
-                  f"{summary['gaps']['capacity']} capacity gaps; weighting: {summary['weighting']}")
+        console.print(
+            f"park service-radius coverage {pct(park['covered_share'])} (plan target > {100 * park['target']:.0f}%: "
+            f"{'met' if park['meets_target'] else 'NOT met'})"
+        )
+    console.print(
+        f"{summary['communities']} communities, {summary['gaps']['coverage']} coverage gaps, "
+        f"{summary['gaps']['capacity']} capacity gaps; weighting: {summary['weighting']}"
+    )
     for note in summary["notes"]:
         console.print(f"note: {note}")
 
@@ -217,16 +279,36 @@ def sites(
     category: str = typer.Option(..., help="Facility category key, e.g. canteen (see data/catalog.toml)."),
     k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
     region: str = typer.Option("chengdu-central", help="Registered region."),
-    candidates: Optional[Path] = typer.Option(None, help="Your candidate sites: points or polygons (GeoJSON/GPKG/SHP, or CSV with lon/lat); optional site_id, name, kind, area_m2."),
-    candidates_crs: str = typer.Option("wgs84", "--candidates-crs", help="Coordinate system of the candidates file: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code."),
-    osm_candidates: bool = typer.Option(True, "--osm-candidates/--no-osm-candidates", help="Also offer the OSM extract's sites (parking, vacant land, small green spaces, markets…)."),
-    communities: Optional[Path] = typer.Option(None, help="Community polygons, as for `circles plan`."),
+    candidates: Path | None = typer.Option(
+        None,
+        help="Your candidate sites: points or polygons (GeoJSON/GPKG/SHP, or CSV with lon/lat); optional site_id, name, kind, area_m2.",
+    ),
+    candidates_crs: str = typer.Option(
+        "wgs84",
+        "--candidates-crs",
+        help="Coordinate system of the candidates file: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code.",
+    ),
+    osm_candidates: bool = typer.Option(
+        True,
+        "--osm-candidates/--no-osm-candidates",
+        help="Also offer the OSM extract's sites (parking, vacant land, small green spaces, markets…).",
+    ),
+    communities: Path | None = typer.Option(None, help="Community polygons, as for `circles plan`."),
     communities_crs: str = typer.Option("wgs84", help="Coordinate system of the community file."),
-    facilities: Optional[list[Path]] = typer.Option(None, help="Facility file(s), as for `circles plan`. Repeatable."),
-    facilities_crs: str = typer.Option("wgs84", "--crs", "--facilities-crs", help="Coordinate system of the facility files."),
-    population: Optional[Path] = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
-    time_limit: float = typer.Option(60.0, help="MILP time limit, seconds; past it the best solution found is reported with its gap to the bound."),
-    out: Path = typer.Option(..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."),
+    facilities: list[Path] | None = typer.Option(
+        None, help="Facility file(s), as for `circles plan`. Repeatable."
+    ),
+    facilities_crs: str = typer.Option(
+        "wgs84", "--crs", "--facilities-crs", help="Coordinate system of the facility files."
+    ),
+    population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
+    time_limit: float = typer.Option(
+        60.0,
+        help="MILP time limit, seconds; past it the best solution found is reported with its gap to the bound.",
+    ),
+    out: Path = typer.Option(
+        ..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."
+    ),
 ) -> None:
     """Choose up to k candidate micro-renewal sites (金角银边) that newly cover the most residents within
     the category's threshold (maximal covering, existing facilities fixed) and export them for GIS/CAD."""
@@ -235,8 +317,14 @@ def sites(
     from .planning.sites import candidate_sites, choose_sites
 
     export_format(_check_out_file(out))  # a wrong file ending fails before any work
-    opts = PlanOptions(region=region, communities=communities, communities_crs=communities_crs,
-                       facilities=list(facilities or []), facilities_crs=facilities_crs, population=population)
+    opts = PlanOptions(
+        region=region,
+        communities=communities,
+        communities_crs=communities_crs,
+        facilities=list(facilities or []),
+        facilities_crs=facilities_crs,
+        population=population,
+    )
     data = load_plan_data(opts)
     data.catalog.get(category)  # unknown category: error listing the known ones
     result = run_plan(data, opts)
@@ -254,25 +342,35 @@ def sites(
 @friendly
 def map_cmd(
     region: str = typer.Option("chengdu-central", help="Registered region."),
-    category: Optional[list[str]] = typer.Option(
-        None, help="Facility category (repeatable; the first is switched on when the map opens). "
-                   "Default: every category, with canteen switched on."),
-    minutes: int = typer.Option(10, help="Level (5, 10 or 15 min) whose covered share shades the communities."),
-    tiles: str = typer.Option("none", help="Base map: none (works offline), osm, amap (高德, GCJ-02: layers are "
-                                           "shifted to match) or a tile URL template with {x} {y} {z}."),
-    tiles_attr: Optional[str] = typer.Option(None, help="Attribution of a custom tile URL (required with one)."),
+    category: list[str] | None = typer.Option(
+        None,
+        help="Facility category (repeatable; the first is switched on when the map opens). "
+        "Default: every category, with canteen switched on.",
+    ),
+    minutes: int = typer.Option(
+        10, help="Level (5, 10 or 15 min) whose covered share shades the communities."
+    ),
+    tiles: str = typer.Option(
+        "none",
+        help="Base map: none (works offline), osm, amap (高德, GCJ-02: layers are "
+        "shifted to match) or a tile URL template with {x} {y} {z}.",
+    ),
+    tiles_attr: str | None = typer.Option(None, help="Attribution of a custom tile URL (required with one)."),
     tiles_crs: str = typer.Option("wgs84", help="Coordinates of a custom tile URL: wgs84 or gcj02."),
     out: Path = typer.Option(..., help="Output HTML file, e.g. maps/chengdu-central.html."),
 ) -> None:
     """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
     facilities, communities shaded by covered share and the gaps outlined."""
-    from .pipeline import PlanOptions, plan as run_plan_all
     from .outputs.webmap import write_map
+    from .pipeline import PlanOptions
+    from .pipeline import plan as run_plan_all
 
     _check_out_file(out)
     cats = list(category) if category else None
     result = run_plan_all(PlanOptions(region=region, categories=cats))
-    path = write_map(result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs)
+    path = write_map(
+        result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs
+    )
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; © OpenStreetMap contributors)")
 
 
@@ -282,7 +380,9 @@ def serve(
     region: str = typer.Option("chengdu-central", help="Registered region to load."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
-    state_dir: Path = typer.Option(Path("out/service"), help="Folder of the facility-edit database and exports."),
+    state_dir: Path = typer.Option(
+        Path("out/service"), help="Folder of the facility-edit database and exports."
+    ),
 ) -> None:
     """Start the HTTP API (OpenAPI docs at /docs); the region is loaded once at start-up."""
     import uvicorn
@@ -293,7 +393,9 @@ def serve(
     from .config import get_region
 
     get_region(region)  # unknown region: one clear line before the server starts
-    uvicorn.run(create_app(Settings(region=region, state_dir=state_dir)), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(Settings(region=region, state_dir=state_dir)), host=host, port=port, log_level="info"
+    )
 
 
 def _print_worst_gaps(gaps, weight_kind: str, console, n: int = 8) -> None:
@@ -304,15 +406,39 @@ def _print_worst_gaps(gaps, weight_kind: str, console, n: int = 8) -> None:
         return
     people = weight_kind != "area"
     t = Table(title=f"most severe gaps (of {len(gaps)}; full list in gaps.csv)")
-    for col in ("#", "community", "district", "missing", "level", "covered", "uncovered " + ("residents" if people else "area m²"),
-                "nearest (min)"):
-        t.add_column(col, justify="right" if col in ("#", "level", "covered", "nearest (min)") or col.startswith("uncovered") else "left")
+    for col in (
+        "#",
+        "community",
+        "district",
+        "missing",
+        "level",
+        "covered",
+        "uncovered " + ("residents" if people else "area m²"),
+        "nearest (min)",
+    ):
+        t.add_column(
+            col,
+            justify="right"
+            if col in ("#", "level", "covered", "nearest (min)") or col.startswith("uncovered")
+            else "left",
+        )
     for r in gaps.head(n).itertuples():
         unc = r.uncovered_residents if people else r.uncovered_area_m2
-        near = "none reachable" if not (r.nearest_time_min == r.nearest_time_min) or r.nearest_time_min == float("inf") \
+        near = (
+            "none reachable"
+            if not (r.nearest_time_min == r.nearest_time_min) or r.nearest_time_min == float("inf")
             else f"{r.nearest_time_min:.0f}{' (sample)' if r.nearest_facility_source == 'sample' else ''}"
-        t.add_row(str(r.severity_rank), str(r.community_name), str(r.district), f"{r.category_zh} {r.category}",
-                  f"{r.level_min}", f"{100 * r.covered_share:.0f}%", f"{unc:,.0f}", near)
+        )
+        t.add_row(
+            str(r.severity_rank),
+            str(r.community_name),
+            str(r.district),
+            f"{r.category_zh} {r.category}",
+            f"{r.level_min}",
+            f"{100 * r.covered_share:.0f}%",
+            f"{unc:,.0f}",
+            near,
+        )
     console.print(t)
 
 

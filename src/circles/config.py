@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 from .errors import DataFileError, UnknownProfileError, UnknownRegionError
 
@@ -163,4 +164,6 @@ def get_region(key: str = DEFAULT_REGION) -> Region:
     try:
         return regions[key]
     except KeyError:
-        raise UnknownRegionError(f"unknown region {key!r}; known regions: {', '.join(sorted(regions))}") from None
+        raise UnknownRegionError(
+            f"unknown region {key!r}; known regions: {', '.join(sorted(regions))}"
+        ) from None

@@ -18,12 +18,12 @@ import pandas as pd
 from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
 from .config import Region, get_region, project_data_dir
-from .planning.coverage import LEVELS_MIN, CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
 from .errors import InputError
+from .planning.coverage import LEVELS_MIN, CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
 from .planning.gaps import PERSONS_PER_HOUSEHOLD, capacity_gaps, coverage_gaps, rank_gaps
-from .routing.network import StreetNetwork
-from .routing.load import profile_graph, region_network
 from .routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph
+from .routing.load import profile_graph, region_network
+from .routing.network import StreetNetwork
 
 log = logging.getLogger(__name__)
 
@@ -84,20 +84,31 @@ class PlanResult:
 def facility_points(data: PlanData) -> FacilityPoints:
     """The facilities table as points in the network CRS."""
     fac = data.facilities
-    fxy = data.net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
-    return FacilityPoints(fxy, fac["facility_id"].astype(str).to_numpy(), fac["category"].to_numpy().astype(str),
-                          fac["name"].to_numpy().astype(str), fac["source"].fillna("").astype(str).to_numpy())
+    fxy = (
+        data.net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
+        if len(fac)
+        else np.zeros((0, 2))
+    )
+    return FacilityPoints(
+        fxy,
+        fac["facility_id"].astype(str).to_numpy(),
+        fac["category"].to_numpy().astype(str),
+        fac["name"].to_numpy().astype(str),
+        fac["source"].fillna("").astype(str).to_numpy(),
+    )
 
 
 def sample_layer_path(region: str) -> Path:
     return project_data_dir() / "facilities" / f"{region}_sample.geojson"
 
 
-def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: StreetNetwork, walk: ProfileGraph) -> tuple[gpd.GeoDataFrame, list[str]]:
+def load_facilities(
+    opts: PlanOptions, region: Region, catalog: Catalog, net: StreetNetwork, walk: ProfileGraph
+) -> tuple[gpd.GeoDataFrame, list[str]]:
     """OSM facilities of the region, plus user files (checked for GCJ-02/BD-09 mix-ups) or, when none are
     given, the region's authored sample layer (``source: sample``)."""
-    from .io.osm_features import osm_facilities
     from .io.inputs import check_declared_crs, read_facilities
+    from .io.osm_features import osm_facilities
 
     notes: list[str] = []
     frames = []
@@ -122,7 +133,9 @@ def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: St
         return d
 
     for path in opts.facilities:
-        gdf = read_facilities(path, crs=opts.facilities_crs, catalog=catalog, bbox=region.bbox, on_outside="drop")
+        gdf = read_facilities(
+            path, crs=opts.facilities_crs, catalog=catalog, bbox=region.bbox, on_outside="drop"
+        )
         if frames and opts.osm_facilities:
             check_crs_by_osm_matches(gdf, opts.facilities_crs, frames[0], net)
         check_declared_crs(gdf, opts.facilities_crs, reference_distance, what="streets and OSM facilities")
@@ -133,7 +146,9 @@ def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: St
         gdf = read_facilities(sample, crs="wgs84", catalog=catalog, bbox=region.bbox, on_outside="drop")
         gdf["source"] = "sample"
         frames.append(gdf)
-        notes.append(f"{len(gdf)} facilities of the focus categories OSM lacks are SAMPLE data ({sample.name}), not observed")
+        notes.append(
+            f"{len(gdf)} facilities of the focus categories OSM lacks are SAMPLE data ({sample.name}), not observed"
+        )
     if not frames:
         raise InputError("no facilities: give --facilities or enable OSM facilities")
     cols = ["facility_id", "category", "name", "floor_area_m2", "source", "geometry"]
@@ -143,21 +158,24 @@ def load_facilities(opts: PlanOptions, region: Region, catalog: Catalog, net: St
     fac["floor_area_m2"] = pd.to_numeric(fac["floor_area_m2"], errors="coerce")
     dup = fac.duplicated(["facility_id", "category"])
     if dup.any():
-        raise InputError(f"duplicate facility ids across inputs: {', '.join(fac.loc[dup, 'facility_id'].astype(str)[:10])}")
+        raise InputError(
+            f"duplicate facility ids across inputs: {', '.join(fac.loc[dup, 'facility_id'].astype(str)[:10])}"
+        )
     if opts.categories:
         fac = fac[fac["category"].isin(opts.categories)].reset_index(drop=True)
     return fac, notes
 
 
-def check_crs_by_osm_matches(gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoDataFrame, net: StreetNetwork,
-                             *, tol_m: float = 30.0) -> None:
+def check_crs_by_osm_matches(
+    gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoDataFrame, net: StreetNetwork, *, tol_m: float = 30.0
+) -> None:
     """Refuse a facility file whose points match OSM facilities of the same category far better when its
     numbers are read in another of WGS84 / GCJ-02 / BD-09 than as declared (e.g. a 高德 export declared
     as WGS84). Needs at least 5 points of categories OSM has; ``tol_m`` metres counts as a match."""
     from scipy.spatial import cKDTree
 
-    from .io.coords import normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
     from .errors import CoordinateSystemError
+    from .io.coords import normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 
     key = normalise_crs_name(declared)
     forward = {"wgs84": lambda x, y: (x, y), "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
@@ -168,7 +186,10 @@ def check_crs_by_osm_matches(gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoD
         return
     raw_x, raw_y = forward[key](sub.geometry.x.to_numpy(), sub.geometry.y.to_numpy())  # the file's numbers
     cats = sub["category"].to_numpy()
-    trees = {c: cKDTree(net.project(g.geometry.x.to_numpy(), g.geometry.y.to_numpy())) for c, g in osm.groupby("category")}
+    trees = {
+        c: cKDTree(net.project(g.geometry.x.to_numpy(), g.geometry.y.to_numpy()))
+        for c, g in osm.groupby("category")
+    }
     matches = {}
     for alt in forward:
         lon, lat = to_wgs84(raw_x, raw_y, alt)
@@ -186,8 +207,8 @@ def check_crs_by_osm_matches(gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoD
 def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:
     """User communities, or the region's named residential areas (OSM ``landuse=residential``) as
     communities; districts joined from the region's district boundaries."""
-    from .io.osm_features import osm_communities
     from .io.inputs import read_communities
+    from .io.osm_features import osm_communities
 
     notes = []
     if opts.communities is not None:
@@ -214,7 +235,9 @@ def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
     if path is None or not path.exists():
         return pd.Series([""] * len(comm), index=comm.index)
     d = gpd.read_file(path)[["district_name", "geometry"]].to_crs(region.metric_crs)
-    pts = gpd.GeoDataFrame(geometry=comm.to_crs(region.metric_crs).representative_point(), crs=region.metric_crs)
+    pts = gpd.GeoDataFrame(
+        geometry=comm.to_crs(region.metric_crs).representative_point(), crs=region.metric_crs
+    )
     j = gpd.sjoin(pts, d, how="left", predicate="within")
     j = j[~j.index.duplicated()]
     return j["district_name"].reindex(comm.index)
@@ -241,7 +264,9 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     fac, fnotes = load_facilities(opts, region, catalog, net, walk)
     step("resident points")
     metric = comm.to_crs(region.metric_crs)
-    pts = resident_points(metric, spacing_m=opts.spacing_m, max_points=opts.max_points, raster=opts.population)
+    pts = resident_points(
+        metric, spacing_m=opts.spacing_m, max_points=opts.max_points, raster=opts.population
+    )
     kind = pts.attrs.get("weight_kind", "area")
     if kind == "mixed":
         known = int((comm["population"].notna() | comm["households"].notna()).sum())
@@ -254,7 +279,9 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
 
         comm["population"] = population_from_raster(metric, opts.population).to_numpy()
     residents = comm["population"].to_numpy(dtype=float)
-    residents = np.where(np.isfinite(residents), residents, comm["households"].to_numpy(dtype=float) * PERSONS_PER_HOUSEHOLD)
+    residents = np.where(
+        np.isfinite(residents), residents, comm["households"].to_numpy(dtype=float) * PERSONS_PER_HOUSEHOLD
+    )
     comm["residents"] = residents
     if kind == "area":
         notes.append("no population data: coverage is weighted by residential AREA, not by people")
@@ -273,10 +300,13 @@ def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None
     fp = facility_points(data)
     engine = CoverageEngine(data.graphs, rp, max_snap_m=opts.max_snap_m)
     t1 = time.perf_counter()
-    cov, times = coverage_table(engine, data.catalog, types, fp, categories=opts.categories, progress=progress)
+    cov, times = coverage_table(
+        engine, data.catalog, types, fp, categories=opts.categories, progress=progress
+    )
     t2 = time.perf_counter()
-    gaps = rank_gaps(coverage_gaps(cov, comm, data.catalog, data.weight_kind),
-                     capacity_gaps(cov, comm, fac, data.catalog))
+    gaps = rank_gaps(
+        coverage_gaps(cov, comm, data.catalog, data.weight_kind), capacity_gaps(cov, comm, fac, data.catalog)
+    )
     t3 = time.perf_counter()
     timings = {"snap_points_s": t1 - t0, "coverage_s": t2 - t1, "gaps_s": t3 - t2}
     summary = region_summary(data, cov, gaps, engine, timings)
@@ -297,10 +327,14 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     types = comm["type"].to_numpy().astype(str)
     # rows of the categories that did not change point into the old facility table: renumber them
     old_fac = result.data.facilities
-    new_row = pd.Series(np.arange(len(fp.facility_id)), index=pd.MultiIndex.from_arrays([fp.facility_id, fp.category]))
+    new_row = pd.Series(
+        np.arange(len(fp.facility_id)), index=pd.MultiIndex.from_arrays([fp.facility_id, fp.category])
+    )
     old_to_new = np.full(len(old_fac) + 1, -1, dtype=np.int64)  # last slot: "none" (-1) stays -1
     if len(old_fac):
-        keys = pd.MultiIndex.from_arrays([old_fac["facility_id"].astype(str).to_numpy(), old_fac["category"].astype(str).to_numpy()])
+        keys = pd.MultiIndex.from_arrays(
+            [old_fac["facility_id"].astype(str).to_numpy(), old_fac["category"].astype(str).to_numpy()]
+        )
         old_to_new[:-1] = new_row.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
     cov = result.coverage.copy()
     cov["nearest_facility_row"] = old_to_new[cov["nearest_facility_row"].to_numpy()]
@@ -311,14 +345,22 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
         rows = coverage_rows(data.catalog.get(key), t, result.engine.points, types, fp)
         cov = pd.concat([cov[cov["category"] != key], rows], ignore_index=True)
     order = {k: i for i, k in enumerate(data.catalog.keys())}
-    cov = cov.sort_values(["category", "community_row"], key=lambda c: c.map(order) if c.name == "category" else c,
-                          kind="stable").reset_index(drop=True)
-    gaps = rank_gaps(coverage_gaps(cov, comm, data.catalog, data.weight_kind), capacity_gaps(cov, comm, data.facilities, data.catalog))
+    cov = cov.sort_values(
+        ["category", "community_row"],
+        key=lambda c: c.map(order) if c.name == "category" else c,
+        kind="stable",
+    ).reset_index(drop=True)
+    gaps = rank_gaps(
+        coverage_gaps(cov, comm, data.catalog, data.weight_kind),
+        capacity_gaps(cov, comm, data.facilities, data.catalog),
+    )
     summary = region_summary(data, cov, gaps, result.engine, result.timings_s)
     return PlanResult(data, result.engine, cov, gaps, summary, dict(result.timings_s), times)
 
 
-def region_summary(data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine: CoverageEngine, timings: dict) -> dict:
+def region_summary(
+    data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine: CoverageEngine, timings: dict
+) -> dict:
     """Share of residents (or area) covered per category and level, and the plan targets."""
     cats = []
     for key, grp in cov.groupby("category", sort=False):
@@ -326,17 +368,28 @@ def region_summary(data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine
         g = grp[grp["applies"]]
         tot = g["total_weight"].sum()
         entry = {
-            "category": key, "name_zh": cat.name_zh, "name_en": cat.name_en, "level_min": cat.level_min,
-            "focus": cat.focus, "threshold_min": sorted(set(g["threshold_min"].dropna().tolist())),
+            "category": key,
+            "name_zh": cat.name_zh,
+            "name_en": cat.name_en,
+            "level_min": cat.level_min,
+            "focus": cat.focus,
+            "threshold_min": sorted(set(g["threshold_min"].dropna().tolist())),
             "facilities": _count_by_source(data.facilities, key),
             "communities": int(len(g)),
             "covered_share": _ratio((g["covered_share"] * g["total_weight"]).sum(), tot),
-            **{f"share_{lv}min": _ratio((g[f"share_{lv}"] * g["total_weight"]).sum(), tot) for lv in LEVELS_MIN},
-            "communities_short": int(((gaps["category"] == key) & (gaps["kind"] == "coverage")).sum()) if len(gaps) else 0,
+            **{
+                f"share_{lv}min": _ratio((g[f"share_{lv}"] * g["total_weight"]).sum(), tot)
+                for lv in LEVELS_MIN
+            },
+            "communities_short": int(((gaps["category"] == key) & (gaps["kind"] == "coverage")).sum())
+            if len(gaps)
+            else 0,
         }
         if cat.coverage_target:
             entry["coverage_target"] = cat.coverage_target
-            entry["meets_target"] = bool(entry["covered_share"] is not None and entry["covered_share"] >= cat.coverage_target)
+            entry["meets_target"] = bool(
+                entry["covered_share"] is not None and entry["covered_share"] >= cat.coverage_target
+            )
         cats.append(entry)
     park = next((c for c in cats if c["category"] == "park"), None)
     kind = data.weight_kind
@@ -353,15 +406,30 @@ def region_summary(data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine
         "resident_points": int(len(engine.points)),
         "resident_points_off_network": int(len(engine.unsnapped_points)),
         "total_weight": float(data.points["weight"].sum()),
-        "facilities": {k: v for k, v in data.facilities.groupby(["category", "source"]).size().unstack(fill_value=0).T.to_dict().items()}
-        if len(data.facilities) else {},
+        "facilities": {
+            k: v
+            for k, v in data.facilities.groupby(["category", "source"])
+            .size()
+            .unstack(fill_value=0)
+            .T.to_dict()
+            .items()
+        }
+        if len(data.facilities)
+        else {},
         "sample_facilities": int((data.facilities["source"] == "sample").sum()),
-        "gaps": {"coverage": int((gaps["kind"] == "coverage").sum()) if len(gaps) else 0,
-                 "capacity": int((gaps["kind"] == "capacity").sum()) if len(gaps) else 0},
-        "park_service_coverage": None if park is None else {
-            "covered_share": park["covered_share"], "target": park.get("coverage_target", 0.9),
-            "meets_target": park.get("meets_target"), "threshold_min": park["threshold_min"],
-            "source": "plan item 6: park/green-space service-radius coverage > 90% by 2025"},
+        "gaps": {
+            "coverage": int((gaps["kind"] == "coverage").sum()) if len(gaps) else 0,
+            "capacity": int((gaps["kind"] == "capacity").sum()) if len(gaps) else 0,
+        },
+        "park_service_coverage": None
+        if park is None
+        else {
+            "covered_share": park["covered_share"],
+            "target": park.get("coverage_target", 0.9),
+            "meets_target": park.get("meets_target"),
+            "threshold_min": park["threshold_min"],
+            "source": "plan item 6: park/green-space service-radius coverage > 90% by 2025",
+        },
         "categories": cats,
         "notes": data.notes,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
@@ -385,7 +453,9 @@ def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
     out = comm[[c for c in cols if c in comm] + ["geometry"]].copy()
     for key, grp in result.coverage.groupby("category", sort=False):
         g = grp.set_index("community_row").reindex(np.arange(len(comm)))
-        out[f"{key}_share"] = np.where(g["applies"].fillna(False).astype(bool), g["covered_share"].round(4), np.nan)
+        out[f"{key}_share"] = np.where(
+            g["applies"].fillna(False).astype(bool), g["covered_share"].round(4), np.nan
+        )
         out[f"{key}_min"] = (g["nearest_time_s"] / 60.0).round(2).replace(np.inf, np.nan)
         out[f"{key}_nearest"] = g["nearest_facility_name"].fillna("").to_numpy()
     if len(result.gaps):
@@ -409,16 +479,36 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
     ``summary.json`` (and ``facilities.geojson``) into ``out_dir``. GeoJSON is EPSG:4326 (RFC 7946)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / name for name in ("coverage.geojson", "coverage.csv", "gaps.csv", "gaps.geojson", "summary.json", "facilities.geojson")}
+    paths = {
+        name: out_dir / name
+        for name in (
+            "coverage.geojson",
+            "coverage.csv",
+            "gaps.csv",
+            "gaps.geojson",
+            "summary.json",
+            "facilities.geojson",
+        )
+    }
     _write_geojson(coverage_layer(result), paths["coverage.geojson"])
     long = result.coverage.copy()
     long.insert(0, "community_id", result.data.communities["community_id"].to_numpy()[long["community_row"]])
-    _atomic(paths["coverage.csv"], lambda p: long.drop(columns=["community_row", "nearest_facility_row"]).to_csv(p, index=False, encoding="utf-8"))
+    _atomic(
+        paths["coverage.csv"],
+        lambda p: long.drop(columns=["community_row", "nearest_facility_row"]).to_csv(
+            p, index=False, encoding="utf-8"
+        ),
+    )
     _atomic(paths["gaps.csv"], lambda p: result.gaps.to_csv(p, index=False, encoding="utf-8"))
     _write_geojson(gaps_layer(result), paths["gaps.geojson"])
     fac = result.data.facilities.copy()
     _write_geojson(fac, paths["facilities.geojson"])
-    _atomic(paths["summary.json"], lambda p: Path(p).write_text(json.dumps(result.summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"))
+    _atomic(
+        paths["summary.json"],
+        lambda p: Path(p).write_text(
+            json.dumps(result.summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
+        ),
+    )
     return paths
 
 
@@ -435,7 +525,12 @@ def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
     gdf = gdf.to_crs("EPSG:4326")
     fc = json.loads(gdf.to_json(na="null", show_bbox=False, drop_id=True, to_wgs84=True))
     fc = {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": fc["features"]}
-    _atomic(path, lambda p: Path(p).write_text(json.dumps(fc, ensure_ascii=False, default=_json_default), encoding="utf-8"))
+    _atomic(
+        path,
+        lambda p: Path(p).write_text(
+            json.dumps(fc, ensure_ascii=False, default=_json_default), encoding="utf-8"
+        ),
+    )
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:

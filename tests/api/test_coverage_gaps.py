@@ -19,7 +19,9 @@ def test_gaps_sorted_paginated_with_total(client):
     assert ranks == sorted(ranks)
     assert all(g.category == "canteen" for g in page.items)
     assert "AREA" in page.weighting and all(g.uncovered_residents is None for g in page.items)
-    nxt = GapPage.model_validate(client.get("/gaps", params={"category": "canteen", "limit": 5, "offset": 5}).json())
+    nxt = GapPage.model_validate(
+        client.get("/gaps", params={"category": "canteen", "limit": 5, "offset": 5}).json()
+    )
     assert nxt.total == page.total and nxt.items[0].severity_rank > ranks[-1]
 
 

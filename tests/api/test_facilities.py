@@ -26,7 +26,10 @@ def test_post_updates_gaps_and_survives_restart(fresh_settings):
 
         poly = next(shape(f["geometry"]) for f in comm if f["properties"].get("community_id") == worst)
         p = poly.representative_point()
-        r = c.post("/facilities", json={"category": "canteen", "lon": p.x, "lat": p.y, "name": "新社区食堂", "floor_area_m2": 120})
+        r = c.post(
+            "/facilities",
+            json={"category": "canteen", "lon": p.x, "lat": p.y, "name": "新社区食堂", "floor_area_m2": 120},
+        )
         assert r.status_code == 201, r.text
         created = FacilityCreated.model_validate(r.json())
         assert created.communities_affected >= 1 and created.facility.source == "user"
@@ -57,7 +60,12 @@ def test_deleting_a_base_facility_is_durable(fresh_settings):
         assert c.delete(f"/facilities/{gone}").status_code == 200
         assert c.delete(f"/facilities/{gone}").status_code == 404
     with TestClient(create_app(fresh_settings)) as c:
-        ids = {f.facility_id for f in FacilityPage.model_validate(c.get("/facilities", params={"category": "park"}).json()).items}
+        ids = {
+            f.facility_id
+            for f in FacilityPage.model_validate(
+                c.get("/facilities", params={"category": "park"}).json()
+            ).items
+        }
         assert gone not in ids and len(ids) == parks.total - 1
 
 
@@ -65,7 +73,10 @@ def test_gcj02_coordinates_are_converted(fresh_settings):
     lon, lat = 104.0800, 30.6900
     glon, glat = wgs84_to_gcj02(lon, lat)
     with TestClient(create_app(fresh_settings)) as c:
-        r = c.post("/facilities", json={"category": "public_toilet", "lon": float(glon), "lat": float(glat), "crs": "gcj02"})
+        r = c.post(
+            "/facilities",
+            json={"category": "public_toilet", "lon": float(glon), "lat": float(glat), "crs": "gcj02"},
+        )
         assert r.status_code == 201
         f = r.json()["facility"]
         assert abs(f["lon"] - lon) < 1e-6 and abs(f["lat"] - lat) < 1e-6
@@ -108,11 +119,15 @@ def test_concurrent_writes_and_reads_stay_consistent(fresh_settings):
 
         def reader():
             for _ in range(5):
-                p = GapPage.model_validate(c.get("/gaps", params={"category": "canteen", "limit": 1000}).json())
+                p = GapPage.model_validate(
+                    c.get("/gaps", params={"category": "canteen", "limit": 1000}).json()
+                )
                 if p.total != len(p.items):
                     errors.append("inconsistent page")
 
-        threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)] + [threading.Thread(target=reader) for _ in range(3)]
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)] + [
+            threading.Thread(target=reader) for _ in range(3)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -27,13 +27,20 @@ def test_every_operation_without_server_errors(api_schema):
     seen = []
     for op in operations:
         # HTML maps are large; everything else must keep its documented schema when successful
-        checks = [not_a_server_error] + ([response_schema_conformance] if not op.path.endswith(".html") else [])
+        checks = [not_a_server_error] + (
+            [response_schema_conformance] if not op.path.endswith(".html") else []
+        )
 
         @given(case=op.as_strategy())
         @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case):
             response = case.call()
-            assert response.status_code < 500, (case.method, case.formatted_path, case.query, response.text[:300])
+            assert response.status_code < 500, (
+                case.method,
+                case.formatted_path,
+                case.query,
+                response.text[:300],
+            )
             case.validate_response(response, checks=checks)
 
         run()

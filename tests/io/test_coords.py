@@ -4,6 +4,7 @@ import numpy as np
 import pyproj
 import pytest
 
+from circles.errors import CoordinateSystemError, InputError
 from circles.io.coords import (
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -14,7 +15,6 @@ from circles.io.coords import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from circles.errors import CoordinateSystemError, InputError
 
 GEOD = pyproj.Geod(ellps="WGS84")
 TIANFU = (104.0657, 30.6598)  # 天府广场, Chengdu, WGS84
@@ -128,9 +128,19 @@ def test_to_wgs84_named_systems():
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("wgs84", "wgs84"), ("EPSG:4326", "wgs84"), ("4326", "wgs84"), ("CGCS2000", "wgs84"),
-     ("epsg:4490", "wgs84"), (" GCJ02 ", "gcj02"), ("gcj-02", "gcj02"), ("bd09", "bd09"),
-     ("epsg:32648", "EPSG:32648"), ("4547", "EPSG:4547"), (32648, "EPSG:32648")],
+    [
+        ("wgs84", "wgs84"),
+        ("EPSG:4326", "wgs84"),
+        ("4326", "wgs84"),
+        ("CGCS2000", "wgs84"),
+        ("epsg:4490", "wgs84"),
+        (" GCJ02 ", "gcj02"),
+        ("gcj-02", "gcj02"),
+        ("bd09", "bd09"),
+        ("epsg:32648", "EPSG:32648"),
+        ("4547", "EPSG:4547"),
+        (32648, "EPSG:32648"),
+    ],
 )
 def test_normalise_crs_name(name, key):
     assert normalise_crs_name(name) == key

@@ -12,7 +12,6 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from circles.catalog import load_catalog
-from circles.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from circles.errors import (
     CoordinateSystemError,
     DataFileError,
@@ -20,6 +19,7 @@ from circles.errors import (
     OutsideRegionError,
     UnknownCategoryError,
 )
+from circles.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from circles.io.inputs import (
     check_declared_crs,
     detect_bd09_shift,
@@ -45,13 +45,23 @@ def catalog():
 
 
 def write_csv(path, header, rows):
-    path.write_text("\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]) + "\n", encoding="utf-8"
+    )
     return path
 
 
 def write_geojson(path, features):
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": props, "geometry": geom} for props, geom in features]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": props, "geometry": geom} for props, geom in features
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -84,8 +94,11 @@ def test_csv_coordinate_column_names(tmp_path, catalog, lon, lat):
 
 def test_csv_bd09_declared(tmp_path, catalog):
     bx, by = wgs84_to_bd09(KNOWN[:, 0], KNOWN[:, 1])
-    path = write_csv(tmp_path / "baidu.csv", ["category", "lng", "lat"],
-                     [["clinic", f"{x:.9f}", f"{y:.9f}"] for x, y in zip(bx, by)])
+    path = write_csv(
+        tmp_path / "baidu.csv",
+        ["category", "lng", "lat"],
+        [["clinic", f"{x:.9f}", f"{y:.9f}"] for x, y in zip(bx, by)],
+    )
     gdf = read_facilities(path, crs="bd09", catalog=catalog)
     assert metres(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), KNOWN[:, 0], KNOWN[:, 1]).max() < 1.0
 
@@ -99,10 +112,13 @@ def test_csv_gb18030_and_semicolons(tmp_path, catalog):
 
 def test_geojson_with_polygon_gets_representative_point(tmp_path, catalog, caplog):
     poly = box(104.060, 30.655, 104.062, 30.657)
-    path = write_geojson(tmp_path / "f.geojson", [
-        ({"category": "park", "name": "公园", "floor_area_m2": 120}, shapely.geometry.mapping(poly)),
-        ({"category": "clinic"}, {"type": "Point", "coordinates": [104.07, 30.66]}),
-    ])
+    path = write_geojson(
+        tmp_path / "f.geojson",
+        [
+            ({"category": "park", "name": "公园", "floor_area_m2": 120}, shapely.geometry.mapping(poly)),
+            ({"category": "clinic"}, {"type": "Point", "coordinates": [104.07, 30.66]}),
+        ],
+    )
     with caplog.at_level(logging.INFO, logger="circles.io.inputs"):
         gdf = read_facilities(path, catalog=catalog)
     assert gdf.geom_type.tolist() == ["Point", "Point"]
@@ -114,8 +130,11 @@ def test_geojson_with_polygon_gets_representative_point(tmp_path, catalog, caplo
 
 def test_gpkg_in_utm_uses_file_crs(tmp_path, catalog):
     x, y = TO_UTM.transform(KNOWN[:, 0], KNOWN[:, 1])
-    src = gpd.GeoDataFrame({"category": ["canteen"] * 4, "facility_id": list("abcd")},
-                           geometry=gpd.points_from_xy(x, y), crs="EPSG:32648")
+    src = gpd.GeoDataFrame(
+        {"category": ["canteen"] * 4, "facility_id": list("abcd")},
+        geometry=gpd.points_from_xy(x, y),
+        crs="EPSG:32648",
+    )
     path = tmp_path / "utm.gpkg"
     src.to_file(path, driver="GPKG")
     gdf = read_facilities(path, catalog=catalog)
@@ -128,7 +147,9 @@ def test_gpkg_in_utm_uses_file_crs(tmp_path, catalog):
 
 def test_gpkg_labelled_wgs84_declared_gcj02_declaration_wins(tmp_path, catalog):
     gx, gy = wgs84_to_gcj02(KNOWN[:, 0], KNOWN[:, 1])
-    src = gpd.GeoDataFrame({"category": ["canteen"] * 4}, geometry=gpd.points_from_xy(gx, gy), crs="EPSG:4326")
+    src = gpd.GeoDataFrame(
+        {"category": ["canteen"] * 4}, geometry=gpd.points_from_xy(gx, gy), crs="EPSG:4326"
+    )
     path = tmp_path / "poi.gpkg"
     src.to_file(path, driver="GPKG")
     gdf = read_facilities(path, crs="gcj02", catalog=catalog)
@@ -136,9 +157,11 @@ def test_gpkg_labelled_wgs84_declared_gcj02_declaration_wins(tmp_path, catalog):
 
 
 def test_shapefile_and_zipped_shapefile_with_truncated_fields(tmp_path, catalog):
-    src = gpd.GeoDataFrame({"category": ["canteen", "park"], "facility_i": ["A1", "A2"],
-                            "floor_area": [30.0, 0.0]},
-                           geometry=gpd.points_from_xy(KNOWN[:2, 0], KNOWN[:2, 1]), crs="EPSG:4326")
+    src = gpd.GeoDataFrame(
+        {"category": ["canteen", "park"], "facility_i": ["A1", "A2"], "floor_area": [30.0, 0.0]},
+        geometry=gpd.points_from_xy(KNOWN[:2, 0], KNOWN[:2, 1]),
+        crs="EPSG:4326",
+    )
     shp = tmp_path / "fac.shp"
     src.to_file(shp)
     for path in (shp, tmp_path / "fac.shp.zip"):
@@ -169,9 +192,11 @@ def test_csv_in_utm_declared(tmp_path, catalog):
 
 
 def test_unknown_category_named(tmp_path, catalog):
-    path = write_csv(tmp_path / "f.csv", ["category", "lon", "lat"],
-                     [["canteen", 104.06, 30.65], ["gym", 104.06, 30.65], ["gym", 104.07, 30.65],
-                      ["cafe", 104.06, 30.66]])
+    path = write_csv(
+        tmp_path / "f.csv",
+        ["category", "lon", "lat"],
+        [["canteen", 104.06, 30.65], ["gym", 104.06, 30.65], ["gym", 104.07, 30.65], ["cafe", 104.06, 30.66]],
+    )
     with pytest.raises(UnknownCategoryError) as e:
         read_facilities(path, catalog=catalog)
     msg = str(e.value)
@@ -194,44 +219,61 @@ def test_missing_coordinate_columns(tmp_path, catalog):
 
 
 def test_negative_or_bad_floor_area_rows(tmp_path, catalog):
-    path = write_csv(tmp_path / "f.csv", ["facility_id", "category", "lon", "lat", "floor_area_m2"],
-                     [["a", "canteen", 104.06, 30.65, 50], ["b", "canteen", 104.06, 30.65, -3],
-                      ["c", "canteen", 104.06, 30.65, ""], ["d", "canteen", 104.06, 30.65, "big"]])
+    path = write_csv(
+        tmp_path / "f.csv",
+        ["facility_id", "category", "lon", "lat", "floor_area_m2"],
+        [
+            ["a", "canteen", 104.06, 30.65, 50],
+            ["b", "canteen", 104.06, 30.65, -3],
+            ["c", "canteen", 104.06, 30.65, ""],
+            ["d", "canteen", 104.06, 30.65, "big"],
+        ],
+    )
     with pytest.raises(DataFileError) as e:
         read_facilities(path, catalog=catalog)
     assert "rows 2 ('b'), 4 ('d')" in str(e.value) and "floor_area_m2" in str(e.value)
 
 
 def test_empty_and_null_geometry_rows(tmp_path, catalog):
-    path = write_geojson(tmp_path / "f.geojson", [
-        ({"category": "park"}, {"type": "Point", "coordinates": [104.06, 30.65]}),
-        ({"category": "park", "name": "无坐标"}, None),
-        ({"category": "park"}, {"type": "Point", "coordinates": [104.07, 30.65]}),
-        ({"category": "park"}, {"type": "MultiPoint", "coordinates": []}),
-    ])
+    path = write_geojson(
+        tmp_path / "f.geojson",
+        [
+            ({"category": "park"}, {"type": "Point", "coordinates": [104.06, 30.65]}),
+            ({"category": "park", "name": "无坐标"}, None),
+            ({"category": "park"}, {"type": "Point", "coordinates": [104.07, 30.65]}),
+            ({"category": "park"}, {"type": "MultiPoint", "coordinates": []}),
+        ],
+    )
     with pytest.raises(DataFileError, match="missing or empty geometry") as e:
         read_facilities(path, catalog=catalog)
     assert "rows 2 ('无坐标'), 4" in str(e.value)
 
 
 def test_missing_csv_coordinates_rows(tmp_path, catalog):
-    path = write_csv(tmp_path / "f.csv", ["category", "lon", "lat"],
-                     [["park", 104.06, 30.65], ["park", "", 30.65], ["park", "abc", 30.6]])
+    path = write_csv(
+        tmp_path / "f.csv",
+        ["category", "lon", "lat"],
+        [["park", 104.06, 30.65], ["park", "", 30.65], ["park", "abc", 30.6]],
+    )
     with pytest.raises(DataFileError, match="rows 2, 3"):
         read_facilities(path, catalog=catalog)
 
 
 def test_line_geometry_rejected(tmp_path, catalog):
-    path = write_geojson(tmp_path / "f.geojson", [
-        ({"category": "park"}, shapely.geometry.mapping(LineString([(104.0, 30.6), (104.1, 30.7)]))),
-    ])
+    path = write_geojson(
+        tmp_path / "f.geojson",
+        [
+            ({"category": "park"}, shapely.geometry.mapping(LineString([(104.0, 30.6), (104.1, 30.7)]))),
+        ],
+    )
     with pytest.raises(DataFileError, match="points or polygons, got linestring: row 1"):
         read_facilities(path, catalog=catalog)
 
 
 def test_out_of_range_lon(tmp_path, catalog):
-    path = write_csv(tmp_path / "f.csv", ["category", "lon", "lat"],
-                     [["park", 104.06, 30.65], ["park", 204.06, 30.65]])
+    path = write_csv(
+        tmp_path / "f.csv", ["category", "lon", "lat"], [["park", 104.06, 30.65], ["park", 204.06, 30.65]]
+    )
     with pytest.raises(OutsideRegionError, match="out of range.*row 2"):
         read_facilities(path, catalog=catalog)
 
@@ -243,8 +285,11 @@ def test_metres_declared_as_wgs84_hint(tmp_path, catalog):
 
 
 def test_outside_bbox_error_and_drop(tmp_path, catalog, caplog):
-    path = write_csv(tmp_path / "f.csv", ["facility_id", "category", "lon", "lat"],
-                     [["in", "park", 104.06, 30.65], ["far", "park", 116.39, 39.9], ["in2", "park", 104.1, 30.7]])
+    path = write_csv(
+        tmp_path / "f.csv",
+        ["facility_id", "category", "lon", "lat"],
+        [["in", "park", 104.06, 30.65], ["far", "park", 116.39, 39.9], ["in2", "park", 104.1, 30.7]],
+    )
     with pytest.raises(OutsideRegionError) as e:
         read_facilities(path, catalog=catalog, bbox=CHENGDU_BBOX)
     assert "row 2 ('far')" in str(e.value) and str(path) in str(e.value)
@@ -257,8 +302,11 @@ def test_outside_bbox_error_and_drop(tmp_path, catalog, caplog):
 
 
 def test_duplicate_facility_ids(tmp_path, catalog):
-    path = write_csv(tmp_path / "f.csv", ["facility_id", "category", "lon", "lat"],
-                     [["a", "park", 104.06, 30.65], ["a", "park", 104.07, 30.65]])
+    path = write_csv(
+        tmp_path / "f.csv",
+        ["facility_id", "category", "lon", "lat"],
+        [["a", "park", 104.06, 30.65], ["a", "park", 104.07, 30.65]],
+    )
     with pytest.raises(DataFileError, match="duplicate facility ids 'a'.*rows 1 \\('a'\\), 2"):
         read_facilities(path, catalog=catalog)
 
@@ -296,8 +344,12 @@ def community_features(n=3):
     feats = []
     for i in range(n):
         x0 = 104.05 + 0.01 * i
-        feats.append(({"community_id": f"C{i}", "name": f"社区{i}", "households": 1000 + i, "population": 2500},
-                      shapely.geometry.mapping(box(x0, 30.65, x0 + 0.008, 30.658))))
+        feats.append(
+            (
+                {"community_id": f"C{i}", "name": f"社区{i}", "households": 1000 + i, "population": 2500},
+                shapely.geometry.mapping(box(x0, 30.65, x0 + 0.008, 30.658)),
+            )
+        )
     return feats
 
 
@@ -315,8 +367,11 @@ def test_read_communities_geojson_defaults(tmp_path, caplog):
 
 def test_read_communities_gpkg_utm_with_id_alias_and_types(tmp_path):
     polys = [box(404000 + 600 * i, 3392000, 404500 + 600 * i, 3392500) for i in range(3)]
-    src = gpd.GeoDataFrame({"id": [1, 2, 3], "type": ["urban", "乡村", "Industrial"], "district": ["锦江区"] * 3},
-                           geometry=polys, crs="EPSG:32648")
+    src = gpd.GeoDataFrame(
+        {"id": [1, 2, 3], "type": ["urban", "乡村", "Industrial"], "district": ["锦江区"] * 3},
+        geometry=polys,
+        crs="EPSG:32648",
+    )
     path = tmp_path / "c.gpkg"
     src.to_file(path, driver="GPKG")
     gdf = read_communities(path)
@@ -362,7 +417,9 @@ def test_empty_community_geometry(tmp_path):
 
 
 def test_community_points_rejected_and_negative_population(tmp_path):
-    path = write_geojson(tmp_path / "p.geojson", [({"community_id": "a"}, {"type": "Point", "coordinates": [104, 30]})])
+    path = write_geojson(
+        tmp_path / "p.geojson", [({"community_id": "a"}, {"type": "Point", "coordinates": [104, 30]})]
+    )
     with pytest.raises(DataFileError, match="must be polygons"):
         read_communities(path)
     feats = community_features()
@@ -384,7 +441,9 @@ def test_community_missing_id_column_and_csv(tmp_path):
 
 
 def test_communities_outside_bbox(tmp_path):
-    feats = community_features(1) + [({"community_id": "bj"}, shapely.geometry.mapping(box(116.3, 39.9, 116.31, 39.91)))]
+    feats = community_features(1) + [
+        ({"community_id": "bj"}, shapely.geometry.mapping(box(116.3, 39.9, 116.31, 39.91)))
+    ]
     path = write_geojson(tmp_path / "c.geojson", feats)
     with pytest.raises(OutsideRegionError, match="row 2 \\('bj'\\)"):
         read_communities(path, bbox=CHENGDU_BBOX)
@@ -442,16 +501,23 @@ def test_check_declared_crs(streets):
     lon, lat, dist = streets
     gx, gy = wgs84_to_gcj02(lon, lat)
     as_wgs = gpd.GeoDataFrame(geometry=gpd.points_from_xy(gx, gy), crs="EPSG:4326")
-    with pytest.raises(CoordinateSystemError, match="looks like GCJ-02 .* declared as WGS84.*pass --crs gcj02") as e:
+    with pytest.raises(
+        CoordinateSystemError, match="looks like GCJ-02 .* declared as WGS84.*pass --crs gcj02"
+    ) as e:
         check_declared_crs(as_wgs, "wgs84", dist)
     assert "median distance to streets" in str(e.value)
     bx, by = wgs84_to_bd09(lon, lat)
     with pytest.raises(CoordinateSystemError, match="pass --crs bd09"):
-        check_declared_crs(gpd.GeoDataFrame(geometry=gpd.points_from_xy(bx, by), crs="EPSG:4326"), "wgs84", dist)
-    ok = check_declared_crs(gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"), "wgs84", dist)
+        check_declared_crs(
+            gpd.GeoDataFrame(geometry=gpd.points_from_xy(bx, by), crs="EPSG:4326"), "wgs84", dist
+        )
+    ok = check_declared_crs(
+        gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"), "wgs84", dist
+    )
     assert ok["median_m"]["wgs84"] < 1.0 and ok["median_m"]["gcj02"] > 30
     # WGS84 numbers wrongly declared as GCJ-02: the reader shifted them off the streets
     from circles.io.coords import gcj02_to_wgs84
+
     wx, wy = gcj02_to_wgs84(lon, lat)
     wrong = gpd.GeoDataFrame(geometry=gpd.points_from_xy(wx, wy), crs="EPSG:4326")
     with pytest.raises(CoordinateSystemError, match="looks like WGS84 coordinates declared as GCJ-02"):
@@ -462,8 +528,11 @@ def test_check_declared_crs(streets):
 def test_check_declared_crs_end_to_end(tmp_path, catalog, streets):
     lon, lat, dist = streets
     gx, gy = wgs84_to_gcj02(lon, lat)
-    path = write_csv(tmp_path / "amap.csv", ["category", "lon", "lat"],
-                     [["canteen", f"{x:.8f}", f"{y:.8f}"] for x, y in zip(gx, gy)])
+    path = write_csv(
+        tmp_path / "amap.csv",
+        ["category", "lon", "lat"],
+        [["canteen", f"{x:.8f}", f"{y:.8f}"] for x, y in zip(gx, gy)],
+    )
     with pytest.raises(CoordinateSystemError, match="--crs gcj02"):
         check_declared_crs(read_facilities(path, catalog=catalog), "wgs84", dist)
     check_declared_crs(read_facilities(path, crs="gcj02", catalog=catalog), "gcj02", dist)

@@ -28,10 +28,18 @@ from circles.io.osm_features import (
 REGION = get_region("chengdu-central")
 SAMPLE = project_data_dir() / "facilities" / "chengdu-central_sample.geojson"
 # Focus categories the 2018 extract lacks; the sample layer supplies them.
-NOT_IN_OSM = ("party_service_station", "party_service_centre", "community_complex", "canteen",
-              "labourer_harbour", "elderly_care")
+NOT_IN_OSM = (
+    "party_service_station",
+    "party_service_centre",
+    "community_complex",
+    "canteen",
+    "labourer_harbour",
+    "elderly_care",
+)
 
-needs_extract = pytest.mark.skipif(not REGION.osm_path.exists(), reason=f"OSM extract absent: {REGION.osm_path}")
+needs_extract = pytest.mark.skipif(
+    not REGION.osm_path.exists(), reason=f"OSM extract absent: {REGION.osm_path}"
+)
 
 
 @pytest.fixture(scope="module")

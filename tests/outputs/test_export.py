@@ -37,7 +37,9 @@ OGRINFO = shutil.which("ogrinfo")
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory):
-    res = synthetic_plan(tmp_path_factory.mktemp("exp"), categories=("canteen", "party_service_station", "labourer_harbour"))
+    res = synthetic_plan(
+        tmp_path_factory.mktemp("exp"), categories=("canteen", "party_service_station", "labourer_harbour")
+    )
     ch = choose_sites(res, "canteen", 2, synthetic_candidates())
     return res, ch
 
@@ -63,7 +65,9 @@ def _text(v, shapefile):
     return None if (shapefile and v == "") else v
 
 
-def assert_same(read: gpd.GeoDataFrame, expected: gpd.GeoDataFrame, *, shapefile: bool = False, layer: str = ""):
+def assert_same(
+    read: gpd.GeoDataFrame, expected: gpd.GeoDataFrame, *, shapefile: bool = False, layer: str = ""
+):
     assert len(read) == len(expected), layer
     for col in expected.columns:
         if col == expected.geometry.name:
@@ -71,8 +75,14 @@ def assert_same(read: gpd.GeoDataFrame, expected: gpd.GeoDataFrame, *, shapefile
         assert col in read.columns, f"{layer}.{col} missing"
         a, b = read[col], expected[col]
         if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_object_dtype(b):
-            np.testing.assert_allclose(a.astype(float).to_numpy(), b.astype(float).to_numpy(), rtol=1e-9, atol=1e-9,
-                                       equal_nan=True, err_msg=f"{layer}.{col}")
+            np.testing.assert_allclose(
+                a.astype(float).to_numpy(),
+                b.astype(float).to_numpy(),
+                rtol=1e-9,
+                atol=1e-9,
+                equal_nan=True,
+                err_msg=f"{layer}.{col}",
+            )
         else:
             assert [_text(v, shapefile) for v in a] == [_text(v, shapefile) for v in b], f"{layer}.{col}"
     ga, gb = read.geometry.to_numpy(), expected.geometry.to_numpy()
@@ -98,7 +108,10 @@ def test_geopackage_round_trip(line, tmp_path):
         assert_same(read, expected_values(gdf, shapefile=False), layer=name)
         assert (read["attribution"] == OSM_ATTRIBUTION).all()
     sites = gpd.read_file(path, layer="sites", engine="pyogrio")
-    assert list(sites["name"]) == ["乙停车场", "丙绿地"] and list(sites["closes_gaps"])[0] == "测试小区1; 测试小区2; 测试小区5"
+    assert (
+        list(sites["name"]) == ["乙停车场", "丙绿地"]
+        and list(sites["closes_gaps"])[0] == "测试小区1; 测试小区2; 测试小区5"
+    )
     assert list(sites["baseline"]) == ["sample:1", "sample:1"]  # the existing canteen is SAMPLE data
     areas = gpd.read_file(path, layer="site_areas", engine="pyogrio")
     assert list(areas["site_id"]) == ["B"] and areas.geom_type.iat[0] == "MultiPolygon"
@@ -167,14 +180,32 @@ def test_zipped_shapefile_opens_in_ogrinfo(line, tmp_path):
     res, ch = line
     path = export(res, tmp_path / "sites.shp.zip", sites=ch)
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
-    out = subprocess.run([OGRINFO, "-ro", "-so", f"/vsizip/{path}", "sites"], capture_output=True, text=True,
-                         encoding="utf-8", env=env, check=True).stdout
+    out = subprocess.run(
+        [OGRINFO, "-ro", "-so", f"/vsizip/{path}", "sites"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        check=True,
+    ).stdout
     assert "Feature Count: 2" in out and 'ID["EPSG",4326]' in out and "Geometry: Point" in out
-    out = subprocess.run([OGRINFO, "-ro", "-al", "-q", f"/vsizip/{path}", "sites"], capture_output=True, text=True,
-                         encoding="utf-8", env=env, check=True).stdout
+    out = subprocess.run(
+        [OGRINFO, "-ro", "-al", "-q", f"/vsizip/{path}", "sites"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        check=True,
+    ).stdout
     assert "name (String) = 乙停车场" in out and "cls_gaps (String) = 测试小区1; 测试小区2; 测试小区5" in out
-    out = subprocess.run([OGRINFO, "-ro", "-so", f"/vsizip/{path}"], capture_output=True, text=True,
-                         encoding="utf-8", env=env, check=True).stdout
+    out = subprocess.run(
+        [OGRINFO, "-ro", "-so", f"/vsizip/{path}"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        check=True,
+    ).stdout
     for layer in LAYER_ORDER:
         assert f"{layer} (" in out
 
@@ -214,8 +245,12 @@ def test_geojson_is_rfc7946_with_attribution(line, tmp_path):
     assert 100 < lon < 110 and 25 < lat < 35  # longitude first
     read = gpd.read_file(path, engine="pyogrio")
     assert read.crs == "EPSG:4326"
-    assert_same(read, expected_values(ch.sites.assign(attribution=OSM_ATTRIBUTION), shapefile=False), layer="geojson")
-    assert feats[0]["properties"]["name"] == "乙停车场" and feats[0]["properties"]["new_residents"] == pytest.approx(350)
+    assert_same(
+        read, expected_values(ch.sites.assign(attribution=OSM_ATTRIBUTION), shapefile=False), layer="geojson"
+    )
+    assert feats[0]["properties"]["name"] == "乙停车场" and feats[0]["properties"][
+        "new_residents"
+    ] == pytest.approx(350)
 
 
 def test_geojson_without_sites_is_the_communities(line, tmp_path):
@@ -237,9 +272,22 @@ def test_export_format_by_suffix():
 
 
 def test_shapefile_field_names_are_short_unique_and_documented():
-    cols = ["community_id", "party_service_station_share", "party_service_station_min",
-            "party_service_station_nearest", "party_service_centre_share", "party_service_centre_min",
-            "nearest_facility_source", "uncovered_area_m2", "name", "Name", "x" * 12, "x" * 12 + "y", "名称", "1st"]
+    cols = [
+        "community_id",
+        "party_service_station_share",
+        "party_service_station_min",
+        "party_service_station_nearest",
+        "party_service_centre_share",
+        "party_service_centre_min",
+        "nearest_facility_source",
+        "uncovered_area_m2",
+        "name",
+        "Name",
+        "x" * 12,
+        "x" * 12 + "y",
+        "名称",
+        "1st",
+    ]
     m = shapefile_field_names(cols)
     assert m == shapefile_field_names(cols)  # deterministic
     assert m["community_id"] == "comm_id" and m["party_service_station_share"] == "ptysvcstsh"
@@ -250,11 +298,33 @@ def test_shapefile_field_names_are_short_unique_and_documented():
     assert all(len(v) <= 10 for v in m.values()) and len({v.lower() for v in m.values()}) == len(cols)
 
 
-@pytest.mark.parametrize("name", [
-    "../x.gpkg", "..", "a/../../b.gpkg", "/etc/passwd", "/tmp/x.gpkg", "sub/x.gpkg", "x\\..\\y.gpkg",
-    "x.gpkg\x00", "x..gpkg", " x.gpkg", "x.gpkg ", "名字.gpkg", "x.exe", "x.gpkg.exe", ".gpkg", ".hidden.gpkg",
-    "con.gpkg", "x;rm.gpkg", "%2e%2e%2fx.gpkg", "x" * 200 + ".gpkg", "", "x.shp",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../x.gpkg",
+        "..",
+        "a/../../b.gpkg",
+        "/etc/passwd",
+        "/tmp/x.gpkg",
+        "sub/x.gpkg",
+        "x\\..\\y.gpkg",
+        "x.gpkg\x00",
+        "x..gpkg",
+        " x.gpkg",
+        "x.gpkg ",
+        "名字.gpkg",
+        "x.exe",
+        "x.gpkg.exe",
+        ".gpkg",
+        ".hidden.gpkg",
+        "con.gpkg",
+        "x;rm.gpkg",
+        "%2e%2e%2fx.gpkg",
+        "x" * 200 + ".gpkg",
+        "",
+        "x.shp",
+    ],
+)
 def test_safe_export_path_refuses_escapes_and_odd_names(tmp_path, name):
     with pytest.raises(InputError):
         safe_export_path(tmp_path, name)
@@ -311,7 +381,9 @@ def test_default_region_sites_reopen_in_gdal(chengdu_sites, tmp_path):
     assert s.method == "MILP (HiGHS)" and s.optimal and 1 <= len(ch.sites) <= 5
     assert s.objective >= s.greedy_objective - 1e-6 and s.objective <= s.lp_bound + 1e-6
     assert ch.weight_kind == "area" and ch.sites["new_residents"].isna().all()
-    assert (ch.sites["added_weight"] > 0).all() and ch.sites["added_weight"].sum() == pytest.approx(s.objective)
+    assert (ch.sites["added_weight"] > 0).all() and ch.sites["added_weight"].sum() == pytest.approx(
+        s.objective
+    )
     assert ch.gaps_closed >= 1 and ch.baseline == {"sample": 6}
     gpkg = export(res, tmp_path / "chengdu_canteen.gpkg", sites=ch)
     shz = export(res, tmp_path / "chengdu_canteen.shp.zip", sites=ch)
@@ -324,6 +396,12 @@ def test_default_region_sites_reopen_in_gdal(chengdu_sites, tmp_path):
         assert set(res.data.communities["name"]) == set(comm["name"])
     assert len(json.loads(gj.read_text(encoding="utf-8"))["features"]) == len(ch.sites)
     if OGRINFO:
-        out = subprocess.run([OGRINFO, "-ro", "-so", f"/vsizip/{shz}", "communities"], capture_output=True, text=True,
-                             encoding="utf-8", env={**os.environ, "LC_ALL": "C.UTF-8"}, check=True).stdout
+        out = subprocess.run(
+            [OGRINFO, "-ro", "-so", f"/vsizip/{shz}", "communities"],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+            check=True,
+        ).stdout
         assert 'ID["EPSG",4326]' in out and f"Feature Count: {len(res.data.communities)}" in out

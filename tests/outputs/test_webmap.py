@@ -9,9 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from circles.config import get_region
-from circles.io.coords import wgs84_to_gcj02
 from circles.errors import InputError, UnknownCategoryError
+from circles.io.coords import wgs84_to_gcj02
 
 MB = 1_000_000
 
@@ -83,7 +82,8 @@ def test_only_the_chosen_category_is_shown(result, full_html):
     var_of = dict(re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:\s*(\w+)\s*,', block, re.M))
     shown = {json.loads(k) for k, v in var_of.items() if re.search(rf"\b{v}\.addTo\(", page)}
     assert shown == {
-        "街道网络 Street network (OSM)", "区界 District boundaries",  # offline orientation
+        "街道网络 Street network (OSM)",
+        "区界 District boundaries",  # offline orientation
         "社区食堂 Community canteen · 10分钟步行范围 10-min walk area",
         "社区食堂 Community canteen · 设施 facilities",
         "社区食堂 Community canteen · 社区10分钟覆盖率与缺口 community share and gaps (10 min)",
@@ -92,9 +92,18 @@ def test_only_the_chosen_category_is_shown(result, full_html):
 
 def test_legend_title_attribution_and_weighting(result, full_html):
     page, _ = full_html
-    for text in ("图例 Legend", "社区覆盖率 Community covered share", "服务范围 Service areas",
-                 "示例数据 SAMPLE", "not observed", "black outline = gap", "图层 Layers",
-                 "© OpenStreetMap contributors", result.data.region.name_zh, "OpenStreetMap 2018"):
+    for text in (
+        "图例 Legend",
+        "社区覆盖率 Community covered share",
+        "服务范围 Service areas",
+        "示例数据 SAMPLE",
+        "not observed",
+        "black outline = gap",
+        "图层 Layers",
+        "© OpenStreetMap contributors",
+        result.data.region.name_zh,
+        "OpenStreetMap 2018",
+    ):
         assert text in page, text
     assert result.data.weight_kind == "area"
     assert "AREA-weighted" in page and "按面积加权 area-weighted" in page
@@ -130,8 +139,12 @@ def test_communities_coloured_by_10_minute_share_and_gaps_outlined(result, cante
 def test_sample_facilities_marked(result, canteen_html):
     fac = result.data.facilities
     assert (fac.loc[fac["category"] == "canteen", "source"] == "sample").all()
-    popups = [f["properties"]["popup"] for fc in _geojson_layers(canteen_html) for f in fc["features"]
-              if "popup" in f["properties"]]
+    popups = [
+        f["properties"]["popup"]
+        for fc in _geojson_layers(canteen_html)
+        for f in fc["features"]
+        if "popup" in f["properties"]
+    ]
     assert len(popups) == int((fac["category"] == "canteen").sum())
     assert all("示例数据 SAMPLE, not observed" in p and "社区食堂 / Community canteen" in p for p in popups)
     assert '"dashArray": "3 2"' in canteen_html  # hollow dashed marker
@@ -195,7 +208,9 @@ def test_custom_tiles_need_attribution(result):
         resolve_tiles("not-a-tile-source")
     spec = resolve_tiles("https://example.org/{z}/{x}/{y}.png", "© Example", "gcj02")
     assert spec.gcj02
-    page = render_map(result, category="park", tiles="https://example.org/{z}/{x}/{y}.png", tiles_attr="© Example")
+    page = render_map(
+        result, category="park", tiles="https://example.org/{z}/{x}/{y}.png", tiles_attr="© Example"
+    )
     assert "https://example.org/{z}/{x}/{y}.png" in page and "© Example" in page
     assert resolve_tiles(None) is None and resolve_tiles("none") is None
 

@@ -30,10 +30,18 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WINDOW = (1400, 900)
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--mute-audio",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # no host resolves: the page must not need the network
-    "--enable-logging=stderr", "--v=0",
+    "--enable-logging=stderr",
+    "--v=0",
 ]
 
 ERROR_HOOK = """<script>
@@ -71,8 +79,15 @@ def instrument(page: Path, out: Path) -> Path:
 def run_chromium(page: Path, *args: str, window=WINDOW, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run headless Chromium on ``page`` with a fresh profile; ``args`` add the mode flags."""
     with tempfile.TemporaryDirectory(prefix="circles-chromium-") as profile:
-        cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={window[0]},{window[1]}",
-               "--virtual-time-budget=5000", *args, page.resolve().as_uri()]
+        cmd = [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={window[0]},{window[1]}",
+            "--virtual-time-budget=5000",
+            *args,
+            page.resolve().as_uri(),
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -215,7 +230,13 @@ def test_layer_control_lists_the_layers(result, rendered):
     assert sorted(t for t, _ in labels) == sorted(expected + [STREETS_LAYER, DISTRICTS_LAYER])
     checked = {t for t, c in labels if c}
     canteen = layer_names(result.data.catalog.get("canteen"))
-    assert checked == {canteen["area_10"], canteen["facilities"], canteen["communities"], STREETS_LAYER, DISTRICTS_LAYER}
+    assert checked == {
+        canteen["area_10"],
+        canteen["facilities"],
+        canteen["communities"],
+        STREETS_LAYER,
+        DISTRICTS_LAYER,
+    }
 
 
 def test_screenshot_written(map_page, tmp_path):

@@ -36,7 +36,9 @@ def make_points(centres, types, n=4):
 
 
 def canteen_at(x, y):
-    return FacilityPoints(np.array([[x, y]]), np.array(["c1"]), np.array(["canteen"]), np.array(["食堂"]), np.array(["test"]))
+    return FacilityPoints(
+        np.array([[x, y]]), np.array(["c1"]), np.array(["canteen"]), np.array(["食堂"]), np.array(["test"])
+    )
 
 
 def test_two_blocks_covered_twenty_blocks_not(street):
@@ -83,19 +85,25 @@ def test_partial_coverage_is_the_weighted_share(street):
 def test_no_facility_means_nothing_covered(street):
     pts = make_points([(X0 + 200, Y0 + 200)], ["urban"])
     eng = CoverageEngine(street, pts)
-    empty = FacilityPoints(np.zeros((0, 2)), np.array([], str), np.array([], str), np.array([], str), np.array([], str))
+    empty = FacilityPoints(
+        np.zeros((0, 2)), np.array([], str), np.array([], str), np.array([], str), np.array([], str)
+    )
     cov, _ = coverage_table(eng, CAT, np.array(["urban"]), empty, categories=["canteen"])
     assert cov.loc[0, "covered_share"] == 0.0 and np.isinf(cov.loc[0, "nearest_time_s"])
     assert cov.loc[0, "nearest_facility_id"] == ""
 
 
 def communities_frame(n, residents=None, households=None):
-    return pd.DataFrame({
-        "community_id": [f"c{i}" for i in range(n)], "name": [f"社区{i}" for i in range(n)],
-        "type": ["urban"] * n, "area_m2": [10000.0] * n,
-        "residents": residents if residents is not None else [np.nan] * n,
-        "households": households if households is not None else [np.nan] * n,
-    })
+    return pd.DataFrame(
+        {
+            "community_id": [f"c{i}" for i in range(n)],
+            "name": [f"社区{i}" for i in range(n)],
+            "type": ["urban"] * n,
+            "area_m2": [10000.0] * n,
+            "residents": residents if residents is not None else [np.nan] * n,
+            "households": households if households is not None else [np.nan] * n,
+        }
+    )
 
 
 def test_gap_list_counts_uncovered_residents_and_ranks_by_severity(street):
@@ -125,7 +133,9 @@ def test_labourer_harbour_applies_to_urban_communities_only(street):
     pts = make_points([(X0 + 2000, Y0 + 200)] * 2, ["urban", "rural"])
     eng = CoverageEngine(street, pts)
     types = np.array(["urban", "rural"])
-    empty = FacilityPoints(np.zeros((0, 2)), np.array([], str), np.array([], str), np.array([], str), np.array([], str))
+    empty = FacilityPoints(
+        np.zeros((0, 2)), np.array([], str), np.array([], str), np.array([], str), np.array([], str)
+    )
     cov, _ = coverage_table(eng, CAT, types, empty, categories=["labourer_harbour"])
     comm = communities_frame(2).assign(type=types)
     gaps = coverage_gaps(cov, comm, CAT, "area")
@@ -134,8 +144,13 @@ def test_labourer_harbour_applies_to_urban_communities_only(street):
 
 def test_capacity_shortfall_rows(street):
     # one centre of 100 m² serving two communities of 300 and 200 households: needs 150 m²
-    fac = FacilityPoints(np.array([[X0 + 1000, Y0 + 200]]), np.array(["pc1"]), np.array(["party_service_centre"]),
-                         np.array(["中心"]), np.array(["test"]))
+    fac = FacilityPoints(
+        np.array([[X0 + 1000, Y0 + 200]]),
+        np.array(["pc1"]),
+        np.array(["party_service_centre"]),
+        np.array(["中心"]),
+        np.array(["test"]),
+    )
     pts = make_points([(X0 + 900, Y0 + 200), (X0 + 1100, Y0 + 200)], ["urban", "urban"])
     eng = CoverageEngine(street, pts)
     cov, _ = coverage_table(eng, CAT, np.array(["urban", "urban"]), fac, categories=["party_service_centre"])

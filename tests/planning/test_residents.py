@@ -37,8 +37,18 @@ def raster(tmp_path):
     data[6:8, 1:3] = 0.0
     data[9, 19] = -9999.0
     path = tmp_path / "pop.tif"
-    with rasterio.open(path, "w", driver="GTiff", height=10, width=20, count=1, dtype="float32",
-                       crs=UTM, transform=from_origin(X0, Y0 + 1000, CELL, CELL), nodata=-9999.0) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=10,
+        width=20,
+        count=1,
+        dtype="float32",
+        crs=UTM,
+        transform=from_origin(X0, Y0 + 1000, CELL, CELL),
+        nodata=-9999.0,
+    ) as ds:
         ds.write(data, 1)
     return path, data
 
@@ -82,9 +92,15 @@ def test_population_preferred_over_households():
 
 
 def test_max_points_thinning_and_min_points():
-    big = gpd.GeoDataFrame({"community_id": ["big", "tiny", "sliver"], "population": [5e4, 10.0, 3.0]},
-                           geometry=[box(X0, Y0, X0 + 5000, Y0 + 5000), box(X0, Y0, X0 + 20, Y0 + 20),
-                                     box(X0, Y0, X0 + 3000, Y0 + 1)], crs=UTM)
+    big = gpd.GeoDataFrame(
+        {"community_id": ["big", "tiny", "sliver"], "population": [5e4, 10.0, 3.0]},
+        geometry=[
+            box(X0, Y0, X0 + 5000, Y0 + 5000),
+            box(X0, Y0, X0 + 20, Y0 + 20),
+            box(X0, Y0, X0 + 3000, Y0 + 1),
+        ],
+        crs=UTM,
+    )
     pts = resident_points(big, spacing_m=50, max_points=200, min_points=4)
     counts = pts["community_id"].value_counts()
     assert 100 <= counts["big"] <= 200
@@ -93,15 +109,18 @@ def test_max_points_thinning_and_min_points():
         sel = pts[pts["community_id"] == cid]
         assert poly.buffer(1e-6).contains(sel.geometry).all()
     assert pts.groupby("community_id")["weight"].sum().to_dict() == pytest.approx(
-        {"big": 5e4, "tiny": 10.0, "sliver": 3.0})
+        {"big": 5e4, "tiny": 10.0, "sliver": 3.0}
+    )
     again = resident_points(big, spacing_m=50, max_points=200, min_points=4)
     assert again.geometry.equals(pts.geometry)  # seeded: reproducible
 
 
 def test_buildings_restrict_points():
     comm = communities(population=[1000.0, 500.0])
-    blds = gpd.GeoDataFrame(geometry=[box(X0 + 100, Y0 + 100, X0 + 220, Y0 + 180),
-                                      box(X0 + 300, Y0 + 300, X0 + 420, Y0 + 460)], crs=UTM).to_crs("EPSG:4326")
+    blds = gpd.GeoDataFrame(
+        geometry=[box(X0 + 100, Y0 + 100, X0 + 220, Y0 + 180), box(X0 + 300, Y0 + 300, X0 + 420, Y0 + 460)],
+        crs=UTM,
+    ).to_crs("EPSG:4326")
     pts = resident_points(comm, buildings=blds)
     c0 = pts[pts["community_id"] == "C0"]
     inside = gpd.GeoSeries(blds.to_crs(UTM).union_all().buffer(1e-6), crs=UTM).iloc[0]
@@ -156,14 +175,17 @@ def test_raster_weights_in_resident_points(raster):
 
 def test_raster_values_at(raster):
     path, data = raster
-    pts = gpd.GeoSeries.from_xy([X0 + 50, X0 + 1950, X0 + 5000, X0 + 1950],
-                                [Y0 + 950, Y0 + 950, Y0 + 950, Y0 + 50], crs=UTM)
+    pts = gpd.GeoSeries.from_xy(
+        [X0 + 50, X0 + 1950, X0 + 5000, X0 + 1950], [Y0 + 950, Y0 + 950, Y0 + 950, Y0 + 50], crs=UTM
+    )
     assert raster_values_at(pts, path).tolist() == [data[0, 0], data[0, 19], 0.0, 0.0]
 
 
 def test_raster_no_overlap_warns(raster, caplog):
     path, _ = raster
-    far = gpd.GeoDataFrame({"community_id": ["far"]}, geometry=[box(X0 + 50000, Y0, X0 + 50500, Y0 + 500)], crs=UTM)
+    far = gpd.GeoDataFrame(
+        {"community_id": ["far"]}, geometry=[box(X0 + 50000, Y0, X0 + 50500, Y0 + 500)], crs=UTM
+    )
     with caplog.at_level(logging.WARNING, logger="circles.planning.residents"):
         s = population_from_raster(far, path)
     assert s["far"] == 0 and "does not overlap" in caplog.text
@@ -178,8 +200,16 @@ def test_unreadable_raster(tmp_path):
     with pytest.raises(DataFileError, match="file not found"):
         population_from_raster(comm, tmp_path / "missing.tif")
     nocrs = tmp_path / "nocrs.tif"
-    with rasterio.open(nocrs, "w", driver="GTiff", height=2, width=2, count=1, dtype="float32",
-                       transform=from_origin(X0, Y0 + 200, 100, 100)) as ds:
+    with rasterio.open(
+        nocrs,
+        "w",
+        driver="GTiff",
+        height=2,
+        width=2,
+        count=1,
+        dtype="float32",
+        transform=from_origin(X0, Y0 + 200, 100, 100),
+    ) as ds:
         ds.write(np.ones((2, 2), dtype="float32"), 1)
     with pytest.raises(DataFileError, match="no coordinate system"):
         population_from_raster(comm, nocrs)
@@ -187,6 +217,8 @@ def test_unreadable_raster(tmp_path):
 
 def test_small_polygon_gets_share_of_its_cell(raster):
     path, data = raster
-    tiny = gpd.GeoDataFrame({"community_id": ["t"]}, geometry=[box(X0 + 510, Y0 + 810, X0 + 530, Y0 + 830)], crs=UTM)
+    tiny = gpd.GeoDataFrame(
+        {"community_id": ["t"]}, geometry=[box(X0 + 510, Y0 + 810, X0 + 530, Y0 + 830)], crs=UTM
+    )
     s = population_from_raster(tiny, path)
     assert s["t"] == pytest.approx(data[1, 5] * 400 / 10000)

@@ -30,13 +30,9 @@ import pandas as pd
 import pytest
 import shapely
 from scipy import sparse
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
-from circles.catalog import load_catalog
-from circles.config import Region, get_profile
 from circles.errors import DataFileError, InputError
-from circles.pipeline import PlanData, PlanOptions, run_plan
-from circles.routing.graph import ProfileGraph
 from circles.planning.sites import (
     CANDIDATE_COLUMNS,
     SITE_COLUMNS,
@@ -48,8 +44,7 @@ from circles.planning.sites import (
     solve_mclp,
 )
 
-from grids import X0, Y0, grid_network
-
+from grids import X0, Y0
 from synthetic_line import CRS, NAMES, POINTS, WEIGHTS, synthetic_candidates, synthetic_plan, to_wgs  # noqa: F401
 
 
@@ -69,7 +64,11 @@ def test_milp_beats_greedy_on_the_hand_case():
     sol = solve_mclp(HAND, HAND_W, 2)
     assert sol.method == "MILP (HiGHS)" and sol.optimal and sol.status == "Optimal"
     assert sorted(sol.chosen) == [1, 2]
-    assert sol.objective == pytest.approx(7.0) and sol.bound == pytest.approx(7.0) and sol.gap == pytest.approx(0.0)
+    assert (
+        sol.objective == pytest.approx(7.0)
+        and sol.bound == pytest.approx(7.0)
+        and sol.gap == pytest.approx(0.0)
+    )
     assert sol.greedy_objective == pytest.approx(5.5) and sol.greedy_chosen[0] == 0
     assert sol.lp_bound == pytest.approx(7.0)
     # 6 rows, 4 distinct patterns ({A,B} twice, {A,C} twice, {B}, {C}): 3 x + 4 y variables
@@ -88,8 +87,16 @@ def test_time_limit_falls_back_to_greedy_with_a_gap(monkeypatch):
     import circles.planning.sites as sites
 
     def stopped(sets, w, n_cand, k, time_limit_s):
-        return {"status": "Time limit reached", "optimal": False, "time_limit": True, "x": None,
-                "objective": float("nan"), "dual_bound": 7.0, "time_s": time_limit_s, "nnz": 0}
+        return {
+            "status": "Time limit reached",
+            "optimal": False,
+            "time_limit": True,
+            "x": None,
+            "objective": float("nan"),
+            "dual_bound": 7.0,
+            "time_s": time_limit_s,
+            "nnz": 0,
+        }
 
     monkeypatch.setattr(sites, "_run_milp", stopped)
     sol = solve_mclp(HAND, HAND_W, 2, time_limit_s=0.5)
@@ -146,8 +153,15 @@ def test_coverage_matrix_on_the_street(plan_line):
     xy = np.array([[X0 + 3000, Y0], [X0 + 1800, Y0 + 30], [X0 + 4200, Y0], [X0 + 6400, Y0]])
     A, snap_m, best = coverage_matrix(plan_line, "canteen", xy)
     got = {p: sorted("ABCD"[j] for j in A[i].indices) for i, p in enumerate(POINTS)}
-    assert got == {"p1": ["A", "B"], "p2": ["A", "B"], "p3": ["A", "C"], "p4": ["A", "C"], "p5": ["B"],
-                   "p6": ["C"], "p7": ["D"]}
+    assert got == {
+        "p1": ["A", "B"],
+        "p2": ["A", "B"],
+        "p3": ["A", "C"],
+        "p4": ["A", "C"],
+        "p5": ["B"],
+        "p6": ["C"],
+        "p7": ["D"],
+    }
     np.testing.assert_allclose(snap_m, [0, 30, 0, 0], atol=1e-6)
     # p2 is reached from A (300 m) sooner than from B (930 m)
     assert best[1] == pytest.approx(300 / 1.1)
@@ -185,7 +199,9 @@ def test_describe_names_the_method_and_the_sites(plan_line):
     lines = choose_sites(plan_line, "canteen", 2, synthetic_candidates()).describe()
     assert lines[0] == "canteen 社区食堂: 2 site(s) (k = 2) by MILP (HiGHS)"
     assert "newly covered: 700 residents (bound 700, gap 0.00%; greedy 550)" in lines[1]
-    assert lines[2].startswith("#1 B 用户候选 乙停车场 (1,600 m², source user): +350 residents, closes 3 gap(s): 测试小区1")
+    assert lines[2].startswith(
+        "#1 B 用户候选 乙停车场 (1,600 m², source user): +350 residents, closes 3 gap(s): 测试小区1"
+    )
 
 
 def test_existing_facilities_stay_fixed(plan_line, tmp_path):
@@ -213,13 +229,22 @@ def test_k_larger_than_the_candidates(plan_line):
 
 
 def test_no_uncovered_residents(tmp_path):
-    res = synthetic_plan(tmp_path, facilities=(("F1", 3000.0, "canteen", "osm"), ("F2", 1500.0, "canteen", "osm"),
-                                               ("F3", 4500.0, "canteen", "osm"), ("F4", 6500.0, "canteen", "osm")))
+    res = synthetic_plan(
+        tmp_path,
+        facilities=(
+            ("F1", 3000.0, "canteen", "osm"),
+            ("F2", 1500.0, "canteen", "osm"),
+            ("F3", 4500.0, "canteen", "osm"),
+            ("F4", 6500.0, "canteen", "osm"),
+        ),
+    )
     ch = choose_sites(res, "canteen", 3, synthetic_candidates())
     assert len(ch.sites) == 0 and ch.objective == 0 and ch.solution.optimal
     assert ch.solution.method.startswith("trivial") and ch.gaps_before == 0
     assert any("already covered" in n for n in ch.notes)
-    assert ch.candidates["usable"].all() and np.isfinite(ch.candidates["snap_m"]).all()  # snapped all the same
+    assert (
+        ch.candidates["usable"].all() and np.isfinite(ch.candidates["snap_m"]).all()
+    )  # snapped all the same
     assert list(ch.sites.columns) == [*SITE_COLUMNS, "geometry"]
 
 
@@ -240,8 +265,13 @@ def test_area_weights_are_never_called_residents(tmp_path):
 def test_a_partly_covered_community_is_not_closed(tmp_path):
     # c1 has two points 2 km apart; B (1800, 30 m off) reaches a (830 m) but not b (1230 m): share 0.6
     pts = {"a": 1000, "b": 3000}
-    res = synthetic_plan(tmp_path, points=pts, weights={"a": 60.0, "b": 40.0}, community_of={"a": "c1", "b": "c1"},
-                         facilities=())
+    res = synthetic_plan(
+        tmp_path,
+        points=pts,
+        weights={"a": 60.0, "b": 40.0},
+        community_of={"a": "c1", "b": "c1"},
+        facilities=(),
+    )
     cands = synthetic_candidates()[lambda d: d["site_id"].isin(["B"])]
     ch = choose_sites(res, "canteen", 1, cands)
     assert list(ch.sites["site_id"]) == ["B"] and ch.objective == pytest.approx(60)
@@ -305,8 +335,12 @@ def _osm(path: Path) -> Path:
     rect(107, 900, 0, 910, 10, {"building": "yes"})  # an ordinary building: no
     node(1000, 0, {"amenity": "parking"}, ident=9001)
     node(1100, 0, {"amenity": "marketplace", "name": "菜市场"}, ident=9002)
-    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
-                    + "\n".join(nodes + ways) + "\n</osm>\n", encoding="utf-8")
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+        + "\n".join(nodes + ways)
+        + "\n</osm>\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -314,14 +348,25 @@ def test_osm_candidates_by_kind(tmp_path):
     c = osm_candidates(_osm(tmp_path / "c.osm"))
     assert list(c.columns) == [*CANDIDATE_COLUMNS, "geometry"] and c.crs == "EPSG:4326"
     got = dict(zip(c["site_id"], c["kind"]))
-    assert got == {"osm:w104": "idle_building", "osm:w103": "vacant_land", "osm:w101": "parking",
-                   "osm:n9001": "parking", "osm:w106": "green_space", "osm:n9002": "market"}
+    assert got == {
+        "osm:w104": "idle_building",
+        "osm:w103": "vacant_land",
+        "osm:w101": "parking",
+        "osm:n9001": "parking",
+        "osm:w106": "green_space",
+        "osm:n9002": "market",
+    }
     c = c.set_index("site_id")
     assert c.loc["osm:w101", "area_m2"] == pytest.approx(2000, rel=0.01)
     assert c.loc["osm:w103", "area_m2"] == pytest.approx(10000, rel=0.01)
     assert math.isnan(c.loc["osm:n9001", "area_m2"])
-    assert c.loc["osm:w101", "name"] == "东门停车场" and c.loc["osm:w104", "osm_tag"].startswith("building=yes, disused:shop")
-    assert c.loc["osm:w101", "geometry"].geom_type == "Polygon" and c.loc["osm:n9001", "geometry"].geom_type == "Point"
+    assert c.loc["osm:w101", "name"] == "东门停车场" and c.loc["osm:w104", "osm_tag"].startswith(
+        "building=yes, disused:shop"
+    )
+    assert (
+        c.loc["osm:w101", "geometry"].geom_type == "Polygon"
+        and c.loc["osm:n9001", "geometry"].geom_type == "Point"
+    )
     assert (c["source"] == "osm").all() and c.loc["osm:w101", "kind_zh"] == "停车场"
     # bbox keeps sites whose representative point is inside
     box_ = (LON0 - 0.001, LAT0 - 0.001, LON0 + 150 * M_LON, LAT0 + 0.001)
@@ -333,9 +378,19 @@ def test_read_candidates_points_polygons_and_gcj02(tmp_path):
 
     lon, lat = 104.07, 30.67
     glon, glat = wgs84_to_gcj02(lon, lat)
-    poly = shapely.Polygon([(glon, glat), (glon + 0.0005, glat), (glon + 0.0005, glat + 0.0004), (glon, glat + 0.0004)])
-    gdf = gpd.GeoDataFrame({"id": ["s1", None], "name": ["闲置厂房", "街角"], "kind": ["idle_building", None],
-                            "area": [None, 35.0]}, geometry=[poly, Point(glon, glat)], crs="EPSG:4326")
+    poly = shapely.Polygon(
+        [(glon, glat), (glon + 0.0005, glat), (glon + 0.0005, glat + 0.0004), (glon, glat + 0.0004)]
+    )
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": ["s1", None],
+            "name": ["闲置厂房", "街角"],
+            "kind": ["idle_building", None],
+            "area": [None, 35.0],
+        },
+        geometry=[poly, Point(glon, glat)],
+        crs="EPSG:4326",
+    )
     path = tmp_path / "cands.geojson"
     gdf.to_file(path, driver="GeoJSON")
     c = read_candidates(path, crs="gcj02")
@@ -353,15 +408,17 @@ def test_read_candidates_points_polygons_and_gcj02(tmp_path):
     csv.write_text("site_id,lon,lat\nq1,104.07,30.67\nq1,104.08,30.67\n", encoding="utf-8")
     with pytest.raises(DataFileError, match="duplicate"):
         read_candidates(csv)
-    line = gpd.GeoDataFrame({"id": ["l"]}, geometry=[shapely.LineString([(104, 30.6), (104.01, 30.6)])], crs="EPSG:4326")
+    line = gpd.GeoDataFrame(
+        {"id": ["l"]}, geometry=[shapely.LineString([(104, 30.6), (104.01, 30.6)])], crs="EPSG:4326"
+    )
     line.to_file(tmp_path / "l.geojson", driver="GeoJSON")
     with pytest.raises(DataFileError, match="points or polygons"):
         read_candidates(tmp_path / "l.geojson")
 
 
 def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
-    from circles.io.coords import wgs84_to_gcj02
     from circles.errors import CoordinateSystemError
+    from circles.io.coords import wgs84_to_gcj02
     from circles.planning.sites import candidate_sites
 
     pts = to_wgs([Point(X0 + x, Y0) for x in (500, 1500, 2500, 3500, 4500, 5500)])
@@ -374,7 +431,9 @@ def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
     c = candidate_sites(plan_line, path, "gcj02")  # the region has no OSM extract here: the file only
     assert list(c["site_id"]) == [f"g{i}" for i in range(6)] and (c["source"] == "user").all()
     back = c.to_crs(CRS).geometry
-    assert np.allclose(back.y, Y0, atol=1.0) and np.allclose(back.x, X0 + np.arange(500, 6000, 1000), atol=1.0)
+    assert np.allclose(back.y, Y0, atol=1.0) and np.allclose(
+        back.x, X0 + np.arange(500, 6000, 1000), atol=1.0
+    )
 
 
 def test_real_extract_candidates(chengdu_osm):
@@ -385,6 +444,10 @@ def test_real_extract_candidates(chengdu_osm):
     counts = c["kind"].value_counts().to_dict()
     # the 2018 extract has surface parking, small green spaces, markets and one construction site,
     # but no brownfield/vacant land and no disused buildings
-    assert counts.get("parking", 0) >= 20 and counts.get("green_space", 0) >= 10 and counts.get("market", 0) >= 10
+    assert (
+        counts.get("parking", 0) >= 20
+        and counts.get("green_space", 0) >= 10
+        and counts.get("market", 0) >= 10
+    )
     assert counts.get("idle_building", 0) == 0 and counts.get("vacant_land", 0) == 0
     assert c["site_id"].is_unique and (c.loc[c["kind"] == "green_space", "area_m2"] <= 10_000).all()

@@ -12,9 +12,9 @@ import shapely
 pyrosm = pytest.importorskip("pyrosm")
 
 from circles.config import get_profile  # noqa: E402
+from circles.routing.graph import ProfileGraph  # noqa: E402
 from circles.routing.isochrones import isochrones  # noqa: E402
 from circles.routing.network import load_network  # noqa: E402
-from circles.routing.graph import ProfileGraph  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,9 @@ def helsinki():
 
 def test_every_reference_walking_edge_is_in_our_network(helsinki):
     net, g, _, edges = helsinki
-    ours = set(zip(net.node_osm_id[net.seg_u[g.usable]].tolist(), net.node_osm_id[net.seg_v[g.usable]].tolist()))
+    ours = set(
+        zip(net.node_osm_id[net.seg_u[g.usable]].tolist(), net.node_osm_id[net.seg_v[g.usable]].tolist())
+    )
     ours |= {(b, a) for a, b in ours}
     theirs = set(zip(edges["u"].astype(np.int64).tolist(), edges["v"].astype(np.int64).tolist()))
     assert theirs <= ours

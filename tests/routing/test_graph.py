@@ -7,8 +7,8 @@ import pytest
 
 from circles.config import get_profile
 from circles.errors import SnapError
-from circles.routing.network import StreetNetwork
 from circles.routing.graph import ProfileGraph
+from circles.routing.network import StreetNetwork
 
 from grids import X0, Y0, grid_arrays, grid_network, node
 
@@ -134,9 +134,7 @@ def test_point_far_from_any_street_is_an_error(grid_graph):
 def test_snap_avoids_parking_aisles(walk):
     # a parking aisle 5 m away and a street 20 m away: the point joins the street
     xy = [[X0, Y0], [X0 + 100, Y0], [X0, Y0 + 25], [X0 + 100, Y0 + 25], [X0 + 100, Y0 + 400], [X0, Y0 + 400]]
-    net = StreetNetwork.from_segments(
-        xy, [0, 2, 1, 4], [1, 3, 3, 5], snap_ok=[True, False, True, True]
-    )
+    net = StreetNetwork.from_segments(xy, [0, 2, 1, 4], [1, 3, 3, 5], snap_ok=[True, False, True, True])
     g = ProfileGraph(net, walk)
     snap = g.snap([[X0 + 50, Y0 + 20]])
     assert snap.seg[0] == 0 and snap.offstreet_m[0] == pytest.approx(20)

@@ -10,9 +10,9 @@ import shapely
 from shapely.geometry import Point, shape
 
 from circles.errors import InputError
+from circles.routing.graph import ProfileGraph
 from circles.routing.isochrones import isochrones, parse_minutes, reached_pieces, to_feature_collection
 from circles.routing.network import StreetNetwork
-from circles.routing.graph import ProfileGraph
 
 from grids import X0, Y0, grid_network, node
 

@@ -112,7 +112,9 @@ def test_a_node_missing_from_the_extract_splits_the_way(tmp_path):
         '<node id="10" lat="30.66" lon="104.07"/><node id="12" lat="30.66" lon="104.08"/>'
         '<node id="13" lat="30.661" lon="104.08"/>'
         '<way id="1"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/><tag k="highway" v="residential"/></way>'
-        "</osm>", encoding="utf-8")
+        "</osm>",
+        encoding="utf-8",
+    )
     net = load_network(osm)
     assert net.n_segments == 1  # only 12 - 13 remains
     assert net.seg_len_m[0] == pytest.approx(111, abs=2)

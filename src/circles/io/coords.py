@@ -23,8 +23,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from circles.errors import CoordinateSystemError, InputError
 
-__all__ = ["bd09_to_gcj02", "bd09_to_wgs84", "gcj02_to_bd09", "gcj02_to_wgs84",
-           "normalise_crs_name", "to_wgs84", "wgs84_to_bd09", "wgs84_to_gcj02"]
+__all__ = [
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "normalise_crs_name",
+    "to_wgs84",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +44,20 @@ _MAX_ITER = 10
 _TOL_DEG = 1e-9
 
 _ALIASES = {
-    "wgs84": "wgs84", "wgs-84": "wgs84", "wgs 84": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
-    "cgcs2000": "wgs84", "epsg:4490": "wgs84", "4490": "wgs84",
-    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "bd09ll": "bd09",
+    "wgs84": "wgs84",
+    "wgs-84": "wgs84",
+    "wgs 84": "wgs84",
+    "epsg:4326": "wgs84",
+    "4326": "wgs84",
+    "cgcs2000": "wgs84",
+    "epsg:4490": "wgs84",
+    "4490": "wgs84",
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "gcj": "gcj02",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "bd09ll": "bd09",
 }
 _ACCEPTED = (
     "'wgs84' (aliases 'epsg:4326', '4326', 'cgcs2000', 'epsg:4490'), 'gcj02', 'bd09', "

@@ -38,7 +38,6 @@ import pyproj
 import shapely
 
 from ..catalog import COMMUNITY_TYPES, Catalog, load_catalog
-from ..io.coords import bd09_to_wgs84, gcj02_to_wgs84, normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from ..errors import (
     CoordinateSystemError,
     DataFileError,
@@ -46,9 +45,24 @@ from ..errors import (
     OutsideRegionError,
     UnknownCategoryError,
 )
+from ..io.coords import (
+    bd09_to_wgs84,
+    gcj02_to_wgs84,
+    normalise_crs_name,
+    to_wgs84,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
 
-__all__ = ["FACILITY_COLUMNS", "COMMUNITY_COLUMNS", "check_declared_crs", "detect_bd09_shift",
-           "detect_gcj02_shift", "read_communities", "read_facilities"]
+__all__ = [
+    "FACILITY_COLUMNS",
+    "COMMUNITY_COLUMNS",
+    "check_declared_crs",
+    "detect_bd09_shift",
+    "detect_gcj02_shift",
+    "read_communities",
+    "read_facilities",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +95,25 @@ _COMMUNITY_ALIASES = {
     "population": ("population",),
     "district": ("district",),
 }
-_TYPE_ALIASES = {"urban": "urban", "城镇": "urban", "rural": "rural", "乡村": "rural", "农村": "rural",
-                 "industrial": "industrial", "产业": "industrial"}
+_TYPE_ALIASES = {
+    "urban": "urban",
+    "城镇": "urban",
+    "rural": "rural",
+    "乡村": "rural",
+    "农村": "rural",
+    "industrial": "industrial",
+    "产业": "industrial",
+}
 # detect_*_shift: converting must cut the median distance by this share and by this many metres.
 SHIFT_MIN_REDUCTION = 0.4
 SHIFT_MIN_M = 30.0
 SHIFT_MIN_POINTS = 5
 _CRS_LABELS = {"wgs84": "WGS84", "gcj02": "GCJ-02 (高德/腾讯)", "bd09": "BD-09 (百度)"}
-_FORWARD = {"wgs84": lambda x, y: (np.asarray(x, float), np.asarray(y, float)),
-            "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+_FORWARD = {
+    "wgs84": lambda x, y: (np.asarray(x, float), np.asarray(y, float)),
+    "gcj02": wgs84_to_gcj02,
+    "bd09": wgs84_to_bd09,
+}
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -112,7 +136,9 @@ class _Rows:
         text = ("row " if len(idx) == 1 else "rows ") + ", ".join(parts)
         return text + (f" … and {len(idx) - MAX_LISTED} more" if len(idx) > MAX_LISTED else "")
 
-    def fail(self, cls: type[InputError], msg: str, mask: np.ndarray | None = None, hint: str = "") -> InputError:
+    def fail(
+        self, cls: type[InputError], msg: str, mask: np.ndarray | None = None, hint: str = ""
+    ) -> InputError:
         """``cls('<path>: <msg>: <rows><hint>')``."""
         return cls(f"{self.path}: {msg}" + (f": {self.where(mask)}" if mask is not None else "") + hint)
 
@@ -142,8 +168,12 @@ def _read_vector(path: Path, layer: str | int | None) -> gpd.GeoDataFrame:
                 if len(layers) == 0:
                     raise DataFileError(f"{path}: no layers in file")
                 if len(layers) > 1:
-                    log.info("%s: %d layers, reading the first (%s); choose one with layer=",
-                             path, len(layers), layers[0][0])
+                    log.info(
+                        "%s: %d layers, reading the first (%s); choose one with layer=",
+                        path,
+                        len(layers),
+                        layers[0][0],
+                    )
                 layer = layers[0][0]
             gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
         except DataFileError:
@@ -177,8 +207,9 @@ def _read_table(path: Path) -> pd.DataFrame:
     except csv.Error:
         sep = ","
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                           skipinitialspace=True)
+        return pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         raise DataFileError(f"{path}: not a readable CSV file ({e})") from e
 
@@ -192,8 +223,13 @@ def _find(columns: Sequence[Any], names: Sequence[str]) -> Any | None:
 
 
 def _blank(values: pd.Series) -> np.ndarray:
-    return values.map(lambda v: v is None or (not isinstance(v, str) and bool(pd.isna(v)))
-                      or (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+    return values.map(
+        lambda v: (
+            v is None
+            or (not isinstance(v, str) and bool(pd.isna(v)))
+            or (isinstance(v, str) and not v.strip())
+        )
+    ).to_numpy(dtype=bool)
 
 
 def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -206,6 +242,7 @@ def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _strings(values: pd.Series) -> np.ndarray:
     """Object array of stripped strings, None where blank; integral floats lose their '.0'."""
+
     def one(v: Any) -> str | None:
         if v is None or (not isinstance(v, str) and bool(pd.isna(v))):
             return None
@@ -213,21 +250,26 @@ def _strings(values: pd.Series) -> np.ndarray:
             v = int(v)
         s = str(v).strip()
         return s or None
+
     return np.array([one(v) for v in values], dtype=object)
 
 
 def _csv_points(df: pd.DataFrame, rows: _Rows) -> gpd.GeoDataFrame:
     lon_col, lat_col = _find(df.columns, _LON_NAMES), _find(df.columns, _LAT_NAMES)
     if lon_col is None or lat_col is None:
-        raise rows.fail(DataFileError, f"no longitude/latitude columns (accepted: {'/'.join(_LON_NAMES)} "
-                                       f"and {'/'.join(_LAT_NAMES)}, any case); columns found: "
-                                       f"{', '.join(map(str, df.columns))}")
+        raise rows.fail(
+            DataFileError,
+            f"no longitude/latitude columns (accepted: {'/'.join(_LON_NAMES)} "
+            f"and {'/'.join(_LAT_NAMES)}, any case); columns found: "
+            f"{', '.join(map(str, df.columns))}",
+        )
     x, bad_x = _numbers(df[lon_col])
     y, bad_y = _numbers(df[lat_col])
     bad = bad_x | bad_y | ~np.isfinite(x) | ~np.isfinite(y)
     if bad.any():
-        raise rows.fail(DataFileError, f"missing or non-numeric coordinates in columns "
-                                       f"{lon_col!r}/{lat_col!r}", bad)
+        raise rows.fail(
+            DataFileError, f"missing or non-numeric coordinates in columns {lon_col!r}/{lat_col!r}", bad
+        )
     attrs = df.drop(columns=[lon_col, lat_col])
     return gpd.GeoDataFrame(attrs, geometry=shapely.points(x, y), crs=None)
 
@@ -238,8 +280,9 @@ def _read_any(path: Path, layer: str | int | None, what: str, tables: bool) -> g
     name = path.name.lower()
     if name.endswith(_TABLE_SUFFIXES):
         if not tables:
-            raise DataFileError(f"{path}: {what} need polygon geometry; use GeoJSON, GeoPackage or "
-                                "Shapefile, not a table")
+            raise DataFileError(
+                f"{path}: {what} need polygon geometry; use GeoJSON, GeoPackage or Shapefile, not a table"
+            )
         gdf = _csv_points(_read_table(path), _Rows(path))
     elif name.endswith(_VECTOR_SUFFIXES):
         gdf = _read_vector(path, layer)
@@ -276,7 +319,8 @@ def _resolve_crs(declared: str, file_crs: Any, path: Path) -> str:
     if declared in ("gcj02", "bd09"):
         raise CoordinateSystemError(
             f"{path}: the file carries the projected coordinate system {stored} but {declared} "
-            f"(lon/lat degrees) was declared; declare --crs {stored} or fix the file's CRS")
+            f"(lon/lat degrees) was declared; declare --crs {stored} or fix the file's CRS"
+        )
     log.warning("%s: file carries %s, reading it as declared %s", path, stored, declared)
     return declared
 
@@ -289,21 +333,31 @@ def _check_coordinates(xy_min: np.ndarray, xy_max: np.ndarray, key: str, rows: _
     if _is_geographic(key):
         bad = (xy_min[:, 0] < -180) | (xy_max[:, 0] > 180) | (xy_min[:, 1] < -90) | (xy_max[:, 1] > 90)
         if bad.any():
-            hint = ("; these look like projected coordinates (metres): declare their CRS, e.g. "
-                    "--crs EPSG:32648" if bad.all() else "")
-            raise rows.fail(OutsideRegionError, f"longitude/latitude out of range (lon -180..180, "
-                                                f"lat -90..90; read as {key})", bad, hint)
+            hint = (
+                "; these look like projected coordinates (metres): declare their CRS, e.g. --crs EPSG:32648"
+                if bad.all()
+                else ""
+            )
+            raise rows.fail(
+                OutsideRegionError,
+                f"longitude/latitude out of range (lon -180..180, lat -90..90; read as {key})",
+                bad,
+                hint,
+            )
     elif (np.abs(xy_min) <= 180).all() and (np.abs(xy_max) <= 180).all():
         raise CoordinateSystemError(
             f"{rows.path}: coordinates look like longitude/latitude degrees but are read as {key} "
-            "(projected); declare --crs wgs84, gcj02 or bd09")
+            "(projected); declare --crs wgs84, gcj02 or bd09"
+        )
 
 
 def _to_lonlat(geoms: np.ndarray, key: str, rows: _Rows) -> np.ndarray:
     """Geometries in ``key`` -> WGS84 lon/lat (2D), with a check that all came out finite."""
     if key != "wgs84":
+
         def f(coords: np.ndarray) -> np.ndarray:
             return np.column_stack(to_wgs84(coords[:, 0], coords[:, 1], key))
+
         geoms = shapely.transform(geoms, f)
     b = shapely.bounds(geoms)
     bad = ~np.isfinite(b).all(axis=1)
@@ -345,8 +399,12 @@ def _facility_points(geoms: np.ndarray, rows: _Rows) -> np.ndarray:
         invalid = ~shapely.is_valid(poly)
         poly[invalid] = shapely.make_valid(poly[invalid])
         out[polygonal] = shapely.point_on_surface(poly)
-        log.info("%s: %d polygon facilities placed at a representative point inside the polygon (%s)",
-                 rows.path, int(polygonal.sum()), rows.where(polygonal))
+        log.info(
+            "%s: %d polygon facilities placed at a representative point inside the polygon (%s)",
+            rows.path,
+            int(polygonal.sum()),
+            rows.where(polygonal),
+        )
     xy = shapely.get_coordinates(out)
     if len(xy) != len(out) or not np.isfinite(xy).all():
         bad = ~np.isfinite(shapely.bounds(out)).all(axis=1)
@@ -354,9 +412,14 @@ def _facility_points(geoms: np.ndarray, rows: _Rows) -> np.ndarray:
     return out
 
 
-def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | None = None,
-                    bbox: BBox | None = None, on_outside: str = "error",
-                    layer: str | int | None = None) -> gpd.GeoDataFrame:
+def read_facilities(
+    path: str | Path,
+    crs: object = "wgs84",
+    catalog: Catalog | None = None,
+    bbox: BBox | None = None,
+    on_outside: str = "error",
+    layer: str | int | None = None,
+) -> gpd.GeoDataFrame:
     """Read a facility list into a GeoDataFrame of points in WGS84 (EPSG:4326, lon/lat degrees).
 
     ``path``: GeoJSON, GeoPackage (first layer unless ``layer``), Shapefile (.shp or .shp.zip) or
@@ -383,9 +446,12 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
     cols = {k: _find(gdf.columns, names) for k, names in _FACILITY_ALIASES.items()}
     rows = _Rows(path)
     if cols["category"] is None:
-        raise rows.fail(DataFileError, f"no 'category' column (columns found: "
-                                       f"{', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))}); "
-                                       f"each facility needs a category, one of: {', '.join(catalog)}")
+        raise rows.fail(
+            DataFileError,
+            f"no 'category' column (columns found: "
+            f"{', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))}); "
+            f"each facility needs a category, one of: {', '.join(catalog)}",
+        )
     n = len(gdf)
     ids = _strings(gdf[cols["facility_id"]]) if cols["facility_id"] is not None else np.full(n, None, object)
     names = _strings(gdf[cols["name"]]) if cols["name"] is not None else np.full(n, None, object)
@@ -399,16 +465,23 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
     geoms = _to_lonlat(geoms, key, rows)
 
     # attributes
-    category = np.array([c.lower() if isinstance(c, str) else c for c in _strings(gdf[cols["category"]])],
-                        dtype=object)
+    category = np.array(
+        [c.lower() if isinstance(c, str) else c for c in _strings(gdf[cols["category"]])], dtype=object
+    )
     unknown = np.array([c not in catalog for c in category])
     if unknown.any():
         bad_values = list(dict.fromkeys(category[unknown]))
-        parts = [f"{v!r} in {rows.where(category == v)}" if v is not None
-                 else f"blank in {rows.where(pd.isna(category))}" for v in bad_values[:MAX_LISTED]]
+        parts = [
+            f"{v!r} in {rows.where(category == v)}"
+            if v is not None
+            else f"blank in {rows.where(pd.isna(category))}"
+            for v in bad_values[:MAX_LISTED]
+        ]
         more = f" … and {len(bad_values) - MAX_LISTED} more" if len(bad_values) > MAX_LISTED else ""
-        raise UnknownCategoryError(f"{path}: unknown facility categories: {'; '.join(parts)}{more}; "
-                                   f"known categories: {', '.join(catalog)}")
+        raise UnknownCategoryError(
+            f"{path}: unknown facility categories: {'; '.join(parts)}{more}; "
+            f"known categories: {', '.join(catalog)}"
+        )
     area = area_column(gdf, cols["floor_area_m2"], rows, n)
     blank_id = pd.isna(ids)
     if blank_id.any():
@@ -426,9 +499,17 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
     used = {c for c in cols.values() if c is not None} | {gdf.geometry.name}
     extra = gdf[[c for c in gdf.columns if c not in used and str(c).lower() not in FACILITY_COLUMNS]]
     out = gpd.GeoDataFrame(
-        {"facility_id": ids.astype(object), "category": category, "name": np.where(pd.isna(names), "", names),
-         "floor_area_m2": area, "source": source, **{c: extra[c].to_numpy() for c in extra.columns}},
-        geometry=geoms, crs=WGS84)
+        {
+            "facility_id": ids.astype(object),
+            "category": category,
+            "name": np.where(pd.isna(names), "", names),
+            "floor_area_m2": area,
+            "source": source,
+            **{c: extra[c].to_numpy() for c in extra.columns},
+        },
+        geometry=geoms,
+        crs=WGS84,
+    )
 
     out = outside_rows(out, bbox, on_outside, rows, path, "facilities")
     out.attrs.update(source_file=str(path), crs_read_as=key)
@@ -436,7 +517,7 @@ def read_facilities(path: str | Path, crs: object = "wgs84", catalog: Catalog | 
     return out
 
 
-def area_column(gdf: pd.DataFrame, col: Any, rows: "_Rows", n: int) -> np.ndarray:
+def area_column(gdf: pd.DataFrame, col: Any, rows: _Rows, n: int) -> np.ndarray:
     """An optional column of areas in m²: numbers >= 0 or blank (NaN); NaN everywhere when ``col`` is None.
     Anything else is a :class:`DataFileError` naming the rows."""
     if col is None:
@@ -448,8 +529,9 @@ def area_column(gdf: pd.DataFrame, col: Any, rows: "_Rows", n: int) -> np.ndarra
     return area
 
 
-def outside_rows(out: gpd.GeoDataFrame, bbox: BBox | None, on_outside: str, rows: "_Rows", path: Path,
-                 what: str) -> gpd.GeoDataFrame:
+def outside_rows(
+    out: gpd.GeoDataFrame, bbox: BBox | None, on_outside: str, rows: _Rows, path: Path, what: str
+) -> gpd.GeoDataFrame:
     """Rows outside ``bbox`` (WGS84 degrees): :class:`OutsideRegionError` naming them, or dropped with a
     logged warning when ``on_outside='drop'``."""
     if bbox is None:
@@ -475,8 +557,9 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None = None,
-                     layer: str | int | None = None) -> gpd.GeoDataFrame:
+def read_communities(
+    path: str | Path, crs: object = "wgs84", bbox: BBox | None = None, layer: str | int | None = None
+) -> gpd.GeoDataFrame:
     """Read community boundaries into a GeoDataFrame of (multi)polygons in WGS84 (EPSG:4326).
 
     ``path``: GeoJSON, GeoPackage (first layer unless ``layer``) or Shapefile (.shp or .shp.zip);
@@ -495,8 +578,11 @@ def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None 
     cols = {k: _find(gdf.columns, names) for k, names in _COMMUNITY_ALIASES.items()}
     rows = _Rows(path)
     if cols["community_id"] is None:
-        raise rows.fail(DataFileError, f"no 'community_id' (or 'id') column (columns found: "
-                                       f"{', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))})")
+        raise rows.fail(
+            DataFileError,
+            f"no 'community_id' (or 'id') column (columns found: "
+            f"{', '.join(map(str, gdf.columns.drop(gdf.geometry.name)))})",
+        )
     n = len(gdf)
     ids = _strings(gdf[cols["community_id"]])
     rows.labels = ids
@@ -519,8 +605,13 @@ def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None 
     if invalid.any():
         reasons = [shapely.is_valid_reason(g) for g in geoms[invalid][:3]]
         geoms[invalid] = [_polygonal(g) for g in shapely.make_valid(geoms[invalid])]
-        log.warning("%s: repaired %d invalid polygons with make_valid (%s; e.g. %s)", path,
-                    int(invalid.sum()), rows.where(invalid), "; ".join(reasons))
+        log.warning(
+            "%s: repaired %d invalid polygons with make_valid (%s; e.g. %s)",
+            path,
+            int(invalid.sum()),
+            rows.where(invalid),
+            "; ".join(reasons),
+        )
         emptied = shapely.is_empty(geoms)
         if emptied.any():
             raise rows.fail(DataFileError, "polygons with no area left after repair", emptied)
@@ -539,12 +630,17 @@ def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None 
         log.info("%s: no 'type' column; all communities taken as urban", path)
     else:
         raw = _strings(gdf[cols["type"]])
-        ctype = np.array([_TYPE_ALIASES.get(v.lower() if isinstance(v, str) else v) for v in raw], dtype=object)
+        ctype = np.array(
+            [_TYPE_ALIASES.get(v.lower() if isinstance(v, str) else v) for v in raw], dtype=object
+        )
         bad = pd.isna(ctype)
         if bad.any():
             values = _listing([repr(v) for v in dict.fromkeys(raw[bad])])
-            raise rows.fail(DataFileError, f"community type must be one of {', '.join(COMMUNITY_TYPES)} "
-                                           f"(got {values})", bad)
+            raise rows.fail(
+                DataFileError,
+                f"community type must be one of {', '.join(COMMUNITY_TYPES)} (got {values})",
+                bad,
+            )
     counts = {}
     for field in ("households", "population"):
         if cols[field] is None:
@@ -562,9 +658,17 @@ def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None 
     used = {c for c in cols.values() if c is not None} | {gdf.geometry.name}
     extra = gdf[[c for c in gdf.columns if c not in used and str(c).lower() not in COMMUNITY_COLUMNS]]
     out = gpd.GeoDataFrame(
-        {"community_id": ids, "name": names, "type": ctype, **counts, "district": district,
-         **{c: extra[c].to_numpy() for c in extra.columns}},
-        geometry=geoms, crs=WGS84)
+        {
+            "community_id": ids,
+            "name": names,
+            "type": ctype,
+            **counts,
+            "district": district,
+            **{c: extra[c].to_numpy() for c in extra.columns},
+        },
+        geometry=geoms,
+        crs=WGS84,
+    )
     if bbox is not None:
         outside = _outside(geoms, bbox)
         if outside.any():
@@ -572,8 +676,12 @@ def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None 
         x0, y0, x1, y1 = (float(v) for v in bbox)
         partly = ~shapely.within(geoms, shapely.box(x0, y0, x1, y1))
         if partly.any():
-            log.warning("%s: communities partly outside the region %s (residents there cannot be "
-                        "routed): %s", path, _bbox_text(bbox), rows.where(partly))
+            log.warning(
+                "%s: communities partly outside the region %s (residents there cannot be routed): %s",
+                path,
+                _bbox_text(bbox),
+                rows.where(partly),
+            )
     out.attrs.update(source_file=str(path), crs_read_as=key)
     log.info("%s: %d communities read (coordinates read as %s)", path, len(out), key)
     return out
@@ -584,17 +692,26 @@ def read_communities(path: str | Path, crs: object = "wgs84", bbox: BBox | None 
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _medians(lon: np.ndarray, lat: np.ndarray, cx: np.ndarray, cy: np.ndarray,
-             distance_to_data: DistanceFn) -> dict[str, Any]:
+def _medians(
+    lon: np.ndarray, lat: np.ndarray, cx: np.ndarray, cy: np.ndarray, distance_to_data: DistanceFn
+) -> dict[str, Any]:
     """Median distance (m) of the points as given and as converted; whether converting fits much better."""
     if len(lon) < SHIFT_MIN_POINTS:
-        return {"likely": False, "median_m_as_given": float("nan"), "median_m_converted": float("nan"),
-                "n_points": int(len(lon))}
+        return {
+            "likely": False,
+            "median_m_as_given": float("nan"),
+            "median_m_converted": float("nan"),
+            "n_points": int(len(lon)),
+        }
     given = float(np.nanmedian(np.asarray(distance_to_data(lon, lat), dtype=float)))
     converted = float(np.nanmedian(np.asarray(distance_to_data(np.asarray(cx), np.asarray(cy)), dtype=float)))
     likely = bool(given - converted > SHIFT_MIN_M and converted < (1.0 - SHIFT_MIN_REDUCTION) * given)
-    return {"likely": likely, "median_m_as_given": given, "median_m_converted": converted,
-            "n_points": int(len(lon))}
+    return {
+        "likely": likely,
+        "median_m_as_given": given,
+        "median_m_converted": converted,
+        "n_points": int(len(lon)),
+    }
 
 
 def _finite(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -625,8 +742,9 @@ def detect_bd09_shift(lon: Any, lat: Any, distance_to_data: DistanceFn) -> dict[
     return {"likely_bd09": r.pop("likely"), **r}
 
 
-def check_declared_crs(gdf_lonlat: gpd.GeoDataFrame, declared: object, distance_to_data: DistanceFn,
-                       what: str = "streets") -> dict[str, Any]:
+def check_declared_crs(
+    gdf_lonlat: gpd.GeoDataFrame, declared: object, distance_to_data: DistanceFn, what: str = "streets"
+) -> dict[str, Any]:
     """Raise :class:`CoordinateSystemError` when data read as ``declared`` fits the reference data
     much better read as another of WGS84 / GCJ-02 / BD-09 (e.g. GCJ-02 numbers declared as WGS84).
 
@@ -662,6 +780,7 @@ def check_declared_crs(gdf_lonlat: gpd.GeoDataFrame, declared: object, distance_
         raise CoordinateSystemError(
             f"looks like {_CRS_LABELS[alt]} coordinates declared as {_CRS_LABELS[key]}: median distance "
             f"to {what} {r['median_m_as_given']:.0f} m as given, {r['median_m_converted']:.0f} m if read as "
-            f"{_CRS_LABELS[alt].split(' ')[0]}; pass --crs {alt}")
+            f"{_CRS_LABELS[alt].split(' ')[0]}; pass --crs {alt}"
+        )
     log.debug("declared %s checked against %s: median distances %s", key, what, medians)
     return {"declared": key, "median_m": medians, "n_points": int(len(x))}

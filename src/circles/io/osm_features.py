@@ -53,7 +53,13 @@ DEFAULT_METRIC_CRS = "EPSG:32648"
 FACILITY_COLUMNS: tuple[str, ...] = ("facility_id", "category", "name", "floor_area_m2", "source", "osm_tags")
 #: Columns of :func:`osm_communities` (plus ``geometry``).
 COMMUNITY_COLUMNS: tuple[str, ...] = (
-    "community_id", "name", "type", "households", "population", "area_m2", "source",
+    "community_id",
+    "name",
+    "type",
+    "households",
+    "population",
+    "area_m2",
+    "source",
 )
 #: Columns of :func:`osm_residential_buildings` (plus ``geometry``).
 BUILDING_COLUMNS: tuple[str, ...] = ("building_id", "building", "name", "levels", "area_m2", "community_id")
@@ -98,7 +104,9 @@ def _check_bbox(bbox: Iterable[float] | None) -> Bbox | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in bbox)
     except (TypeError, ValueError) as e:
-        raise InputError(f"bbox must be (min_lon, min_lat, max_lon, max_lat) in degrees (got {bbox!r})") from e
+        raise InputError(
+            f"bbox must be (min_lon, min_lat, max_lon, max_lat) in degrees (got {bbox!r})"
+        ) from e
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 >= x1 or y0 >= y1:
         raise InputError(f"bbox must be (min_lon, min_lat, max_lon, max_lat) with min < max (got {bbox!r})")
     if not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
@@ -199,9 +207,13 @@ def _read(
             tags, coords = rings[way_id]
             areas.append(_OsmFeature(_osm_id("w", way_id), tags, geometry=Polygon(coords)))
     if failed_ways or failed_relations:
-        log.warning("%s: %d closed ways and %d multipolygon relations did not assemble into valid "
-                    "polygons; the ways are kept as raw rings (repaired later), the relations skipped",
-                    path, len(failed_ways), failed_relations)
+        log.warning(
+            "%s: %d closed ways and %d multipolygon relations did not assemble into valid "
+            "polygons; the ways are kept as raw rings (repaired later), the relations skipped",
+            path,
+            len(failed_ways),
+            failed_relations,
+        )
     return areas, node_feats, way_feats, len(relation_ids - area_relation_ids)
 
 
@@ -253,8 +265,16 @@ def _to_crs(geoms: Iterable[BaseGeometry], src: str, dst: str) -> np.ndarray:
 
 def _facility_frame(rows: list[dict], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows, columns=list(FACILITY_COLUMNS))
-    df = df.astype({"facility_id": object, "category": object, "name": object, "source": object,
-                    "osm_tags": object, "floor_area_m2": "float64"})
+    df = df.astype(
+        {
+            "facility_id": object,
+            "category": object,
+            "name": object,
+            "source": object,
+            "osm_tags": object,
+            "floor_area_m2": "float64",
+        }
+    )
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=WGS84, index=df.index), crs=WGS84)
 
 
@@ -321,20 +341,34 @@ def osm_facilities(
         name = tags.get("name") or tags.get("name:zh") or ""
         for c in categories:
             if c.matches(tags):
-                rows.append({"facility_id": fid, "category": c.key, "name": name, "floor_area_m2": np.nan,
-                             "source": "osm", "osm_tags": tag_json})
+                rows.append(
+                    {
+                        "facility_id": fid,
+                        "category": c.key,
+                        "name": name,
+                        "floor_area_m2": np.nan,
+                        "source": "osm",
+                        "osm_tags": tag_json,
+                    }
+                )
                 geoms.append(pt)
     gdf = _facility_frame(rows, geoms)
     if len(gdf):
-        keys = pd.DataFrame({
-            "cat": gdf["category"].map(order),
-            "kind": gdf["facility_id"].str[4].map({"n": 0, "w": 1, "r": 2}),
-            "num": gdf["facility_id"].str[5:].astype("int64"),
-        })
+        keys = pd.DataFrame(
+            {
+                "cat": gdf["category"].map(order),
+                "kind": gdf["facility_id"].str[4].map({"n": 0, "w": 1, "r": 2}),
+                "num": gdf["facility_id"].str[5:].astype("int64"),
+            }
+        )
         gdf = gdf.loc[keys.sort_values(["cat", "kind", "num"], kind="stable").index].reset_index(drop=True)
     counts = gdf["category"].value_counts().to_dict() if len(gdf) else {}
-    log.info("%s: %d facility rows from OSM (%s)", osm_path, len(gdf),
-             ", ".join(f"{k} {counts.get(k, 0)}" for k in (c.key for c in categories)))
+    log.info(
+        "%s: %d facility rows from OSM (%s)",
+        osm_path,
+        len(gdf),
+        ", ".join(f"{k} {counts.get(k, 0)}" for k in (c.key for c in categories)),
+    )
     return gdf
 
 
@@ -343,8 +377,17 @@ def osm_facilities(
 
 def _community_frame(rows: list[dict], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows, columns=list(COMMUNITY_COLUMNS))
-    df = df.astype({"community_id": object, "name": object, "type": object, "source": object,
-                    "households": "float64", "population": "float64", "area_m2": "float64"})
+    df = df.astype(
+        {
+            "community_id": object,
+            "name": object,
+            "type": object,
+            "source": object,
+            "households": "float64",
+            "population": "float64",
+            "area_m2": "float64",
+        }
+    )
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=WGS84, index=df.index), crs=WGS84)
 
 
@@ -402,7 +445,13 @@ def _resolve_communities(
     log.info(
         "residential areas: %d read, %d without a valid polygon, %d below %.0f m², %d cut by smaller "
         "overlapping areas, %d fully covered or left too small, %d kept",
-        n, dropped_invalid, dropped_small, MIN_COMMUNITY_AREA_M2, cut, len(candidates) - len(final), len(out),
+        n,
+        dropped_invalid,
+        dropped_small,
+        MIN_COMMUNITY_AREA_M2,
+        cut,
+        len(candidates) - len(final),
+        len(out),
     )
     return out
 
@@ -450,12 +499,22 @@ def osm_communities(
         if not ok:
             continue
         name = f.tags.get("name") or f.tags.get("name:zh") or f"{UNNAMED_COMMUNITY} {f.osm_id}"
-        rows.append({"community_id": f.osm_id, "name": name, "type": "urban", "households": np.nan,
-                     "population": np.nan, "area_m2": area, "source": _COMMUNITY_SOURCE})
+        rows.append(
+            {
+                "community_id": f.osm_id,
+                "name": name,
+                "type": "urban",
+                "households": np.nan,
+                "population": np.nan,
+                "area_m2": area,
+                "source": _COMMUNITY_SOURCE,
+            }
+        )
         geoms.append(geom)
     gdf = _community_frame(rows, geoms)
-    log.info("%s: %d communities (landuse=residential)%s", osm_path, len(gdf),
-             f" inside bbox {box}" if box else "")
+    log.info(
+        "%s: %d communities (landuse=residential)%s", osm_path, len(gdf), f" inside bbox {box}" if box else ""
+    )
     return gdf
 
 
@@ -499,12 +558,16 @@ def osm_residential_buildings(
     geoms = _area_geoms(areas)
     res = [i for i, f in enumerate(areas) if _is_residential(f.tags)]
     bld = [i for i, f in enumerate(areas) if _is_building(f.tags) and not _is_residential(f.tags)]
-    communities = _resolve_communities([areas[i] for i in res], geoms[res] if res else np.empty(0, object),
-                                       metric_crs)
+    communities = _resolve_communities(
+        [areas[i] for i in res], geoms[res] if res else np.empty(0, object), metric_crs
+    )
     columns = list(BUILDING_COLUMNS)
     empty = gpd.GeoDataFrame(
-        pd.DataFrame({c: pd.Series(dtype="float64" if c in ("levels", "area_m2") else object) for c in columns}),
-        geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84,
+        pd.DataFrame(
+            {c: pd.Series(dtype="float64" if c in ("levels", "area_m2") else object) for c in columns}
+        ),
+        geometry=gpd.GeoSeries([], crs=WGS84),
+        crs=WGS84,
     )
     if not bld or not communities:
         log.info("%s: 0 residential buildings", path)
@@ -529,11 +592,19 @@ def osm_residential_buildings(
     rows = []
     for k, area in zip(keep, metric_area):
         tags = areas[bld[k]].tags
-        rows.append({"building_id": areas[bld[k]].osm_id, "building": tags["building"],
-                     "name": tags.get("name") or tags.get("name:zh") or "", "levels": _levels(tags),
-                     "area_m2": float(area), "community_id": communities[owner[k]][0].osm_id})
+        rows.append(
+            {
+                "building_id": areas[bld[k]].osm_id,
+                "building": tags["building"],
+                "name": tags.get("name") or tags.get("name:zh") or "",
+                "levels": _levels(tags),
+                "area_m2": float(area),
+                "community_id": communities[owner[k]][0].osm_id,
+            }
+        )
     df = pd.DataFrame(rows, columns=columns).astype({"levels": "float64", "area_m2": "float64"})
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([polys[k] for k in keep], crs=WGS84, index=df.index),
-                           crs=WGS84)
+    gdf = gpd.GeoDataFrame(
+        df, geometry=gpd.GeoSeries([polys[k] for k in keep], crs=WGS84, index=df.index), crs=WGS84
+    )
     log.info("%s: %d residential buildings in %d communities", path, len(gdf), gdf["community_id"].nunique())
     return gdf

@@ -75,17 +75,28 @@ WGS84 = "EPSG:4326"
 #: File name endings :func:`export` understands.
 EXPORT_SUFFIXES: tuple[str, ...] = (".gpkg", ".shp.zip", ".geojson")
 #: Media types for downloads, by :func:`export_format`.
-MEDIA_TYPES: Mapping[str, str] = {"gpkg": "application/geopackage+sqlite3", "shp.zip": "application/zip",
-                                  "geojson": "application/geo+json"}
+MEDIA_TYPES: Mapping[str, str] = {
+    "gpkg": "application/geopackage+sqlite3",
+    "shp.zip": "application/zip",
+    "geojson": "application/geo+json",
+}
 #: Layers in the order they are written (those without rows for the export are still written, empty).
 LAYER_ORDER: tuple[str, ...] = ("communities", "gaps", "sites", "site_areas", "candidates", "isochrones")
-LICENSE = "Map data © OpenStreetMap contributors, available under the Open Database License (ODbL) 1.0; " \
-          "derived data stays under the ODbL."
+LICENSE = (
+    "Map data © OpenStreetMap contributors, available under the Open Database License (ODbL) 1.0; "
+    "derived data stays under the ODbL."
+)
 DBF_MAX_BYTES = 254
 SHP_FIELD_LEN = 10
 
-_GEOMETRY_TYPES = {"communities": "MultiPolygon", "gaps": "MultiPolygon", "sites": "Point",
-                   "site_areas": "MultiPolygon", "candidates": "Point", "isochrones": "MultiPolygon"}
+_GEOMETRY_TYPES = {
+    "communities": "MultiPolygon",
+    "gaps": "MultiPolygon",
+    "sites": "Point",
+    "site_areas": "MultiPolygon",
+    "candidates": "Point",
+    "isochrones": "MultiPolygon",
+}
 _LAYER_DOCS = {
     "communities": "communities (小区/社区) with the covered share, median minutes and nearest facility per category",
     "gaps": "gap list (配套缺失清单): one row per community and category short of its target, ranked by severity",
@@ -109,12 +120,14 @@ def export_format(path: str | Path) -> str:
     for suffix in EXPORT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             return suffix[1:]
-    raise InputError(f"{Path(path).name!r}: export format is chosen by the file name ending: "
-                     f"{', '.join(EXPORT_SUFFIXES)}")
+    raise InputError(
+        f"{Path(path).name!r}: export format is chosen by the file name ending: {', '.join(EXPORT_SUFFIXES)}"
+    )
 
 
-def safe_export_path(export_dir: str | Path, requested_name: str, *,
-                     suffixes: Iterable[str] = EXPORT_SUFFIXES) -> Path:
+def safe_export_path(
+    export_dir: str | Path, requested_name: str, *, suffixes: Iterable[str] = EXPORT_SUFFIXES
+) -> Path:
     """The path of ``requested_name`` inside ``export_dir``; :class:`InputError` for any name that
     could reach elsewhere or that is odd.
 
@@ -128,8 +141,10 @@ def safe_export_path(export_dir: str | Path, requested_name: str, *,
         raise InputError("export file name must be text")
     shown = requested_name if len(requested_name) <= 80 else requested_name[:77] + "..."
     if not _NAME_RE.fullmatch(requested_name) or ".." in requested_name:
-        raise InputError(f"export file name {shown!r} refused: use letters, digits, '.', '_' and '-' only "
-                         "(no folders, no '..'), e.g. sites_canteen.gpkg")
+        raise InputError(
+            f"export file name {shown!r} refused: use letters, digits, '.', '_' and '-' only "
+            "(no folders, no '..'), e.g. sites_canteen.gpkg"
+        )
     lower = requested_name.lower()
     sfx = tuple(s.lower() for s in suffixes)
     if not any(lower.endswith(s) and len(lower) > len(s) for s in sfx):
@@ -141,7 +156,9 @@ def safe_export_path(export_dir: str | Path, requested_name: str, *,
     if target.is_symlink():
         real = target.resolve()
         if real.parent != base:
-            raise InputError(f"export file name {shown!r} refused: it is a link pointing outside the export directory")
+            raise InputError(
+                f"export file name {shown!r} refused: it is a link pointing outside the export directory"
+            )
         raise InputError(f"export file name {shown!r} refused: it is a link")
     if os.path.lexists(target) and not target.is_file():
         raise InputError(f"export file name {shown!r} refused: not a regular file")
@@ -154,9 +171,9 @@ def safe_export_path(export_dir: str | Path, requested_name: str, *,
 
 
 def export_layers(
-    result: "PlanResult",
+    result: PlanResult,
     *,
-    sites: "SiteChoice | None" = None,
+    sites: SiteChoice | None = None,
     category: str | None = None,
     minutes: Iterable[float] | None = None,
 ) -> dict[str, gpd.GeoDataFrame]:
@@ -179,8 +196,11 @@ def export_layers(
     comm = coverage_layer(result)
     src = result.data.communities.get("source")
     if src is not None:
-        comm.insert(comm.columns.get_loc("residents") + 1 if "residents" in comm else len(comm.columns) - 1,
-                    "source", src.fillna("").astype(str).to_numpy())
+        comm.insert(
+            comm.columns.get_loc("residents") + 1 if "residents" in comm else len(comm.columns) - 1,
+            "source",
+            src.fillna("").astype(str).to_numpy(),
+        )
     comm["sample_cats"] = _sample_categories(result)
     layers["communities"] = comm
 
@@ -208,7 +228,7 @@ def export_layers(
     return {k: layers[k] for k in LAYER_ORDER if k in layers}
 
 
-def _sample_categories(result: "PlanResult") -> np.ndarray:
+def _sample_categories(result: PlanResult) -> np.ndarray:
     cov = result.coverage
     n = len(result.data.communities)
     out = [[] for _ in range(n)]
@@ -219,10 +239,11 @@ def _sample_categories(result: "PlanResult") -> np.ndarray:
     return np.array([",".join(v) for v in out], dtype=object)
 
 
-def _isochrones(result: "PlanResult", category: str, sites: "SiteChoice | None",
-                minutes: Iterable[float] | None) -> gpd.GeoDataFrame:
-    from ..routing.isochrones import DEFAULT_MINUTES, service_areas
+def _isochrones(
+    result: PlanResult, category: str, sites: SiteChoice | None, minutes: Iterable[float] | None
+) -> gpd.GeoDataFrame:
     from ..outputs.layers import SIMPLIFY_M, facility_snap
+    from ..routing.isochrones import DEFAULT_MINUTES, service_areas
 
     cat = result.data.catalog.get(category)
     types = sorted(set(result.data.communities["type"].astype(str)))
@@ -233,27 +254,44 @@ def _isochrones(result: "PlanResult", category: str, sites: "SiteChoice | None",
     if not profiles:
         profiles = {"walk": {cat.threshold_min("urban")}}
     fac = result.data.facilities
-    fac_src = "+".join(sorted(set(fac.loc[fac["category"] == category, "source"].fillna("").astype(str)))) or "none"
+    fac_src = (
+        "+".join(sorted(set(fac.loc[fac["category"] == category, "source"].fillna("").astype(str)))) or "none"
+    )
     frames = []
     for prof, thresholds in sorted(profiles.items()):
         if prof not in result.data.graphs:
             continue
-        mins = sorted(set(float(m) for m in minutes)) if minutes is not None else sorted(set(DEFAULT_MINUTES) | thresholds)
+        mins = (
+            sorted(set(float(m) for m in minutes))
+            if minutes is not None
+            else sorted(set(DEFAULT_MINUTES) | thresholds)
+        )
         g, fsnap = facility_snap(result, category, prof)
         scen = [("existing", fsnap, fac_src)]
         if sites is not None and len(sites.sites):
-            xy = result.data.net.project(sites.sites["lon"].to_numpy(dtype=float), sites.sites["lat"].to_numpy(dtype=float))
+            xy = result.data.net.project(
+                sites.sites["lon"].to_numpy(dtype=float), sites.sites["lat"].to_numpy(dtype=float)
+            )
             fxy = np.vstack([fsnap.point_xy, xy]) if len(fsnap) else xy
             both = g.snap(fxy, strict=False)
             scen.append(("with_sites", both, f"{fac_src}+new_sites" if fac_src != "none" else "new_sites"))
         for name, snap, srcs in scen:
             isos = service_areas(g, snap, mins)
             metric = [shapely.simplify(i.polygon, SIMPLIFY_M) for i in isos]
-            gdf = gpd.GeoDataFrame({
-                "category": category, "category_zh": cat.name_zh, "scenario": name, "minutes": [i.minutes for i in isos],
-                "profile": prof, "area_m2": [round(i.area_m2, 1) for i in isos],
-                "street_m": [round(i.street_m, 1) for i in isos], "sources": srcs,
-            }, geometry=metric, crs=result.data.net.crs)
+            gdf = gpd.GeoDataFrame(
+                {
+                    "category": category,
+                    "category_zh": cat.name_zh,
+                    "scenario": name,
+                    "minutes": [i.minutes for i in isos],
+                    "profile": prof,
+                    "area_m2": [round(i.area_m2, 1) for i in isos],
+                    "street_m": [round(i.street_m, 1) for i in isos],
+                    "sources": srcs,
+                },
+                geometry=metric,
+                crs=result.data.net.crs,
+            )
             frames.append(gdf.iloc[::-1])
     cols = ["category", "category_zh", "scenario", "minutes", "profile", "area_m2", "street_m", "sources"]
     if not frames:
@@ -269,16 +307,54 @@ def _isochrones(result: "PlanResult", category: str, sites: "SiteChoice | None",
 #: Word abbreviations used to fit Shapefile field names into 10 characters (see
 #: :func:`shapefile_field_names`).
 ABBREVIATIONS: Mapping[str, str] = {
-    "added": "add", "area": "area", "attribution": "attrib", "available": "avl", "baseline": "base",
-    "canteen": "cant", "care": "care", "category": "cat", "centre": "ctr", "clinic": "clin", "closes": "cls",
-    "communities": "comm", "community": "comm", "complex": "cpx", "covered": "cov", "district": "dist",
-    "elderly": "eld", "facility": "fac", "food": "food", "harbour": "hbr", "households": "hh",
-    "kindergarten": "kg", "labourer": "lab", "level": "lvl", "market": "mkt", "minutes": "min",
-    "nearest": "nr", "party": "pty", "population": "pop", "primary": "pri", "profile": "prof",
-    "public": "pub", "required": "req", "residents": "res", "scenario": "scen", "school": "sch",
-    "service": "svc", "severity": "sev", "share": "sh", "shortfall": "short", "source": "src",
-    "station": "stn", "target": "tgt", "threshold": "thr", "time": "t", "toilet": "wc",
-    "uncovered": "unc", "weight": "wt",
+    "added": "add",
+    "area": "area",
+    "attribution": "attrib",
+    "available": "avl",
+    "baseline": "base",
+    "canteen": "cant",
+    "care": "care",
+    "category": "cat",
+    "centre": "ctr",
+    "clinic": "clin",
+    "closes": "cls",
+    "communities": "comm",
+    "community": "comm",
+    "complex": "cpx",
+    "covered": "cov",
+    "district": "dist",
+    "elderly": "eld",
+    "facility": "fac",
+    "food": "food",
+    "harbour": "hbr",
+    "households": "hh",
+    "kindergarten": "kg",
+    "labourer": "lab",
+    "level": "lvl",
+    "market": "mkt",
+    "minutes": "min",
+    "nearest": "nr",
+    "party": "pty",
+    "population": "pop",
+    "primary": "pri",
+    "profile": "prof",
+    "public": "pub",
+    "required": "req",
+    "residents": "res",
+    "scenario": "scen",
+    "school": "sch",
+    "service": "svc",
+    "severity": "sev",
+    "share": "sh",
+    "shortfall": "short",
+    "source": "src",
+    "station": "stn",
+    "target": "tgt",
+    "threshold": "thr",
+    "time": "t",
+    "toilet": "wc",
+    "uncovered": "unc",
+    "weight": "wt",
 }
 
 
@@ -386,7 +462,8 @@ _FIELD_DOCS: Mapping[str, str] = {
     "minutes": "travel-time threshold, minutes",
     "street_m": "length of street reached, m",
     "sources": "data sources of the facilities behind the area (sample = SAMPLE data)",
-    "key": "item", "value": "value",
+    "key": "item",
+    "value": "value",
 }
 
 
@@ -394,9 +471,11 @@ def field_description(name: str, catalog=None) -> str:
     """What a field means (also for the per-category ``<key>_share/_min/_nearest`` columns)."""
     if name in _FIELD_DOCS:
         return _FIELD_DOCS[name]
-    for suffix, text in (("_share", "share of residents (or area) within the threshold of {}"),
-                         ("_min", "weighted-median minutes to the nearest {} (null: none reachable)"),
-                         ("_nearest", "name of the nearest {} (serving most residents)")):
+    for suffix, text in (
+        ("_share", "share of residents (or area) within the threshold of {}"),
+        ("_min", "weighted-median minutes to the nearest {} (null: none reachable)"),
+        ("_nearest", "name of the nearest {} (serving most residents)"),
+    ):
         if name.endswith(suffix):
             key = name[: -len(suffix)]
             label = key
@@ -456,8 +535,9 @@ def _geometry(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
 # --- metadata -----------------------------------------------------------------------------------
 
 
-def export_info(result: "PlanResult", layers: Mapping[str, gpd.GeoDataFrame], sites: "SiteChoice | None",
-                category: str | None) -> dict[str, str]:
+def export_info(
+    result: PlanResult, layers: Mapping[str, gpd.GeoDataFrame], sites: SiteChoice | None, category: str | None
+) -> dict[str, str]:
     """Key/value facts of an export (attribution, region, weighting, sample notes, method …)."""
     from ..pipeline import WEIGHT_LABELS
 
@@ -472,12 +552,16 @@ def export_info(result: "PlanResult", layers: Mapping[str, gpd.GeoDataFrame], si
         "circles_version": __version__,
         "region": f"{data.region.key} {data.region.name_zh}".strip(),
         "data_source": data.region.source or "",
-        "crs": "EPSG:4326 (WGS84 longitude/latitude degrees); areas and distances computed in " + data.region.metric_crs,
+        "crs": "EPSG:4326 (WGS84 longitude/latitude degrees); areas and distances computed in "
+        + data.region.metric_crs,
         "weight_kind": data.weight_kind,
         "weighting": WEIGHT_LABELS.get(data.weight_kind, data.weight_kind),
-        "sample_data": (f"{n_sample} facilities are SAMPLE data (source = sample), not observed; coverage, gaps "
-                        "and sites that depend on them are marked (sample_cats, nearest_facility_source, baseline, sources)")
-        if n_sample else "no sample data used",
+        "sample_data": (
+            f"{n_sample} facilities are SAMPLE data (source = sample), not observed; coverage, gaps "
+            "and sites that depend on them are marked (sample_cats, nearest_facility_source, baseline, sources)"
+        )
+        if n_sample
+        else "no sample data used",
         "layers": ", ".join(f"{k} ({len(v)})" for k, v in layers.items()),
     }
     cat = category or (sites.category if sites is not None else None)
@@ -487,17 +571,19 @@ def export_info(result: "PlanResult", layers: Mapping[str, gpd.GeoDataFrame], si
     if sites is not None:
         s = sites.solution
         unit = "m² of residential area" if sites.weight_kind == "area" else "residents"
-        info.update({
-            "sites_method": s.method,
-            "sites_k": str(sites.k),
-            "sites_objective": f"{s.objective:.1f} {unit} newly covered",
-            "sites_bound": f"{s.bound:.1f} (gap {100 * s.gap:.2f}%)",
-            "sites_greedy_objective": f"{s.greedy_objective:.1f}",
-            "sites_model": f"{len(sites.candidates)} candidates, {sites.demand_points} uncovered points in "
-                           f"{s.n_groups} groups, {s.n_variables} variables, {s.n_constraints} constraints, "
-                           f"{s.solve_time_s:.3f} s",
-            "sites_baseline": ", ".join(f"{k}:{v}" for k, v in sites.baseline.items()) or "none",
-        })
+        info.update(
+            {
+                "sites_method": s.method,
+                "sites_k": str(sites.k),
+                "sites_objective": f"{s.objective:.1f} {unit} newly covered",
+                "sites_bound": f"{s.bound:.1f} (gap {100 * s.gap:.2f}%)",
+                "sites_greedy_objective": f"{s.greedy_objective:.1f}",
+                "sites_model": f"{len(sites.candidates)} candidates, {sites.demand_points} uncovered points in "
+                f"{s.n_groups} groups, {s.n_variables} variables, {s.n_constraints} constraints, "
+                f"{s.solve_time_s:.3f} s",
+                "sites_baseline": ", ".join(f"{k}:{v}" for k, v in sites.baseline.items()) or "none",
+            }
+        )
         for i, note in enumerate(sites.notes, start=1):
             info[f"sites_note_{i}"] = note
     for i, note in enumerate(data.notes, start=1):
@@ -505,16 +591,24 @@ def export_info(result: "PlanResult", layers: Mapping[str, gpd.GeoDataFrame], si
     return info
 
 
-def _fields_table(layers: Mapping[str, gpd.GeoDataFrame], names: Mapping[str, Mapping[str, str]] | None,
-                  catalog) -> pd.DataFrame:
+def _fields_table(
+    layers: Mapping[str, gpd.GeoDataFrame], names: Mapping[str, Mapping[str, str]] | None, catalog
+) -> pd.DataFrame:
     rows = []
     for layer, gdf in layers.items():
         for col in gdf.columns:
             if col == gdf.geometry.name:
                 continue
             short = names[layer][col] if names is not None else col
-            rows.append({"layer": layer, "field": short, "full_name": col, "type": _type_name(gdf[col]),
-                         "description": field_description(col, catalog)})
+            rows.append(
+                {
+                    "layer": layer,
+                    "field": short,
+                    "full_name": col,
+                    "type": _type_name(gdf[col]),
+                    "description": field_description(col, catalog),
+                }
+            )
     return pd.DataFrame(rows, columns=["layer", "field", "full_name", "type", "description"])
 
 
@@ -532,10 +626,10 @@ def _type_name(s: pd.Series) -> str:
 
 
 def export(
-    result: "PlanResult",
+    result: PlanResult,
     path: str | Path,
     *,
-    sites: "SiteChoice | None" = None,
+    sites: SiteChoice | None = None,
     category: str | None = None,
     minutes: Iterable[float] | None = None,
 ) -> Path:
@@ -574,24 +668,43 @@ def _write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str],
     for i, (name, gdf) in enumerate(layers.items()):
         frame, _ = _prepare(_geometry(gdf, name), shapefile=False)
         pyogrio.write_dataframe(
-            frame, path, layer=name, driver="GPKG", geometry_type=_GEOMETRY_TYPES.get(name, "Unknown"),
-            layer_options={"DESCRIPTION": f"{_LAYER_DOCS.get(name, name)}. {OSM_ATTRIBUTION} (ODbL)",
-                           "IDENTIFIER": name},
+            frame,
+            path,
+            layer=name,
+            driver="GPKG",
+            geometry_type=_GEOMETRY_TYPES.get(name, "Unknown"),
+            layer_options={
+                "DESCRIPTION": f"{_LAYER_DOCS.get(name, name)}. {OSM_ATTRIBUTION} (ODbL)",
+                "IDENTIFIER": name,
+            },
             # GeoPackage 1.2: opens without warnings in older GDAL/QGIS/ArcGIS too
             dataset_options={"VERSION": "1.2"} if i == 0 else None,
         )
-    pyogrio.write_dataframe(pd.DataFrame({"key": list(info), "value": [str(v) for v in info.values()]}),
-                            path, layer="export_info", driver="GPKG",
-                            layer_options={"DESCRIPTION": f"about this export. {OSM_ATTRIBUTION}"})
-    pyogrio.write_dataframe(_fields_table(layers, None, catalog), path, layer="fields", driver="GPKG",
-                            layer_options={"DESCRIPTION": "what each field means"})
+    pyogrio.write_dataframe(
+        pd.DataFrame({"key": list(info), "value": [str(v) for v in info.values()]}),
+        path,
+        layer="export_info",
+        driver="GPKG",
+        layer_options={"DESCRIPTION": f"about this export. {OSM_ATTRIBUTION}"},
+    )
+    pyogrio.write_dataframe(
+        _fields_table(layers, None, catalog),
+        path,
+        layer="fields",
+        driver="GPKG",
+        layer_options={"DESCRIPTION": "what each field means"},
+    )
 
 
-def _write_shp_zip(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], path: Path, catalog) -> None:
+def _write_shp_zip(
+    layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], path: Path, catalog
+) -> None:
     import pyogrio
 
-    names = {layer: shapefile_field_names([c for c in gdf.columns if c != gdf.geometry.name])
-             for layer, gdf in layers.items()}
+    names = {
+        layer: shapefile_field_names([c for c in gdf.columns if c != gdf.geometry.name])
+        for layer, gdf in layers.items()
+    }
     cut_total = 0
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".shp-") as td:
         folder = Path(td)
@@ -599,8 +712,13 @@ def _write_shp_zip(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, st
             frame, cut = _prepare(_geometry(gdf, layer), shapefile=True)
             cut_total += cut
             frame = frame.rename(columns=names[layer])
-            pyogrio.write_dataframe(frame, folder / f"{layer}.shp", driver="ESRI Shapefile", encoding="UTF-8",
-                                    geometry_type=_GEOMETRY_TYPES.get(layer, "Unknown"))
+            pyogrio.write_dataframe(
+                frame,
+                folder / f"{layer}.shp",
+                driver="ESRI Shapefile",
+                encoding="UTF-8",
+                geometry_type=_GEOMETRY_TYPES.get(layer, "Unknown"),
+            )
             cpg = folder / f"{layer}.cpg"
             if not cpg.exists() or cpg.read_text(encoding="ascii").strip().upper() not in ("UTF-8", "UTF8"):
                 cpg.write_text("UTF-8", encoding="ascii")
@@ -623,7 +741,9 @@ def _readme(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], cut
     lines += [f"{k}: {v}" for k, v in info.items() if k not in ("title", "attribution", "license")]
     lines += ["", "Layers (one Shapefile set each: .shp .shx .dbf .prj .cpg):"]
     for name, gdf in layers.items():
-        lines.append(f"  {name}.shp  {_GEOMETRY_TYPES.get(name, '')}, {len(gdf)} features — {_LAYER_DOCS.get(name, '')}")
+        lines.append(
+            f"  {name}.shp  {_GEOMETRY_TYPES.get(name, '')}, {len(gdf)} features — {_LAYER_DOCS.get(name, '')}"
+        )
     lines += [
         "",
         "Coordinate system: EPSG:4326, WGS84 longitude/latitude in degrees (see each .prj). These are not",
@@ -638,12 +758,15 @@ def _readme(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], cut
         "sources naming 'sample') rest on authored example facilities, not observed data.",
     ]
     if cut:
-        lines.append(f"{cut} text values longer than {DBF_MAX_BYTES} bytes were cut to fit DBF; the GeoPackage export keeps them whole.")
+        lines.append(
+            f"{cut} text values longer than {DBF_MAX_BYTES} bytes were cut to fit DBF; the GeoPackage export keeps them whole."
+        )
     return "\r\n".join(lines) + "\r\n"
 
 
-def _write_geojson(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], path: Path,
-                   sites: "SiteChoice | None") -> None:
+def _write_geojson(
+    layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], path: Path, sites: SiteChoice | None
+) -> None:
     if sites is not None:
         name = "sites"
         gdf = sites.sites.copy()

@@ -7,8 +7,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from ..routing.isochrones import DEFAULT_MINUTES, service_areas
 from ..pipeline import PlanResult
+from ..routing.isochrones import DEFAULT_MINUTES, service_areas
 
 #: Display simplification tolerance, metres (well under a block; keeps maps light).
 SIMPLIFY_M = 5.0
@@ -19,7 +19,11 @@ def facility_snap(result: PlanResult, category: str, profile: str = "walk"):
     fac = result.data.facilities
     f = fac[fac["category"] == category]
     g = result.data.graphs.get(profile) or next(iter(result.data.graphs.values()))
-    xy = result.data.net.project(f.geometry.x.to_numpy(), f.geometry.y.to_numpy()) if len(f) else np.zeros((0, 2))
+    xy = (
+        result.data.net.project(f.geometry.x.to_numpy(), f.geometry.y.to_numpy())
+        if len(f)
+        else np.zeros((0, 2))
+    )
     return g, g.snap(xy, strict=False) if len(f) else g.snap(np.zeros((0, 2)), strict=False)
 
 

@@ -44,13 +44,20 @@ from jinja2 import Template
 from shapely.geometry import mapping
 
 from .. import OSM_ATTRIBUTION, __version__
-from ..io.coords import wgs84_to_gcj02
 from ..errors import InputError
+from ..io.coords import wgs84_to_gcj02
 from ..pipeline import PlanResult
 
 __all__ = [
-    "DEFAULT_CATEGORY", "DEFAULT_MINUTES", "LEVELS_MIN", "TILES", "TileSpec", "build_map", "layer_names",
-    "resolve_tiles", "write_map",
+    "DEFAULT_CATEGORY",
+    "DEFAULT_MINUTES",
+    "LEVELS_MIN",
+    "TILES",
+    "TileSpec",
+    "build_map",
+    "layer_names",
+    "resolve_tiles",
+    "write_map",
 ]
 
 #: Service-circle levels drawn as service areas, minutes.
@@ -71,11 +78,28 @@ STREET_SIMPLIFY_M = 5.0
 STREETS_LAYER = "街道网络 Street network (OSM)"
 DISTRICTS_LAYER = "区界 District boundaries"
 _DISTRICT_EN = {
-    "锦江区": "Jinjiang", "青羊区": "Qingyang", "金牛区": "Jinniu", "武侯区": "Wuhou", "成华区": "Chenghua",
-    "龙泉驿区": "Longquanyi", "青白江区": "Qingbaijiang", "新都区": "Xindu", "温江区": "Wenjiang",
-    "双流区": "Shuangliu", "郫都区": "Pidu", "新津区": "Xinjin", "金堂县": "Jintang", "大邑县": "Dayi",
-    "蒲江县": "Pujiang", "都江堰市": "Dujiangyan", "彭州市": "Pengzhou", "邛崃市": "Qionglai",
-    "崇州市": "Chongzhou", "简阳市": "Jianyang", "高新区": "Hi-tech Zone", "天府新区": "Tianfu New Area",
+    "锦江区": "Jinjiang",
+    "青羊区": "Qingyang",
+    "金牛区": "Jinniu",
+    "武侯区": "Wuhou",
+    "成华区": "Chenghua",
+    "龙泉驿区": "Longquanyi",
+    "青白江区": "Qingbaijiang",
+    "新都区": "Xindu",
+    "温江区": "Wenjiang",
+    "双流区": "Shuangliu",
+    "郫都区": "Pidu",
+    "新津区": "Xinjin",
+    "金堂县": "Jintang",
+    "大邑县": "Dayi",
+    "蒲江县": "Pujiang",
+    "都江堰市": "Dujiangyan",
+    "彭州市": "Pengzhou",
+    "邛崃市": "Qionglai",
+    "崇州市": "Chongzhou",
+    "简阳市": "Jianyang",
+    "高新区": "Hi-tech Zone",
+    "天府新区": "Tianfu New Area",
 }
 
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "leaflet"
@@ -120,7 +144,12 @@ _SOURCE_LABEL = {
     "sample": "示例数据 SAMPLE, not observed",
     "user": "用户数据 user-supplied",
 }
-_PROFILE_ZH = {"walk": "步行 walk", "bike": "骑行 bike", "elderly": "老人步行 elderly walk", "wheelchair": "轮椅 wheelchair"}
+_PROFILE_ZH = {
+    "walk": "步行 walk",
+    "bike": "骑行 bike",
+    "elderly": "老人步行 elderly walk",
+    "wheelchair": "轮椅 wheelchair",
+}
 
 
 # --------------------------------------------------------------------------------------------- tiles
@@ -139,18 +168,26 @@ class TileSpec:
 
 TILES: dict[str, TileSpec] = {
     "osm": TileSpec(
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png", OSM_ATTRIBUTION_HTML,
-        "OpenStreetMap 底图 base map", gcj02=False, max_zoom=19,
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        OSM_ATTRIBUTION_HTML,
+        "OpenStreetMap 底图 base map",
+        gcj02=False,
+        max_zoom=19,
     ),
     "amap": TileSpec(
         "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-        "底图 base map © 高德地图 AutoNavi (GCJ-02)", "高德地图 Amap 底图 base map (GCJ-02)",
-        gcj02=True, subdomains="1234", max_zoom=18,
+        "底图 base map © 高德地图 AutoNavi (GCJ-02)",
+        "高德地图 Amap 底图 base map (GCJ-02)",
+        gcj02=True,
+        subdomains="1234",
+        max_zoom=18,
     ),
 }
 
 
-def resolve_tiles(tiles: str | None, tiles_attr: str | None = None, tiles_crs: str = "wgs84") -> TileSpec | None:
+def resolve_tiles(
+    tiles: str | None, tiles_attr: str | None = None, tiles_crs: str = "wgs84"
+) -> TileSpec | None:
     """``None``/``'none'`` (no tile layer), ``'osm'``, ``'amap'`` (GCJ-02) or a custom URL template
     with ``{x}``, ``{y}``, ``{z}``; a custom URL needs ``tiles_attr`` and ``tiles_crs`` ('wgs84' or
     'gcj02') says which coordinates its tiles use."""
@@ -159,9 +196,15 @@ def resolve_tiles(tiles: str | None, tiles_attr: str | None = None, tiles_crs: s
     key = str(tiles).strip()
     if key.lower() in TILES:
         spec = TILES[key.lower()]
-        return spec if tiles_attr is None else TileSpec(spec.url, tiles_attr, spec.name, spec.gcj02, spec.subdomains, spec.max_zoom)
+        return (
+            spec
+            if tiles_attr is None
+            else TileSpec(spec.url, tiles_attr, spec.name, spec.gcj02, spec.subdomains, spec.max_zoom)
+        )
     if not re.match(r"^https?://", key) or not all(p in key for p in ("{x}", "{y}", "{z}")):
-        raise InputError(f"unknown tiles {tiles!r}; use none, {', '.join(TILES)} or a URL template with {{x}}, {{y}}, {{z}}")
+        raise InputError(
+            f"unknown tiles {tiles!r}; use none, {', '.join(TILES)} or a URL template with {{x}}, {{y}}, {{z}}"
+        )
     if not tiles_attr:
         raise InputError("a custom tile URL needs an attribution (tiles_attr / --tiles-attr)")
     crs = str(tiles_crs).strip().lower().replace("-", "")
@@ -241,7 +284,7 @@ def _data_year(region) -> int | None:
         year = _read_toml(project_data_dir() / "regions.toml").get(region.key, {}).get("data_year")
         if year:
             return int(year)
-    except Exception:  # noqa: BLE001 - the year is decoration
+    except Exception:
         pass
     m = re.search(r"(19|20)\d\d", getattr(region, "source", "") or "")
     return int(m.group(0)) if m else None
@@ -256,7 +299,9 @@ def _categories(result: PlanResult, category: str | Sequence[str] | None) -> lis
         if not cats:
             raise InputError("the plan has no coverage to map")
         keys = [c.key for c in cats]
-        first = DEFAULT_CATEGORY if DEFAULT_CATEGORY in keys else next((c.key for c in cats if c.focus), keys[0])
+        first = (
+            DEFAULT_CATEGORY if DEFAULT_CATEGORY in keys else next((c.key for c in cats if c.focus), keys[0])
+        )
         return [catalog.get(first)] + [c for c in cats if c.key != first]
     keys = [category] if isinstance(category, str) else list(category)
     if not keys:
@@ -330,15 +375,24 @@ def _community_tip(row, t, cat, minutes: int, weight_kind: str) -> str:
     levels = " / ".join(_pct(getattr(t, f"share_{lv}")) for lv in LEVELS_MIN)
     if np.isfinite(t.nearest_s):
         src = " <b>[示例 SAMPLE]</b>" if t.nearest_source == "sample" else ""
-        near = (f"最近 Nearest: {_esc(t.nearest_name or '(未命名 unnamed)')}{src}, "
-                f"{t.nearest_s / 60:.1f} 分钟 min ({t.nearest_m:,.0f} m)")
+        near = (
+            f"最近 Nearest: {_esc(t.nearest_name or '(未命名 unnamed)')}{src}, "
+            f"{t.nearest_s / 60:.1f} 分钟 min ({t.nearest_m:,.0f} m)"
+        )
     else:
         near = "最近 Nearest: 不可达 none reachable"
-    thr = "" if not np.isfinite(t.threshold_min) else (
-        f"<br>规划阈值 planning threshold {t.threshold_min:g} min: {_pct(t.covered_share)} "
-        f"(目标 target {_pct(t.target)}){' — 列入缺口清单 in gap list' if t.listed_gap else ''}")
-    return (f"<b>{name}</b>{district}<br>{who}<br>{_esc(cat.name_zh)} {_esc(cat.name_en)} ({prof}): {status}"
-            f"<br>5 / 10 / 15 分钟 min: {levels}{thr}<br>{near}")
+    thr = (
+        ""
+        if not np.isfinite(t.threshold_min)
+        else (
+            f"<br>规划阈值 planning threshold {t.threshold_min:g} min: {_pct(t.covered_share)} "
+            f"(目标 target {_pct(t.target)}){' — 列入缺口清单 in gap list' if t.listed_gap else ''}"
+        )
+    )
+    return (
+        f"<b>{name}</b>{district}<br>{who}<br>{_esc(cat.name_zh)} {_esc(cat.name_en)} ({prof}): {status}"
+        f"<br>5 / 10 / 15 分钟 min: {levels}{thr}<br>{near}"
+    )
 
 
 def _community_layer(result, cat, minutes, comm_geoms, weight_kind, *, name, show) -> folium.GeoJson:
@@ -358,16 +412,26 @@ def _community_layer(result, cat, minutes, comm_geoms, weight_kind, *, name, sho
     def style(f):
         p = f["properties"]
         gap = bool(p["g"])
-        return {"fillColor": p["c"], "fillOpacity": 0.8, "color": GAP_OUTLINE if gap else OK_OUTLINE,
-                "weight": 2.0 if gap else 1.2, "opacity": 1.0}
+        return {
+            "fillColor": p["c"],
+            "fillOpacity": 0.8,
+            "color": GAP_OUTLINE if gap else OK_OUTLINE,
+            "weight": 2.0 if gap else 1.2,
+            "opacity": 1.0,
+        }
 
     def highlight(f):
         return {"weight": 4, "color": "#00e5ff", "fillOpacity": 0.9}
 
     return folium.GeoJson(
-        _fc(feats), name=name, show=show, style_function=style, highlight_function=highlight,
+        _fc(feats),
+        name=name,
+        show=show,
+        style_function=style,
+        highlight_function=highlight,
         on_each_feature=JsCode("function(f, l) { l.bindTooltip(f.properties.tip, {sticky: true}); }"),
-        pane=_PANE_COMMUNITIES, smooth_factor=0.5,
+        pane=_PANE_COMMUNITIES,
+        smooth_factor=0.5,
     )
 
 
@@ -382,7 +446,9 @@ def _area_layer(areas, lv, project, *, name, show) -> folium.GeoJson:
     def style(f):
         return {"color": colour, "weight": 1.2, "fillColor": colour, "fillOpacity": 0.16, "opacity": 0.9}
 
-    return folium.GeoJson(_fc(feats), name=name, show=show, style_function=style, pane=_PANE_AREAS, interactive=False)
+    return folium.GeoJson(
+        _fc(feats), name=name, show=show, style_function=style, pane=_PANE_AREAS, interactive=False
+    )
 
 
 def _facility_popup(rec: dict, cat) -> str:
@@ -393,8 +459,10 @@ def _facility_popup(rec: dict, cat) -> str:
     area = rec.get("floor_area_m2")
     area_txt = f"<br>面积 Floor area: {float(area):,.0f} m²" if area is not None and np.isfinite(area) else ""
     name = _esc(rec.get("name") or "(未命名 unnamed)")
-    return (f"<b>{name}</b><br>类别 Category: {_esc(cat.name_zh)} / {_esc(cat.name_en)}<br>"
-            f"来源 Source: {label}{area_txt}<br><small>ID {_esc(rec.get('facility_id'))}</small>")
+    return (
+        f"<b>{name}</b><br>类别 Category: {_esc(cat.name_zh)} / {_esc(cat.name_en)}<br>"
+        f"来源 Source: {label}{area_txt}<br><small>ID {_esc(rec.get('facility_id'))}</small>"
+    )
 
 
 def _facility_layer(fac, cat, colour, project, *, name, show) -> folium.GeoJson:
@@ -407,8 +475,15 @@ def _facility_layer(fac, cat, colour, project, *, name, show) -> folium.GeoJson:
 
     def style(feat):
         src = feat["properties"]["s"]
-        base = {"radius": 6, "color": colour, "weight": 2, "opacity": 1.0, "fillColor": colour,
-                "fillOpacity": 0.95, "pane": _PANE_FACILITIES}
+        base = {
+            "radius": 6,
+            "color": colour,
+            "weight": 2,
+            "opacity": 1.0,
+            "fillColor": colour,
+            "fillOpacity": 0.95,
+            "pane": _PANE_FACILITIES,
+        }
         if src == "sample":  # hollow, dashed: not observed
             base.update(fillColor="#ffffff", fillOpacity=0.95, dashArray="3 2", weight=2.5, radius=7)
         elif src == "user":
@@ -416,9 +491,15 @@ def _facility_layer(fac, cat, colour, project, *, name, show) -> folium.GeoJson:
         return base
 
     return folium.GeoJson(
-        _fc(feats), name=name, show=show, style_function=style, marker=folium.CircleMarker(radius=6),
-        on_each_feature=JsCode("function(f, l) { l.bindPopup(f.properties.popup, {maxWidth: 320}); "
-                               "l.bindTooltip(f.properties.popup, {direction: 'top'}); }"),
+        _fc(feats),
+        name=name,
+        show=show,
+        style_function=style,
+        marker=folium.CircleMarker(radius=6),
+        on_each_feature=JsCode(
+            "function(f, l) { l.bindPopup(f.properties.popup, {maxWidth: 320}); "
+            "l.bindTooltip(f.properties.popup, {direction: 'top'}); }"
+        ),
     )
 
 
@@ -433,7 +514,11 @@ def _street_layer(result: PlanResult, project, *, show: bool) -> folium.GeoJson:
         cache["streets"] = gpd.GeoSeries([merged], crs=net.crs).to_crs("EPSG:4326").to_numpy()
     feats = [_feature("s0", g, {}) for g in project(cache["streets"]) if not shapely.is_empty(g)]
     return folium.GeoJson(
-        _fc(feats), name=STREETS_LAYER, show=show, pane=_PANE_CONTEXT, interactive=False,
+        _fc(feats),
+        name=STREETS_LAYER,
+        show=show,
+        pane=_PANE_CONTEXT,
+        interactive=False,
         style_function=lambda f: {"color": "#b4b4b4", "weight": 1.0, "opacity": 0.9},
     )
 
@@ -446,7 +531,7 @@ def _district_layer(result: PlanResult, project, *, show: bool) -> folium.GeoJso
         return None
     try:
         d = gpd.read_file(path).to_crs("EPSG:4326")
-    except Exception:  # noqa: BLE001 - context only; the map works without it
+    except Exception:
         return None
     name_col = next((c for c in ("district_name", "short_name", "name") if c in d), None)
     box = shapely.box(*region.bbox)
@@ -454,7 +539,9 @@ def _district_layer(result: PlanResult, project, *, show: bool) -> folium.GeoJso
     if d.empty or name_col is None:
         return None
     lines = [g for g in shapely.intersection(d.boundary.to_numpy(), box) if not shapely.is_empty(g)]
-    feats = [_feature(f"b{i}", g, {"label": ""}) for i, g in enumerate(project(np.array(lines, dtype=object)))]
+    feats = [
+        _feature(f"b{i}", g, {"label": ""}) for i, g in enumerate(project(np.array(lines, dtype=object)))
+    ]
     inside = shapely.intersection(d.geometry.to_numpy(), box)
     for i, (name, geom) in enumerate(zip(d[name_col].astype(str), inside)):
         if shapely.area(geom) < 0.05 * box.area:
@@ -463,13 +550,25 @@ def _district_layer(result: PlanResult, project, *, show: bool) -> folium.GeoJso
         pt = project(np.array([shapely.point_on_surface(geom)], dtype=object))[0]
         feats.append(_feature(f"p{i}", pt, {"label": f"{_esc(name)}{' ' + en if en else ''}"}))
     return folium.GeoJson(
-        _fc(feats), name=DISTRICTS_LAYER, show=show, pane=_PANE_CONTEXT, interactive=False,
-        style_function=lambda f: {"color": "#6b6b6b", "weight": 1.6, "opacity": 0.9, "dashArray": "6 4",
-                                  "radius": 1, "fillOpacity": 0, "pane": _PANE_CONTEXT},
+        _fc(feats),
+        name=DISTRICTS_LAYER,
+        show=show,
+        pane=_PANE_CONTEXT,
+        interactive=False,
+        style_function=lambda f: {
+            "color": "#6b6b6b",
+            "weight": 1.6,
+            "opacity": 0.9,
+            "dashArray": "6 4",
+            "radius": 1,
+            "fillOpacity": 0,
+            "pane": _PANE_CONTEXT,
+        },
         marker=folium.CircleMarker(radius=1),
         on_each_feature=JsCode(
             "function(f, l) { if (f.properties.label) { l.bindTooltip(f.properties.label, "
-            "{permanent: true, direction: 'center', className: 'circles-district-label'}); } }"),
+            "{permanent: true, direction: 'center', className: 'circles-district-label'}); } }"
+        ),
     )
 
 
@@ -540,29 +639,38 @@ def _legend_html(minutes: int, targets: str, weight_kind: str, shown_colour: str
     rows = []
     for _, colour, label in SHARE_CLASSES:
         rows.append(f'<div class="row"><span class="sw" style="background:{colour}"></span>{label}</div>')
-    rows.append(f'<div class="row"><span class="sw" style="background:{NA_COLOUR}"></span>不适用 not required</div>')
-    gap = (f'<div class="row"><span class="sw" style="background:#f46d43;border:2.5px solid {GAP_OUTLINE}"></span>'
-           f'黑框 = 缺口：{minutes}分钟内覆盖率低于目标 black outline = gap: share within {minutes} min below target ({targets})</div>'
-           f'<div class="row"><span class="sw" style="background:#1a9850;border:1.5px solid #999"></span>'
-           f'白框 = 已达标 white outline = meets target</div>')
+    rows.append(
+        f'<div class="row"><span class="sw" style="background:{NA_COLOUR}"></span>不适用 not required</div>'
+    )
+    gap = (
+        f'<div class="row"><span class="sw" style="background:#f46d43;border:2.5px solid {GAP_OUTLINE}"></span>'
+        f"黑框 = 缺口：{minutes}分钟内覆盖率低于目标 black outline = gap: share within {minutes} min below target ({targets})</div>"
+        f'<div class="row"><span class="sw" style="background:#1a9850;border:1.5px solid #999"></span>'
+        f"白框 = 已达标 white outline = meets target</div>"
+    )
     levels = "".join(
         f'<div class="row"><span class="sw" style="background:{c}33;border:1.5px solid {c}"></span>'
-        f'{lv}分钟步行可达范围 area within {lv} min walk</div>' for lv, c in LEVEL_COLOURS.items())
+        f"{lv}分钟步行可达范围 area within {lv} min walk</div>"
+        for lv, c in LEVEL_COLOURS.items()
+    )
     markers = (
         f'<div class="row"><span class="dot" style="background:{shown_colour};border:2px solid {shown_colour}"></span>'
-        f'实心 = OSM 观测设施 filled = observed (OSM)</div>'
+        f"实心 = OSM 观测设施 filled = observed (OSM)</div>"
         f'<div class="row"><span class="dot" style="background:#fff;border:2px dashed {shown_colour}"></span>'
         f'<span><span class="sample">空心虚线 = 示例数据 SAMPLE</span>, not observed (hollow, dashed)</span></div>'
         f'<div class="row"><span class="dot" style="background:{shown_colour};border:2.5px solid #000"></span>'
-        f'黑边 = 用户数据 black ring = user-supplied</div>')
+        f"黑边 = 用户数据 black ring = user-supplied</div>"
+    )
     if weight_kind == "area":
-        weighting = ("覆盖率按居住用地面积加权，不是人数（无人口数据）。Shares are AREA-weighted (m² of residential "
-                     "land), not people: no population data was given.")
+        weighting = (
+            "覆盖率按居住用地面积加权，不是人数（无人口数据）。Shares are AREA-weighted (m² of residential "
+            "land), not people: no population data was given."
+        )
     else:
         weighting = f"覆盖率按居民人数加权 Shares are weighted by residents ({_esc(weight_kind)})."
     return (
         f'<div class="circles-legend"><h2>图例 Legend</h2>'
-        f'<div><b>社区覆盖率 Community covered share</b> — {minutes}分钟内可达的比例 share reaching the category within {minutes} min</div>'
+        f"<div><b>社区覆盖率 Community covered share</b> — {minutes}分钟内可达的比例 share reaching the category within {minutes} min</div>"
         f'{"".join(rows)}{gap}<div style="margin-top:5px"><b>服务范围 Service areas</b> (街道网络 street network)</div>{levels}'
         f'<div style="margin-top:5px"><b>设施 Facilities</b> (点击查看 click for details)</div>{markers}'
         f'<p class="note"><b>加权 Weighting:</b> {weighting}</p></div>'
@@ -579,13 +687,15 @@ def _answer_html(result: PlanResult, cat, minutes: int) -> str:
     nfac = result.data.facilities
     nfac = nfac[nfac["category"] == cat.key]
     n_sample = int((nfac["source"] == "sample").sum())
-    fac_txt = f"{len(nfac)} 个设施 facilities" + (f', <span class="sample">其中 {n_sample} 个为示例数据 SAMPLE</span>' if n_sample else "")
+    fac_txt = f"{len(nfac)} 个设施 facilities" + (
+        f', <span class="sample">其中 {n_sample} 个为示例数据 SAMPLE</span>' if n_sample else ""
+    )
     return (
         f'<div class="answer">打开时显示 Shown: <b>{_esc(cat.name_zh)} {_esc(cat.name_en)}</b><br>'
         f'<b class="big">{n_gap} / {n}</b> 个社区{minutes}分钟步行内未达标（黑框）'
-        f'communities lack it within a {minutes}-min walk (black outline); '
-        f'<b>{n_zero}</b> 个完全没有 have none at all (dark red).<br>'
-        f'{minutes}分钟覆盖 {basis} covered: <b>{_pct(share)}</b>. {fac_txt}.</div>'
+        f"communities lack it within a {minutes}-min walk (black outline); "
+        f"<b>{n_zero}</b> 个完全没有 have none at all (dark red).<br>"
+        f"{minutes}分钟覆盖 {basis} covered: <b>{_pct(share)}</b>. {fac_txt}.</div>"
     )
 
 
@@ -597,24 +707,36 @@ def _sidebar_html(result: PlanResult, cats: list, minutes: int, tile: TileSpec |
     targets = sorted({f"{100 * t:.0f}%" for t in result.coverage["target_share"].dropna().unique()})
     notes = "".join(f'<p class="note">• {_esc(n)}</p>' for n in result.data.notes)
     n_sample = int((result.data.facilities["source"] == "sample").sum())
-    sample_txt = (f'<p class="note sample">{n_sample} 个设施为示例数据 facilities are SAMPLE data, not observed '
-                  f'(空心虚线标记 hollow dashed markers).</p>') if n_sample else ""
-    base = (f"底图 Base map: {_esc(tile.name)}" + (" — 矢量图层已转换为 GCJ-02 vector layers shifted to GCJ-02" if tile.gcj02 else "")
-            ) if tile else "无底图（离线）No base map (works offline)"
+    sample_txt = (
+        (
+            f'<p class="note sample">{n_sample} 个设施为示例数据 facilities are SAMPLE data, not observed '
+            f"(空心虚线标记 hollow dashed markers).</p>"
+        )
+        if n_sample
+        else ""
+    )
+    base = (
+        (
+            f"底图 Base map: {_esc(tile.name)}"
+            + (" — 矢量图层已转换为 GCJ-02 vector layers shifted to GCJ-02" if tile.gcj02 else "")
+        )
+        if tile
+        else "无底图（离线）No base map (works offline)"
+    )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f'<div id="circles-side">'
-        f'<h1>15分钟社区生活圈 设施覆盖图<small>15-minute community life circle — coverage map</small></h1>'
+        f"<h1>15分钟社区生活圈 设施覆盖图<small>15-minute community life circle — coverage map</small></h1>"
         f'<div class="region"><b>{_esc(region.name_zh)}</b><br>{_esc(region.name_en)}</div>'
         f'<div class="note">数据 Data: OpenStreetMap {year_txt}(© OpenStreetMap contributors, ODbL) · {base}</div>'
-        f'{_answer_html(result, shown, minutes)}'
-        f'{_legend_html(minutes, "/".join(targets) or "—", result.data.weight_kind, _category_colour(shown.key, 0))}'
+        f"{_answer_html(result, shown, minutes)}"
+        f"{_legend_html(minutes, '/'.join(targets) or '—', result.data.weight_kind, _category_colour(shown.key, 0))}"
         f'<h2>图层 Layers</h2><p class="note">勾选查看其他设施类别 tick to show other categories</p>'
         f'<div id="circles-layers"></div>'
-        f'<h2>说明 Notes</h2>{sample_txt}{notes}'
+        f"<h2>说明 Notes</h2>{sample_txt}{notes}"
         f'<p class="note">circles {__version__} · {generated}</p>'
         f'<p class="attr">{OSM_ATTRIBUTION} (ODbL) · Leaflet (BSD-2-Clause)</p>'
-        f'</div>'
+        f"</div>"
     )
 
 
@@ -648,27 +770,54 @@ def build_map(
 
     x0, y0, x1, y1 = data.communities.total_bounds if len(data.communities) else data.region.bbox
     (bx0, bx1), (by0, by1) = _proj_xy(np.array([x0, x1]), np.array([y0, y1]), bool(tile and tile.gcj02))
-    m = folium.Map(location=[(by0 + by1) / 2, (bx0 + bx1) / 2], zoom_start=13, tiles=None, control_scale=False,
-                   zoom_snap=0.25, zoom_delta=0.5, prefer_canvas=False, font_size="13px")
+    m = folium.Map(
+        location=[(by0 + by1) / 2, (bx0 + bx1) / 2],
+        zoom_start=13,
+        tiles=None,
+        control_scale=False,
+        zoom_snap=0.25,
+        zoom_delta=0.5,
+        prefer_canvas=False,
+        font_size="13px",
+    )
     m.default_js, m.default_css = [], []  # nothing from CDNs: Leaflet is inlined below
     root = m.get_root()
     region = data.region
-    root.title = _esc(f"{region.name_zh} 15分钟社区生活圈覆盖图 coverage map — {cats[0].name_zh} {cats[0].name_en}")
+    root.title = _esc(
+        f"{region.name_zh} 15分钟社区生活圈覆盖图 coverage map — {cats[0].name_zh} {cats[0].name_en}"
+    )
     js, css = _leaflet_assets()
     root.header.add_child(Element(f"<style>{css}</style>\n<script>{js}</script>"), name="leaflet_inline")
-    root.header.add_child(Element(f"<style>{_CSS % {'map': m.get_name(), 'w': _SIDEBAR_W}}</style>"), name="circles_css")
+    root.header.add_child(
+        Element(f"<style>{_CSS % {'map': m.get_name(), 'w': _SIDEBAR_W}}</style>"), name="circles_css"
+    )
     root.html.add_child(Element(_sidebar_html(result, cats, minutes, tile)), name="circles_sidebar")
 
     if tile is not None:
-        folium.TileLayer(tiles=tile.url, attr=tile.attribution, name=tile.name, subdomains=tile.subdomains,
-                         max_zoom=tile.max_zoom, max_native_zoom=tile.max_zoom, overlay=False, control=True).add_to(m)
-    for pane, z, events in ((_PANE_CONTEXT, 402, False), (_PANE_AREAS, 405, False), (_PANE_COMMUNITIES, 410, True), (_PANE_FACILITIES, 420, True)):
+        folium.TileLayer(
+            tiles=tile.url,
+            attr=tile.attribution,
+            name=tile.name,
+            subdomains=tile.subdomains,
+            max_zoom=tile.max_zoom,
+            max_native_zoom=tile.max_zoom,
+            overlay=False,
+            control=True,
+        ).add_to(m)
+    for pane, z, events in (
+        (_PANE_CONTEXT, 402, False),
+        (_PANE_AREAS, 405, False),
+        (_PANE_COMMUNITIES, 410, True),
+        (_PANE_FACILITIES, 420, True),
+    ):
         folium.map.CustomPane(pane, z_index=z, pointer_events=events).add_to(m)
 
     comm = data.communities
     metric = comm.to_crs(region.metric_crs).geometry
     simple = shapely.simplify(metric.to_numpy(), COMMUNITY_SIMPLIFY_M, preserve_topology=True)
-    comm_geoms = project(gpd.GeoSeries(simple, index=comm.index, crs=region.metric_crs).to_crs("EPSG:4326").to_numpy())
+    comm_geoms = project(
+        gpd.GeoSeries(simple, index=comm.index, crs=region.metric_crs).to_crs("EPSG:4326").to_numpy()
+    )
 
     for i, cat in enumerate(cats):
         names = layer_names(cat, minutes)
@@ -676,8 +825,12 @@ def build_map(
         areas = service_area_layer(result, cat.key, LEVELS_MIN)
         for lv in sorted(LEVELS_MIN, reverse=True):
             _area_layer(areas, lv, project, name=names[f"area_{lv}"], show=shown and lv == minutes).add_to(m)
-        _community_layer(result, cat, minutes, comm_geoms, data.weight_kind, name=names["communities"], show=shown).add_to(m)
-        _facility_layer(data.facilities, cat, _category_colour(cat.key, i), project, name=names["facilities"], show=shown).add_to(m)
+        _community_layer(
+            result, cat, minutes, comm_geoms, data.weight_kind, name=names["communities"], show=shown
+        ).add_to(m)
+        _facility_layer(
+            data.facilities, cat, _category_colour(cat.key, i), project, name=names["facilities"], show=shown
+        ).add_to(m)
 
     _street_layer(result, project, show=tile is None).add_to(m)
     districts = _district_layer(result, project, show=True)
@@ -708,7 +861,9 @@ def write_map(
     """Build the map (see :func:`build_map`) and write it as one self-contained HTML file, atomically
     (parent folders are created). Returns the path."""
     path = Path(path)
-    page = render_map(result, category=category, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs)
+    page = render_map(
+        result, category=category, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -80,7 +80,11 @@ class CoverageEngine:
         self.graphs = graphs
         self.points = points
         self.max_snap_m = max_snap_m
-        self.profile_of_point = np.array([COMMUNITY_PROFILES.get(t, "walk") for t in points.ctype]) if len(points) else np.array([], dtype=str)
+        self.profile_of_point = (
+            np.array([COMMUNITY_PROFILES.get(t, "walk") for t in points.ctype])
+            if len(points)
+            else np.array([], dtype=str)
+        )
         self._point_snaps: dict[str, tuple[np.ndarray, Snap]] = {}
         for prof in np.unique(self.profile_of_point):
             idx = np.flatnonzero(self.profile_of_point == prof)
@@ -88,12 +92,21 @@ class CoverageEngine:
             self._point_snaps[str(prof)] = (idx, snap)
             n_far = int((snap.seg < 0).sum())
             if n_far:
-                log.warning("%d resident points are farther than %.0f m from any %s street: counted as not covered", n_far, max_snap_m, prof)
+                log.warning(
+                    "%d resident points are farther than %.0f m from any %s street: counted as not covered",
+                    n_far,
+                    max_snap_m,
+                    prof,
+                )
 
     @property
     def unsnapped_points(self) -> np.ndarray:
         """Indices of resident points too far from any usable street."""
-        return np.concatenate([idx[s.seg < 0] for idx, s in self._point_snaps.values()]) if self._point_snaps else np.array([], int)
+        return (
+            np.concatenate([idx[s.seg < 0] for idx, s in self._point_snaps.values()])
+            if self._point_snaps
+            else np.array([], int)
+        )
 
     def category_times(self, category: str, facilities: FacilityPoints) -> CategoryTimes:
         """Nearest-facility time and distance for every resident point (one search per profile)."""
@@ -109,8 +122,14 @@ class CoverageEngine:
             fsnap = g.snap(facilities.xy[rows], max_snap_m=self.max_snap_m, strict=False)
             far = fsnap.seg < 0
             if far.any():
-                log.warning("%s: %d facilities farther than %.0f m from any %s street are ignored: %s",
-                            category, int(far.sum()), self.max_snap_m, prof, ", ".join(map(str, facilities.facility_id[rows][far][:10])))
+                log.warning(
+                    "%s: %d facilities farther than %.0f m from any %s street are ignored: %s",
+                    category,
+                    int(far.sum()),
+                    self.max_snap_m,
+                    prof,
+                    ", ".join(map(str, facilities.facility_id[rows][far][:10])),
+                )
             res = g.search(fsnap, reverse=True)
             t, origin = res.at(psnap)
             time_s[idx] = t
@@ -168,18 +187,20 @@ def coverage_rows(
     covered = _wsum(comm, np.where(times.time_s <= thr_point_s, w, 0.0), n)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, covered / total, np.nan)
-    out = pd.DataFrame({
-        "community_row": np.arange(n),
-        "category": cat.key,
-        "level_min": cat.level_min,
-        "threshold_min": thr_min,
-        "profile": np.array([COMMUNITY_PROFILES.get(t, "walk") for t in kinds], dtype=object)[inverse],
-        "applies": np.array([cat.applies(t) for t in kinds], dtype=bool)[inverse],
-        "total_weight": total,
-        "covered_weight": covered,
-        "covered_share": share,
-        "target_share": cat.coverage_target or target_share,
-    })
+    out = pd.DataFrame(
+        {
+            "community_row": np.arange(n),
+            "category": cat.key,
+            "level_min": cat.level_min,
+            "threshold_min": thr_min,
+            "profile": np.array([COMMUNITY_PROFILES.get(t, "walk") for t in kinds], dtype=object)[inverse],
+            "applies": np.array([cat.applies(t) for t in kinds], dtype=bool)[inverse],
+            "total_weight": total,
+            "covered_weight": covered,
+            "covered_share": share,
+            "target_share": cat.coverage_target or target_share,
+        }
+    )
     for lv in levels:
         c = _wsum(comm, np.where(times.time_s <= lv * 60.0, w, 0.0), n)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -191,12 +212,22 @@ def coverage_rows(
     best = np.full(n, -1, dtype=np.int64)
     if has.any():
         df = pd.DataFrame({"c": comm[has], "f": times.facility[has], "w": w[has]})
-        agg = df.groupby(["c", "f"], sort=False)["w"].sum().reset_index().sort_values(["c", "w"], ascending=[True, False])
+        agg = (
+            df.groupby(["c", "f"], sort=False)["w"]
+            .sum()
+            .reset_index()
+            .sort_values(["c", "w"], ascending=[True, False])
+        )
         top = agg.drop_duplicates("c")
         best[top["c"].to_numpy()] = top["f"].to_numpy()
     out["nearest_facility_row"] = best
-    out["nearest_facility_id"] = np.where(best >= 0, facilities.facility_id[np.clip(best, 0, None)] if len(facilities.facility_id) else "", "")
-    for col, arr in (("nearest_facility_name", facilities.name), ("nearest_facility_source", facilities.source)):
+    out["nearest_facility_id"] = np.where(
+        best >= 0, facilities.facility_id[np.clip(best, 0, None)] if len(facilities.facility_id) else "", ""
+    )
+    for col, arr in (
+        ("nearest_facility_name", facilities.name),
+        ("nearest_facility_source", facilities.source),
+    ):
         out[col] = np.where(best >= 0, arr[np.clip(best, 0, None)], "") if len(arr) else ""
     return out
 
@@ -221,5 +252,15 @@ def coverage_table(
             progress(key)
         times = engine.category_times(key, facilities)
         per_cat[key] = times
-        frames.append(coverage_rows(cat, times, engine.points, community_types, facilities, levels=levels, target_share=target_share))
+        frames.append(
+            coverage_rows(
+                cat,
+                times,
+                engine.points,
+                community_types,
+                facilities,
+                levels=levels,
+                target_share=target_share,
+            )
+        )
     return pd.concat(frames, ignore_index=True), per_cat

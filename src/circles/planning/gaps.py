@@ -17,19 +17,42 @@ from ..catalog import Catalog
 log = logging.getLogger(__name__)
 
 from ..planning.residents import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
+
 #: Severity factor for a community whose residents reach no facility at all.
 MAX_TIME_FACTOR = 4.0
 
 GAP_COLUMNS = [
-    "severity_rank", "kind", "community_id", "community_name", "district", "community_type", "category",
-    "category_zh", "level_min", "threshold_min", "profile", "covered_share", "target_share",
-    "uncovered_residents", "uncovered_area_m2", "nearest_facility_id", "nearest_facility_name",
-    "nearest_facility_source", "nearest_time_min", "nearest_walk_m", "required_m2", "available_m2", "shortfall_m2", "severity",
+    "severity_rank",
+    "kind",
+    "community_id",
+    "community_name",
+    "district",
+    "community_type",
+    "category",
+    "category_zh",
+    "level_min",
+    "threshold_min",
+    "profile",
+    "covered_share",
+    "target_share",
+    "uncovered_residents",
+    "uncovered_area_m2",
+    "nearest_facility_id",
+    "nearest_facility_name",
+    "nearest_facility_source",
+    "nearest_time_min",
+    "nearest_walk_m",
+    "required_m2",
+    "available_m2",
+    "shortfall_m2",
+    "severity",
     "weight_kind",
 ]
 
 
-def coverage_gaps(coverage: pd.DataFrame, communities: pd.DataFrame, catalog: Catalog, weight_kind: str) -> pd.DataFrame:
+def coverage_gaps(
+    coverage: pd.DataFrame, communities: pd.DataFrame, catalog: Catalog, weight_kind: str
+) -> pd.DataFrame:
     """Coverage gap rows (unranked) from the long coverage table.
 
     ``communities`` is indexed like ``coverage.community_row`` and has ``community_id``, ``name``,
@@ -51,39 +74,47 @@ def coverage_gaps(coverage: pd.DataFrame, communities: pd.DataFrame, catalog: Ca
     uncovered_area = uncovered_share * area
     basis = uncovered_res if people else uncovered_area
     zh = {c.key: c.name_zh for c in catalog.values()}
-    out = pd.DataFrame({
-        "kind": "coverage",
-        "community_id": comm["community_id"].to_numpy(),
-        "community_name": comm["name"].to_numpy(),
-        "district": comm["district"].to_numpy() if "district" in comm else "",
-        "community_type": comm["type"].to_numpy(),
-        "category": cov["category"].to_numpy(),
-        "category_zh": [zh.get(k, k) for k in cov["category"]],
-        "level_min": cov["level_min"].to_numpy(),
-        "threshold_min": cov["threshold_min"].to_numpy(),
-        "profile": cov["profile"].to_numpy(),
-        "covered_share": cov["covered_share"].to_numpy(),
-        "target_share": cov["target_share"].to_numpy(),
-        "uncovered_residents": uncovered_res,
-        "uncovered_area_m2": uncovered_area,
-        "nearest_facility_id": cov["nearest_facility_id"].to_numpy(),
-        "nearest_facility_name": cov["nearest_facility_name"].to_numpy(),
-        "nearest_facility_source": cov["nearest_facility_source"].to_numpy(),
-        "nearest_time_min": t / 60.0,
-        "nearest_walk_m": cov["nearest_walk_m"].to_numpy(),
-        "severity": np.nan_to_num(basis, nan=0.0) * factor,
-        "weight_kind": weight_kind,
-    })
+    out = pd.DataFrame(
+        {
+            "kind": "coverage",
+            "community_id": comm["community_id"].to_numpy(),
+            "community_name": comm["name"].to_numpy(),
+            "district": comm["district"].to_numpy() if "district" in comm else "",
+            "community_type": comm["type"].to_numpy(),
+            "category": cov["category"].to_numpy(),
+            "category_zh": [zh.get(k, k) for k in cov["category"]],
+            "level_min": cov["level_min"].to_numpy(),
+            "threshold_min": cov["threshold_min"].to_numpy(),
+            "profile": cov["profile"].to_numpy(),
+            "covered_share": cov["covered_share"].to_numpy(),
+            "target_share": cov["target_share"].to_numpy(),
+            "uncovered_residents": uncovered_res,
+            "uncovered_area_m2": uncovered_area,
+            "nearest_facility_id": cov["nearest_facility_id"].to_numpy(),
+            "nearest_facility_name": cov["nearest_facility_name"].to_numpy(),
+            "nearest_facility_source": cov["nearest_facility_source"].to_numpy(),
+            "nearest_time_min": t / 60.0,
+            "nearest_walk_m": cov["nearest_walk_m"].to_numpy(),
+            "severity": np.nan_to_num(basis, nan=0.0) * factor,
+            "weight_kind": weight_kind,
+        }
+    )
     return out
 
 
-def capacity_gaps(coverage: pd.DataFrame, communities: pd.DataFrame, facilities: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def capacity_gaps(
+    coverage: pd.DataFrame, communities: pd.DataFrame, facilities: pd.DataFrame, catalog: Catalog
+) -> pd.DataFrame:
     """Capacity gap rows: for categories with ``capacity_m2_per_100_households``, each facility serves the
     communities it is nearest to (by most residents); when its floor area is below
     ``rule * households / 100`` every community it serves gets a row. Needs household (or population)
     counts; communities without them are skipped (logged)."""
     rows = []
-    households = communities["households"].to_numpy(dtype=float) if "households" in communities else np.full(len(communities), np.nan)
+    households = (
+        communities["households"].to_numpy(dtype=float)
+        if "households" in communities
+        else np.full(len(communities), np.nan)
+    )
     if "population" in communities:
         pop_hh = communities["population"].to_numpy(dtype=float) / PERSONS_PER_HOUSEHOLD
         households = np.where(np.isfinite(households), households, pop_hh)
@@ -92,7 +123,9 @@ def capacity_gaps(coverage: pd.DataFrame, communities: pd.DataFrame, facilities:
         rule = cat.capacity_m2_per_100_households
         if not rule:
             continue
-        cov = coverage[(coverage["category"] == cat.key) & coverage["applies"] & (coverage["nearest_facility_row"] >= 0)]
+        cov = coverage[
+            (coverage["category"] == cat.key) & coverage["applies"] & (coverage["nearest_facility_row"] >= 0)
+        ]
         if cov.empty:
             continue
         hh = households[cov["community_row"].to_numpy()]
@@ -102,28 +135,44 @@ def capacity_gaps(coverage: pd.DataFrame, communities: pd.DataFrame, facilities:
         served = cov.assign(households=hh).groupby("nearest_facility_row")
         for frow, grp in served:
             need = rule * np.nansum(grp["households"]) / 100.0
-            have = float(facilities["floor_area_m2"].iloc[int(frow)]) if "floor_area_m2" in facilities else np.nan
+            have = (
+                float(facilities["floor_area_m2"].iloc[int(frow)])
+                if "floor_area_m2" in facilities
+                else np.nan
+            )
             if not np.isfinite(have) or have >= need - 1e-9:
                 continue
             share_need = grp["households"].to_numpy() / max(np.nansum(grp["households"]), 1e-9)
             for (_, r), s in zip(grp.iterrows(), share_need):
                 c = communities.iloc[int(r["community_row"])]
-                rows.append({
-                    "kind": "capacity",
-                    "community_id": c["community_id"], "community_name": c["name"],
-                    "district": c.get("district", ""), "community_type": c["type"],
-                    "category": cat.key, "category_zh": zh[cat.key], "level_min": cat.level_min,
-                    "threshold_min": r["threshold_min"], "profile": r["profile"],
-                    "covered_share": r["covered_share"], "target_share": r["target_share"],
-                    "uncovered_residents": (1 - have / need) * r["households"] * PERSONS_PER_HOUSEHOLD,
-                    "uncovered_area_m2": np.nan,
-                    "nearest_facility_id": r["nearest_facility_id"], "nearest_facility_name": r["nearest_facility_name"],
-                    "nearest_facility_source": r["nearest_facility_source"],
-                    "nearest_time_min": r["nearest_time_s"] / 60.0, "nearest_walk_m": r["nearest_walk_m"],
-                    "required_m2": need * s, "available_m2": have * s, "shortfall_m2": (need - have) * s,
-                    "severity": (1 - have / need) * r["households"] * PERSONS_PER_HOUSEHOLD,
-                    "weight_kind": "households",
-                })
+                rows.append(
+                    {
+                        "kind": "capacity",
+                        "community_id": c["community_id"],
+                        "community_name": c["name"],
+                        "district": c.get("district", ""),
+                        "community_type": c["type"],
+                        "category": cat.key,
+                        "category_zh": zh[cat.key],
+                        "level_min": cat.level_min,
+                        "threshold_min": r["threshold_min"],
+                        "profile": r["profile"],
+                        "covered_share": r["covered_share"],
+                        "target_share": r["target_share"],
+                        "uncovered_residents": (1 - have / need) * r["households"] * PERSONS_PER_HOUSEHOLD,
+                        "uncovered_area_m2": np.nan,
+                        "nearest_facility_id": r["nearest_facility_id"],
+                        "nearest_facility_name": r["nearest_facility_name"],
+                        "nearest_facility_source": r["nearest_facility_source"],
+                        "nearest_time_min": r["nearest_time_s"] / 60.0,
+                        "nearest_walk_m": r["nearest_walk_m"],
+                        "required_m2": need * s,
+                        "available_m2": have * s,
+                        "shortfall_m2": (need - have) * s,
+                        "severity": (1 - have / need) * r["households"] * PERSONS_PER_HOUSEHOLD,
+                        "weight_kind": "households",
+                    }
+                )
     return pd.DataFrame(rows, columns=[c for c in GAP_COLUMNS if c != "severity_rank"])
 
 
@@ -132,10 +181,24 @@ def rank_gaps(*frames: pd.DataFrame) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=GAP_COLUMNS)
-    frames = [f.reindex(columns=[c for c in GAP_COLUMNS if c != "severity_rank"]).astype(
-        {c: float for c in ("required_m2", "available_m2", "shortfall_m2", "uncovered_residents", "uncovered_area_m2")}
-    ) for f in frames]
+    frames = [
+        f.reindex(columns=[c for c in GAP_COLUMNS if c != "severity_rank"]).astype(
+            {
+                c: float
+                for c in (
+                    "required_m2",
+                    "available_m2",
+                    "shortfall_m2",
+                    "uncovered_residents",
+                    "uncovered_area_m2",
+                )
+            }
+        )
+        for f in frames
+    ]
     gaps = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    gaps = gaps.sort_values(["severity", "nearest_time_min"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    gaps = gaps.sort_values(
+        ["severity", "nearest_time_min"], ascending=[False, False], kind="stable"
+    ).reset_index(drop=True)
     gaps["severity_rank"] = np.arange(1, len(gaps) + 1)
     return gaps[GAP_COLUMNS]

@@ -25,8 +25,13 @@ import shapely
 
 from ..errors import DataFileError, InputError
 
-__all__ = ["PERSONS_PER_HOUSEHOLD", "WEIGHT_KINDS", "population_from_raster", "raster_values_at",
-           "resident_points"]
+__all__ = [
+    "PERSONS_PER_HOUSEHOLD",
+    "WEIGHT_KINDS",
+    "population_from_raster",
+    "raster_values_at",
+    "resident_points",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +51,15 @@ _SAMPLE_ROUNDS = 40
 def _check_metric(gdf: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> pyproj.CRS:
     crs = gdf.crs
     if crs is None:
-        raise InputError(f"{what} have no coordinate system; reproject them to a metric CRS (e.g. EPSG:32648)")
+        raise InputError(
+            f"{what} have no coordinate system; reproject them to a metric CRS (e.g. EPSG:32648)"
+        )
     crs = pyproj.CRS.from_user_input(crs)
     unit = crs.axis_info[0].unit_name if crs.axis_info else ""
     if not crs.is_projected or unit not in ("metre", "meter"):
-        raise InputError(f"{what} must be in a projected CRS in metres (e.g. EPSG:32648), not {crs.to_string()}")
+        raise InputError(
+            f"{what} must be in a projected CRS in metres (e.g. EPSG:32648), not {crs.to_string()}"
+        )
     return crs
 
 
@@ -75,8 +84,9 @@ def _grid(poly: shapely.Geometry, spacing: float) -> np.ndarray:
     return np.column_stack([xx[inside], yy[inside]])
 
 
-def _spread(poly: shapely.Geometry, spacing_m: float, max_points: int, min_points: int,
-            rng: np.random.Generator) -> np.ndarray:
+def _spread(
+    poly: shapely.Geometry, spacing_m: float, max_points: int, min_points: int, rng: np.random.Generator
+) -> np.ndarray:
     """Grid points inside ``poly`` at ``spacing_m`` (coarsened until <= max_points), topped up to
     ``min_points`` with its representative point and random points inside it."""
     shapely.prepare(poly)
@@ -107,8 +117,11 @@ def _spread(poly: shapely.Geometry, spacing_m: float, max_points: int, min_point
 def _building_layer(buildings: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS) -> np.ndarray:
     if buildings.crs is None:
         raise InputError("buildings have no coordinate system")
-    geoms = buildings.to_crs(crs).geometry.to_numpy() if isinstance(buildings, gpd.GeoDataFrame) \
+    geoms = (
+        buildings.to_crs(crs).geometry.to_numpy()
+        if isinstance(buildings, gpd.GeoDataFrame)
         else buildings.to_crs(crs).to_numpy()
+    )
     keep = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
     geoms = geoms[keep]
     invalid = ~shapely.is_valid(geoms)
@@ -118,9 +131,15 @@ def _building_layer(buildings: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS
     return geoms
 
 
-def resident_points(communities_metric: gpd.GeoDataFrame, spacing_m: float = 50.0, max_points: int = 200,
-                    min_points: int = 4, buildings: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-                    raster: str | Path | None = None, seed: int = 0) -> gpd.GeoDataFrame:
+def resident_points(
+    communities_metric: gpd.GeoDataFrame,
+    spacing_m: float = 50.0,
+    max_points: int = 200,
+    min_points: int = 4,
+    buildings: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    raster: str | Path | None = None,
+    seed: int = 0,
+) -> gpd.GeoDataFrame:
     """Points standing for each community's residents, in the communities' metric CRS.
 
     ``communities_metric``: polygons in a projected CRS in metres, with ``community_id`` and
@@ -164,8 +183,9 @@ def resident_points(communities_metric: gpd.GeoDataFrame, spacing_m: float = 50.
             hits = tree.query(poly, predicate="intersects")
             if hits.size:
                 inside = shapely.union_all(shapely.intersection(bld[hits], poly))
-                inside = shapely.union_all([p for p in shapely.get_parts(inside)
-                                            if shapely.get_type_id(p) in (3, 6)])
+                inside = shapely.union_all(
+                    [p for p in shapely.get_parts(inside) if shapely.get_type_id(p) in (3, 6)]
+                )
                 if not inside.is_empty and inside.area > 0:
                     target = inside
         xy = _spread(target, spacing_m, max_points, min_points, rng)
@@ -201,18 +221,24 @@ def resident_points(communities_metric: gpd.GeoDataFrame, spacing_m: float = 50.
         else:
             share[sel] = 1.0 / sel.sum()
             if raster is not None and total[i] > 0:
-                log.debug("community %r: no resident point on a populated raster cell; weights uniform", ids[i])
+                log.debug(
+                    "community %r: no resident point on a populated raster cell; weights uniform", ids[i]
+                )
     weight = share * total[owner]
 
     kinds = sorted(set(kind.tolist()))
     if "area" in kinds and len(kinds) > 1:
-        log.warning("weights mix residents and m² of area: %d communities have no population, households "
-                    "or raster (%s); their weights are areas", int((kind == "area").sum()),
-                    ", ".join(map(repr, ids[kind == "area"][:10])))
+        log.warning(
+            "weights mix residents and m² of area: %d communities have no population, households "
+            "or raster (%s); their weights are areas",
+            int((kind == "area").sum()),
+            ", ".join(map(repr, ids[kind == "area"][:10])),
+        )
     elif kinds == ["area"]:
         log.info("no population, households or raster: resident points weighted by area (m²)")
-    out = gpd.GeoDataFrame({"community_id": ids[owner], "weight": weight, "weight_kind": kind[owner]},
-                           geometry=points, crs=crs)
+    out = gpd.GeoDataFrame(
+        {"community_id": ids[owner], "weight": weight, "weight_kind": kind[owner]}, geometry=points, crs=crs
+    )
     out.attrs["weight_kind"] = kinds[0] if len(kinds) == 1 else "mixed"
     log.info("%d resident points for %d communities", len(out), len(comm))
     return out
@@ -286,8 +312,11 @@ def population_from_raster(communities_metric: gpd.GeoDataFrame, raster_path: st
 
     if communities_metric.crs is None:
         raise InputError("communities have no coordinate system")
-    index = (communities_metric["community_id"].to_numpy() if "community_id" in communities_metric.columns
-             else communities_metric.index.to_numpy())
+    index = (
+        communities_metric["community_id"].to_numpy()
+        if "community_id" in communities_metric.columns
+        else communities_metric.index.to_numpy()
+    )
     with _Raster(raster_path) as r:
         geoms = communities_metric.to_crs(r.crs).geometry.to_numpy()
         sums = np.zeros(len(geoms))
@@ -299,8 +328,13 @@ def population_from_raster(communities_metric: gpd.GeoDataFrame, raster_path: st
                 outside[i] = True
                 continue
             values = r.read(win)
-            inside = geometry_mask([g], out_shape=values.shape, transform=r.ds.window_transform(win),
-                                   invert=True, all_touched=False)
+            inside = geometry_mask(
+                [g],
+                out_shape=values.shape,
+                transform=r.ds.window_transform(win),
+                invert=True,
+                all_touched=False,
+            )
             if inside.any():
                 sums[i] = float(values[inside].sum())
                 continue
@@ -310,11 +344,18 @@ def population_from_raster(communities_metric: gpd.GeoDataFrame, raster_path: st
             if 0 <= row < values.shape[0] and 0 <= col < values.shape[1]:
                 sums[i] = float(values[row, col]) * min(1.0, g.area / cell_area)
     if outside.all():
-        log.warning("%s: the raster does not overlap any of the %d communities; residents are 0",
-                    raster_path, len(geoms))
+        log.warning(
+            "%s: the raster does not overlap any of the %d communities; residents are 0",
+            raster_path,
+            len(geoms),
+        )
     elif outside.any():
-        log.warning("%s: the raster does not overlap %d communities (%s); their residents are 0",
-                    raster_path, int(outside.sum()), ", ".join(map(repr, index[outside][:10])))
+        log.warning(
+            "%s: the raster does not overlap %d communities (%s); their residents are 0",
+            raster_path,
+            int(outside.sum()),
+            ", ".join(map(repr, index[outside][:10])),
+        )
     return pd.Series(sums, index=pd.Index(index, name="community_id"), name="residents")
 
 
@@ -331,7 +372,9 @@ def raster_values_at(points: gpd.GeoDataFrame | gpd.GeoSeries, raster_path: str 
         xy = shapely.get_coordinates(geoms.to_crs(r.crs).to_numpy())
         win = r.window((xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()))
         if win is None:
-            log.warning("%s: the raster does not overlap the %d points; their values are 0", raster_path, len(xy))
+            log.warning(
+                "%s: the raster does not overlap the %d points; their values are 0", raster_path, len(xy)
+            )
             return out
         values = r.read(win)
         inv = ~r.ds.window_transform(win)

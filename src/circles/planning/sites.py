@@ -55,8 +55,8 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from .. import OSM_ATTRIBUTION
-from ..planning.coverage import DEFAULT_TARGET_SHARE
 from ..errors import DataFileError, InputError
+from ..planning.coverage import DEFAULT_TARGET_SHARE
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import PlanResult
@@ -161,13 +161,31 @@ class CandidateKind:
 
 #: OSM candidate kinds, first match wins. An object with several matching tags gets the first kind.
 CANDIDATE_KINDS: tuple[CandidateKind, ...] = (
-    CandidateKind("idle_building", "闲置建筑", "building with disused/abandoned/vacant tags or building=ruins", _idle_building),
+    CandidateKind(
+        "idle_building",
+        "闲置建筑",
+        "building with disused/abandoned/vacant tags or building=ruins",
+        _idle_building,
+    ),
     CandidateKind("vacant_land", "闲置用地", "landuse=brownfield|greenfield|vacant, vacant=yes", _vacant),
-    CandidateKind("parking", "停车场", "surface parking: amenity=parking (not underground/multi-storey/rooftop)", _parking),
+    CandidateKind(
+        "parking",
+        "停车场",
+        "surface parking: amenity=parking (not underground/multi-storey/rooftop)",
+        _parking,
+    ),
     CandidateKind("construction", "在建用地", "landuse=construction (land being redeveloped)", _construction),
-    CandidateKind("green_space", "小型绿地", f"landuse=grass|village_green|meadow, leisure=park|garden up to "
-                  f"{SMALL_GREEN_MAX_M2:,.0f} m² (corner of a small green space; public access)", _green, SMALL_GREEN_MAX_M2),
-    CandidateKind("market", "集贸市场", "amenity=marketplace (功能置换: share an existing market building)", _market),
+    CandidateKind(
+        "green_space",
+        "小型绿地",
+        f"landuse=grass|village_green|meadow, leisure=park|garden up to "
+        f"{SMALL_GREEN_MAX_M2:,.0f} m² (corner of a small green space; public access)",
+        _green,
+        SMALL_GREEN_MAX_M2,
+    ),
+    CandidateKind(
+        "market", "集贸市场", "amenity=marketplace (功能置换: share an existing market building)", _market
+    ),
 )
 _KIND_ZH = {k.key: k.name_zh for k in CANDIDATE_KINDS} | {"user": "用户候选"}
 
@@ -215,8 +233,11 @@ def osm_candidates(
     areas, nodes, _, _ = _read(Path(osm_path), lambda t: _kind_of(t) is not None, nodes=True)
     polys = [_clean(g) for g in _area_geoms(areas)] if areas else []
     keep_areas = [(f, p) for f, p in zip(areas, polys) if p is not None]
-    metric_area = (gpd.GeoSeries([p for _, p in keep_areas], crs=WGS84).to_crs(metric_crs).area.to_numpy()
-                   if keep_areas else np.zeros(0))
+    metric_area = (
+        gpd.GeoSeries([p for _, p in keep_areas], crs=WGS84).to_crs(metric_crs).area.to_numpy()
+        if keep_areas
+        else np.zeros(0)
+    )
     rows: list[dict] = []
     geoms: list[BaseGeometry] = []
     reps: list[BaseGeometry] = []
@@ -242,20 +263,36 @@ def osm_candidates(
     geoms = [g for g, ok in zip(geoms, inside) if ok]
     gdf = _candidate_frame(rows, geoms)
     if len(gdf):
-        order = pd.DataFrame({"k": gdf["kind"].map({k.key: i for i, k in enumerate(CANDIDATE_KINDS)}),
-                              "t": gdf["site_id"].str[4].map({"n": 0, "w": 1, "r": 2}),
-                              "n": gdf["site_id"].str[5:].astype("int64")})
+        order = pd.DataFrame(
+            {
+                "k": gdf["kind"].map({k.key: i for i, k in enumerate(CANDIDATE_KINDS)}),
+                "t": gdf["site_id"].str[4].map({"n": 0, "w": 1, "r": 2}),
+                "n": gdf["site_id"].str[5:].astype("int64"),
+            }
+        )
         gdf = gdf.loc[order.sort_values(["k", "t", "n"], kind="stable").index].reset_index(drop=True)
     counts = gdf["kind"].value_counts().to_dict() if len(gdf) else {}
-    log.info("%s: %d candidate sites (%s); %d green spaces above %.0f m² or of unknown size left out", osm_path, len(gdf),
-             ", ".join(f"{k.key} {counts.get(k.key, 0)}" for k in CANDIDATE_KINDS), too_big, SMALL_GREEN_MAX_M2)
+    log.info(
+        "%s: %d candidate sites (%s); %d green spaces above %.0f m² or of unknown size left out",
+        osm_path,
+        len(gdf),
+        ", ".join(f"{k.key} {counts.get(k.key, 0)}" for k in CANDIDATE_KINDS),
+        too_big,
+        SMALL_GREEN_MAX_M2,
+    )
     return gdf
 
 
 def _osm_row(osm_id: str, tags: Mapping[str, str], kind: CandidateKind, text: str, area: float) -> dict:
-    return {"site_id": osm_id, "kind": kind.key, "kind_zh": kind.name_zh,
-            "name": tags.get("name") or tags.get("name:zh") or "", "area_m2": area, "source": "osm",
-            "osm_tag": text}
+    return {
+        "site_id": osm_id,
+        "kind": kind.key,
+        "kind_zh": kind.name_zh,
+        "name": tags.get("name") or tags.get("name:zh") or "",
+        "area_m2": area,
+        "source": "osm",
+        "osm_tag": text,
+    }
 
 
 # --- candidates from a user file ----------------------------------------------------------------
@@ -290,8 +327,18 @@ def read_candidates(
     ``on_outside='drop'``, are dropped (logged).
     """
     from ..io.coords import normalise_crs_name
-    from ..io.inputs import (_check_coordinates, _find, _geometry_problems, _read_any, _resolve_crs, _Rows,
-                         _strings, _to_lonlat, area_column, outside_rows)
+    from ..io.inputs import (
+        _check_coordinates,
+        _find,
+        _geometry_problems,
+        _read_any,
+        _resolve_crs,
+        _Rows,
+        _strings,
+        _to_lonlat,
+        area_column,
+        outside_rows,
+    )
 
     path = Path(path)
     if on_outside not in ("error", "drop"):
@@ -344,13 +391,26 @@ def read_candidates(
         ids[blank] = [f"{path.name.split('.')[0]}:{i + 1}" for i in np.flatnonzero(blank)]
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
-        raise rows.fail(DataFileError, "duplicate site ids " + ", ".join(repr(v) for v in dict.fromkeys(ids[dup])), dup)
+        raise rows.fail(
+            DataFileError, "duplicate site ids " + ", ".join(repr(v) for v in dict.fromkeys(ids[dup])), dup
+        )
     kinds = _strings(gdf[cols["kind"]]) if cols["kind"] is not None else np.full(n, None, object)
     kinds = np.where(pd.isna(kinds), "user", kinds)
     out = _candidate_frame(
-        [{"site_id": i, "kind": k, "kind_zh": _KIND_ZH.get(k, ""), "name": "" if pd.isna(nm) else nm,
-          "area_m2": a, "source": "user", "osm_tag": ""} for i, k, nm, a in zip(ids, kinds, names, area)],
-        list(geoms))
+        [
+            {
+                "site_id": i,
+                "kind": k,
+                "kind_zh": _KIND_ZH.get(k, ""),
+                "name": "" if pd.isna(nm) else nm,
+                "area_m2": a,
+                "source": "user",
+                "osm_tag": "",
+            }
+            for i, k, nm, a in zip(ids, kinds, names, area)
+        ],
+        list(geoms),
+    )
     out = outside_rows(out, bbox, on_outside, rows, path, "candidate sites")
     out.attrs.update(source_file=str(path), crs_read_as=key)
     log.info("%s: %d candidate sites read (coordinates read as %s)", path, len(out), key)
@@ -358,7 +418,7 @@ def read_candidates(
 
 
 def candidate_sites(
-    result: "PlanResult",
+    result: PlanResult,
     path: str | Path | None = None,
     crs: object = "wgs84",
     *,
@@ -376,8 +436,9 @@ def candidate_sites(
     if osm and region.osm_path.exists():
         frames.append(osm_candidates(region.osm_path, bbox=region.bbox, metric_crs=region.metric_crs))
     if path is not None:
-        user = read_candidates(path, crs=crs, bbox=region.bbox, on_outside="drop", layer=layer,
-                               metric_crs=region.metric_crs)
+        user = read_candidates(
+            path, crs=crs, bbox=region.bbox, on_outside="drop", layer=layer, metric_crs=region.metric_crs
+        )
         g = data.graphs.get("walk") or next(iter(data.graphs.values()))
 
         def street_distance(lon, lat):
@@ -392,8 +453,10 @@ def candidate_sites(
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
     dup = out["site_id"].duplicated(keep=False)
     if dup.any():
-        raise InputError("duplicate candidate site ids across OSM and the candidates file: "
-                         + ", ".join(dict.fromkeys(out.loc[dup, "site_id"].astype(str)[:10])))
+        raise InputError(
+            "duplicate candidate site ids across OSM and the candidates file: "
+            + ", ".join(dict.fromkeys(out.loc[dup, "site_id"].astype(str)[:10]))
+        )
     return out
 
 
@@ -405,17 +468,26 @@ def _normalise_candidates(cands: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise InputError("candidates have no CRS")
     c = cands.to_crs(WGS84).reset_index(drop=True)
     n = len(c)
-    out = gpd.GeoDataFrame({
-        "site_id": c["site_id"].astype(str) if "site_id" in c else pd.Series([f"site:{i + 1}" for i in range(n)], dtype=object),
-        "kind": c["kind"].fillna("user").astype(str) if "kind" in c else "user",
-        "kind_zh": c["kind_zh"].fillna("").astype(str) if "kind_zh" in c else "",
-        "name": c["name"].fillna("").astype(str) if "name" in c else "",
-        "area_m2": pd.to_numeric(c["area_m2"], errors="coerce") if "area_m2" in c else np.nan,
-        "source": c["source"].fillna("user").astype(str) if "source" in c else "user",
-        "osm_tag": c["osm_tag"].fillna("").astype(str) if "osm_tag" in c else "",
-    }, geometry=c.geometry.to_numpy(), crs=WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "site_id": c["site_id"].astype(str)
+            if "site_id" in c
+            else pd.Series([f"site:{i + 1}" for i in range(n)], dtype=object),
+            "kind": c["kind"].fillna("user").astype(str) if "kind" in c else "user",
+            "kind_zh": c["kind_zh"].fillna("").astype(str) if "kind_zh" in c else "",
+            "name": c["name"].fillna("").astype(str) if "name" in c else "",
+            "area_m2": pd.to_numeric(c["area_m2"], errors="coerce") if "area_m2" in c else np.nan,
+            "source": c["source"].fillna("user").astype(str) if "source" in c else "user",
+            "osm_tag": c["osm_tag"].fillna("").astype(str) if "osm_tag" in c else "",
+        },
+        geometry=c.geometry.to_numpy(),
+        crs=WGS84,
+    )
     if out["site_id"].duplicated().any():
-        raise InputError("duplicate candidate site ids: " + ", ".join(dict.fromkeys(out.loc[out["site_id"].duplicated(), "site_id"][:10])))
+        raise InputError(
+            "duplicate candidate site ids: "
+            + ", ".join(dict.fromkeys(out.loc[out["site_id"].duplicated(), "site_id"][:10]))
+        )
     missing = shapely.is_missing(out.geometry.to_numpy()) | shapely.is_empty(out.geometry.to_numpy())
     if missing.any():
         raise InputError("candidates without geometry: " + ", ".join(out.loc[missing, "site_id"][:10]))
@@ -462,7 +534,7 @@ def _groups(A: sparse.csr_matrix, weights: np.ndarray) -> tuple[list[np.ndarray]
     sets: list[np.ndarray] = []
     w: list[float] = []
     for i in range(A.shape[0]):
-        cols = A.indices[A.indptr[i]:A.indptr[i + 1]]
+        cols = A.indices[A.indptr[i] : A.indptr[i + 1]]
         if len(cols) == 0 or not weights[i] > 0:
             continue
         key = cols.astype(np.int64).tobytes()
@@ -476,8 +548,9 @@ def _groups(A: sparse.csr_matrix, weights: np.ndarray) -> tuple[list[np.ndarray]
     return sets, np.asarray(w, dtype=float)
 
 
-def _greedy(sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int,
-            allowed: Sequence[int] | None = None) -> tuple[list[int], float]:
+def _greedy(
+    sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int, allowed: Sequence[int] | None = None
+) -> tuple[list[int], float]:
     """Greedy: repeatedly add the candidate with the largest newly covered weight (ties: lowest index)
     until ``k`` are chosen or nothing more is gained."""
     members: list[list[int]] = [[] for _ in range(n_cand)]
@@ -620,10 +693,16 @@ def _run_milp(sets, w, n_cand, k, time_limit_s: float) -> dict:
     x = None
     if info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible:
         x = np.asarray(h.getSolution().col_value[:n_cand], dtype=float)
-    return {"status": h.modelStatusToString(st), "optimal": st == highspy.HighsModelStatus.kOptimal,
-            "time_limit": st == highspy.HighsModelStatus.kTimeLimit, "x": x,
-            "objective": float(info.objective_function_value) if x is not None else float("nan"),
-            "dual_bound": float(info.mip_dual_bound), "time_s": elapsed, "nnz": nnz}
+    return {
+        "status": h.modelStatusToString(st),
+        "optimal": st == highspy.HighsModelStatus.kOptimal,
+        "time_limit": st == highspy.HighsModelStatus.kTimeLimit,
+        "x": x,
+        "objective": float(info.objective_function_value) if x is not None else float("nan"),
+        "dual_bound": float(info.mip_dual_bound),
+        "time_s": elapsed,
+        "nnz": nnz,
+    }
 
 
 def _covered_weight(sets, w, chosen) -> float:
@@ -692,8 +771,22 @@ def solve_mclp(
     t0 = time.perf_counter()
     sets_all, w = _groups(A, weights)
     if not sets_all:
-        return MclpSolution([], 0.0, 0.0, 0.0, "trivial (no point can be newly covered)", "Optimal",
-                            time.perf_counter() - t0, 0.0, 0.0, [], 0, 0, 1, True)
+        return MclpSolution(
+            [],
+            0.0,
+            0.0,
+            0.0,
+            "trivial (no point can be newly covered)",
+            "Optimal",
+            time.perf_counter() - t0,
+            0.0,
+            0.0,
+            [],
+            0,
+            0,
+            1,
+            True,
+        )
     # only candidates that reach someone enter the model (local indices 0..n_cand-1)
     cols = np.unique(np.concatenate(sets_all))
     local = np.full(n_all, -1, dtype=np.int64)
@@ -710,16 +803,42 @@ def solve_mclp(
     if k >= n_cand:  # every candidate that reaches anyone can be taken: optimal without a solver
         chosen = back(_order(sets, w, n_cand, range(n_cand)))
         obj = float(w.sum())
-        return MclpSolution(chosen, obj, obj, 0.0, f"exact: k >= the {n_cand} candidates that reach anyone "
-                            "(all taken, redundant ones dropped)", "Optimal",
-                            time.perf_counter() - t0, obj, greedy_obj, greedy_chosen, len(sets), n_var, n_con, True)
+        return MclpSolution(
+            chosen,
+            obj,
+            obj,
+            0.0,
+            f"exact: k >= the {n_cand} candidates that reach anyone (all taken, redundant ones dropped)",
+            "Optimal",
+            time.perf_counter() - t0,
+            obj,
+            greedy_obj,
+            greedy_chosen,
+            len(sets),
+            n_var,
+            n_con,
+            True,
+        )
     lp_bound = _lp_bound(sets, w, n_cand, k)
     if method == "greedy":
         bound = lp_bound if lp_bound is not None else float(w.sum())
         bound = max(bound, greedy_obj)
-        return MclpSolution(greedy_chosen, greedy_obj, bound, _gap(greedy_obj, bound), "greedy", "heuristic",
-                            time.perf_counter() - t0, lp_bound, greedy_obj, greedy_chosen, len(sets), n_var, n_con,
-                            bool(bound - greedy_obj <= 1e-9 * max(bound, 1.0)))
+        return MclpSolution(
+            greedy_chosen,
+            greedy_obj,
+            bound,
+            _gap(greedy_obj, bound),
+            "greedy",
+            "heuristic",
+            time.perf_counter() - t0,
+            lp_bound,
+            greedy_obj,
+            greedy_chosen,
+            len(sets),
+            n_var,
+            n_con,
+            bool(bound - greedy_obj <= 1e-9 * max(bound, 1.0)),
+        )
     res = _run_milp(sets, w, n_cand, k, time_limit_s)
     if res["optimal"] and res["x"] is not None:
         chosen = _order(sets, w, n_cand, [int(j) for j in np.flatnonzero(res["x"] > 0.5)])
@@ -727,8 +846,22 @@ def solve_mclp(
         if obj < res["objective"] - 1e-6 * max(abs(res["objective"]), 1.0):
             log.warning("MILP objective %.6g but its sites cover %.6g", res["objective"], obj)
         bound = max(obj, res["dual_bound"]) if math.isfinite(res["dual_bound"]) else obj
-        return MclpSolution(back(chosen), obj, bound, _gap(obj, bound), "MILP (HiGHS)", res["status"],
-                            time.perf_counter() - t0, lp_bound, greedy_obj, greedy_chosen, len(sets), n_var, n_con, True)
+        return MclpSolution(
+            back(chosen),
+            obj,
+            bound,
+            _gap(obj, bound),
+            "MILP (HiGHS)",
+            res["status"],
+            time.perf_counter() - t0,
+            lp_bound,
+            greedy_obj,
+            greedy_chosen,
+            len(sets),
+            n_var,
+            n_con,
+            True,
+        )
     bounds = [b for b in (res["dual_bound"], lp_bound) if b is not None and math.isfinite(b)]
     bound = min(bounds) if bounds else float(w.sum())
     inc = [int(j) for j in np.flatnonzero(res["x"] > 0.5)] if res["x"] is not None else []
@@ -736,7 +869,11 @@ def solve_mclp(
     if method == "milp":
         if res["x"] is None:
             raise InputError(f"MILP found no solution within {time_limit_s:g} s ({res['status']})")
-        chosen, obj, how = back(_order(sets, w, n_cand, inc)), inc_obj, f"MILP (HiGHS) incumbent, stopped: {res['status']}"
+        chosen, obj, how = (
+            back(_order(sets, w, n_cand, inc)),
+            inc_obj,
+            f"MILP (HiGHS) incumbent, stopped: {res['status']}",
+        )
     elif inc_obj > greedy_obj:
         chosen, obj = back(_order(sets, w, n_cand, inc)), inc_obj
         how = f"MILP (HiGHS) incumbent after {res['status'].lower()} ({time_limit_s:g} s)"
@@ -744,8 +881,22 @@ def solve_mclp(
         chosen, obj = list(greedy_chosen), greedy_obj
         how = f"greedy (MILP stopped: {res['status'].lower()} after {time_limit_s:g} s)"
     bound = max(bound, obj)
-    return MclpSolution(chosen, obj, bound, _gap(obj, bound), how, res["status"], time.perf_counter() - t0, lp_bound,
-                        greedy_obj, greedy_chosen, len(sets), n_var, n_con, False)
+    return MclpSolution(
+        chosen,
+        obj,
+        bound,
+        _gap(obj, bound),
+        how,
+        res["status"],
+        time.perf_counter() - t0,
+        lp_bound,
+        greedy_obj,
+        greedy_chosen,
+        len(sets),
+        n_var,
+        n_con,
+        False,
+    )
 
 
 def _gap(obj: float, bound: float) -> float:
@@ -756,7 +907,7 @@ def _gap(obj: float, bound: float) -> float:
 
 
 def coverage_matrix(
-    result: "PlanResult",
+    result: PlanResult,
     category: str,
     site_xy: np.ndarray,
     *,
@@ -883,15 +1034,19 @@ class SiteChoice:
     @property
     def unit(self) -> str:
         """What the weights count, for messages: never 'residents' for area weights."""
-        return {"area": "m² of residential area", "mixed": "weight (residents where known, m² of area elsewhere)"}.get(
-            self.weight_kind, "residents")
+        return {
+            "area": "m² of residential area",
+            "mixed": "weight (residents where known, m² of area elsewhere)",
+        }.get(self.weight_kind, "residents")
 
     def describe(self) -> list[str]:
         """Plain-text lines for a terminal: the method, objective and bound, then one line per site."""
         s = self.solution
         before = _ratio(self.covered_before, self.total_weight)
         after = _ratio(self.covered_before + s.objective, self.total_weight)
-        share = f", covered share {before:.1%} -> {after:.1%}" if before is not None and after is not None else ""
+        share = (
+            f", covered share {before:.1%} -> {after:.1%}" if before is not None and after is not None else ""
+        )
         lines = [
             f"{self.category} {self.category_zh}: {len(self.sites)} site(s) (k = {self.k}) by {s.method}",
             f"newly covered: {s.objective:,.0f} {self.unit} (bound {s.bound:,.0f}, gap {s.gap:.2%}; greedy "
@@ -901,36 +1056,69 @@ class SiteChoice:
             size = f"{r.area_m2:,.0f} m²" if np.isfinite(r.area_m2) else "size unknown"
             label = " ".join(x for x in (r.kind_zh or r.kind, r.name) if x)
             closes = f": {r.closes_gaps}" if r.closes_gaps else ""
-            lines.append(f"#{r.rank} {r.site_id} {label} ({size}, source {r.source}): +{r.added_weight:,.0f} "
-                         f"{self.unit}, closes {r.n_closed} gap(s){closes}")
+            lines.append(
+                f"#{r.rank} {r.site_id} {label} ({size}, source {r.source}): +{r.added_weight:,.0f} "
+                f"{self.unit}, closes {r.n_closed} gap(s){closes}"
+            )
         lines += [f"note: {n}" for n in self.notes]
         return lines
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (API ``GET /sites``): model, method, objective and bound, and the sites."""
         s = self.solution
-        unit = "m² of residential area (AREA-weighted: no population data)" if self.weight_kind == "area" else self.unit
+        unit = (
+            "m² of residential area (AREA-weighted: no population data)"
+            if self.weight_kind == "area"
+            else self.unit
+        )
         sites = pd.DataFrame(self.sites.drop(columns="geometry"))
-        return _jsonable({
-            "category": self.category, "category_zh": self.category_zh, "k": self.k,
-            "weight_kind": self.weight_kind, "weighting": self.weight_label, "objective_unit": unit,
-            "method": s.method, "status": s.status, "optimal": s.optimal,
-            "objective": s.objective, "bound": s.bound, "gap": s.gap, "lp_bound": s.lp_bound,
-            "greedy_objective": s.greedy_objective, "solve_time_s": round(s.solve_time_s, 4),
-            "model": {"candidates": int(len(self.candidates)), "candidates_usable": int(self.candidates["usable"].sum()) if len(self.candidates) else 0,
-                      "candidates_reaching": int((self.candidates["new_weight"] > 0).sum()) if len(self.candidates) else 0,
-                      "uncovered_points": self.demand_points, "point_groups": s.n_groups, "variables": s.n_variables, "constraints": s.n_constraints},
-            "baseline": {"facilities": self.baseline, "total_weight": self.total_weight,
-                         "covered_weight": self.covered_before, "uncovered_weight": self.uncovered_before,
-                         "unreachable_by_any_candidate": self.unreachable_weight,
-                         "covered_share": _ratio(self.covered_before, self.total_weight)},
-            "after": {"covered_weight": self.covered_before + s.objective,
-                      "covered_share": _ratio(self.covered_before + s.objective, self.total_weight)},
-            "gaps": {"before": self.gaps_before, "closed": self.gaps_closed},
-            "sites": sites.to_dict(orient="records"),
-            "notes": self.notes, "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
-            "attribution": OSM_ATTRIBUTION,
-        })
+        return _jsonable(
+            {
+                "category": self.category,
+                "category_zh": self.category_zh,
+                "k": self.k,
+                "weight_kind": self.weight_kind,
+                "weighting": self.weight_label,
+                "objective_unit": unit,
+                "method": s.method,
+                "status": s.status,
+                "optimal": s.optimal,
+                "objective": s.objective,
+                "bound": s.bound,
+                "gap": s.gap,
+                "lp_bound": s.lp_bound,
+                "greedy_objective": s.greedy_objective,
+                "solve_time_s": round(s.solve_time_s, 4),
+                "model": {
+                    "candidates": int(len(self.candidates)),
+                    "candidates_usable": int(self.candidates["usable"].sum()) if len(self.candidates) else 0,
+                    "candidates_reaching": int((self.candidates["new_weight"] > 0).sum())
+                    if len(self.candidates)
+                    else 0,
+                    "uncovered_points": self.demand_points,
+                    "point_groups": s.n_groups,
+                    "variables": s.n_variables,
+                    "constraints": s.n_constraints,
+                },
+                "baseline": {
+                    "facilities": self.baseline,
+                    "total_weight": self.total_weight,
+                    "covered_weight": self.covered_before,
+                    "uncovered_weight": self.uncovered_before,
+                    "unreachable_by_any_candidate": self.unreachable_weight,
+                    "covered_share": _ratio(self.covered_before, self.total_weight),
+                },
+                "after": {
+                    "covered_weight": self.covered_before + s.objective,
+                    "covered_share": _ratio(self.covered_before + s.objective, self.total_weight),
+                },
+                "gaps": {"before": self.gaps_before, "closed": self.gaps_closed},
+                "sites": sites.to_dict(orient="records"),
+                "notes": self.notes,
+                "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+                "attribution": OSM_ATTRIBUTION,
+            }
+        )
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -955,15 +1143,36 @@ def _jsonable(o: Any) -> Any:
 
 
 SITE_COLUMNS: tuple[str, ...] = (
-    "rank", "site_id", "kind", "kind_zh", "name", "source", "area_m2", "new_weight", "added_weight",
-    "new_residents", "added_residents", "new_area_m2", "added_area_m2", "n_communities", "n_closed",
-    "closes_gaps", "closes_ids", "category", "threshold_min", "weight_kind", "snap_m", "lon", "lat", "baseline",
+    "rank",
+    "site_id",
+    "kind",
+    "kind_zh",
+    "name",
+    "source",
+    "area_m2",
+    "new_weight",
+    "added_weight",
+    "new_residents",
+    "added_residents",
+    "new_area_m2",
+    "added_area_m2",
+    "n_communities",
+    "n_closed",
+    "closes_gaps",
+    "closes_ids",
+    "category",
+    "threshold_min",
+    "weight_kind",
+    "snap_m",
+    "lon",
+    "lat",
+    "baseline",
     "osm_tag",
 )
 
 
 def choose_sites(
-    result: "PlanResult",
+    result: PlanResult,
     category: str,
     k: int,
     candidates: gpd.GeoDataFrame | None = None,
@@ -995,10 +1204,17 @@ def choose_sites(
 
     # routing points (metric) and sizes
     metric = cands.to_crs(data.net.crs)
-    rep = np.where(shapely.get_type_id(metric.geometry.to_numpy()) == 0, metric.geometry.to_numpy(),
-                   shapely.point_on_surface(metric.geometry.to_numpy()))
+    rep = np.where(
+        shapely.get_type_id(metric.geometry.to_numpy()) == 0,
+        metric.geometry.to_numpy(),
+        shapely.point_on_surface(metric.geometry.to_numpy()),
+    )
     site_xy = shapely.get_coordinates(rep).reshape(-1, 2) if len(rep) else np.zeros((0, 2))
-    lonlat = np.column_stack(data.net.to_wgs84().transform(site_xy[:, 0], site_xy[:, 1])) if len(rep) else np.zeros((0, 2))
+    lonlat = (
+        np.column_stack(data.net.to_wgs84().transform(site_xy[:, 0], site_xy[:, 1]))
+        if len(rep)
+        else np.zeros((0, 2))
+    )
     polygonal = np.isin(shapely.get_type_id(metric.geometry.to_numpy()), (3, 6))
     own_area = np.where(polygonal, shapely.area(metric.geometry.to_numpy()), np.nan)
     area = cands["area_m2"].to_numpy(dtype=float)
@@ -1012,7 +1228,9 @@ def choose_sites(
         usable &= ~small
         reason[small] = f"smaller than {cat.min_area_m2:g} m² ({cat.key} min_area_m2)"
         if small.any():
-            notes.append(f"{int(small.sum())} candidates smaller than the category's {cat.min_area_m2:g} m² left out")
+            notes.append(
+                f"{int(small.sum())} candidates smaller than the category's {cat.min_area_m2:g} m² left out"
+            )
 
     # baseline: existing facilities fixed
     pts = result.engine.points
@@ -1041,14 +1259,35 @@ def choose_sites(
     usable &= ~far
     reason[far] = f"farther than {result.engine.max_snap_m:g} m from any street"
     A_use = sparse.csr_matrix(A_use)
-    A = sparse.csr_matrix((A_use.data, use_idx[A_use.indices], A_use.indptr), shape=(len(demand_idx), len(cands)))
+    A = sparse.csr_matrix(
+        (A_use.data, use_idx[A_use.indices], A_use.indptr), shape=(len(demand_idx), len(cands))
+    )
     t2 = time.perf_counter()
 
     wd = w[demand_idx]
     reached = np.asarray(A.sum(axis=1)).ravel() > 0 if A.shape[1] else np.zeros(len(demand_idx), bool)
-    sol = solve_mclp(A, wd, int(k), method=method, time_limit_s=time_limit_s) if len(demand_idx) and A.shape[1] else \
-        MclpSolution([], 0.0, 0.0, 0.0, "trivial (no uncovered resident point)" if not len(demand_idx) else
-                     "trivial (no usable candidate)", "Optimal", 0.0, 0.0, 0.0, [], 0, 0, 1, True)
+    sol = (
+        solve_mclp(A, wd, int(k), method=method, time_limit_s=time_limit_s)
+        if len(demand_idx) and A.shape[1]
+        else MclpSolution(
+            [],
+            0.0,
+            0.0,
+            0.0,
+            "trivial (no uncovered resident point)"
+            if not len(demand_idx)
+            else "trivial (no usable candidate)",
+            "Optimal",
+            0.0,
+            0.0,
+            0.0,
+            [],
+            0,
+            0,
+            1,
+            True,
+        )
+    )
     t3 = time.perf_counter()
 
     # per-community accounting
@@ -1098,37 +1337,80 @@ def choose_sites(
         closed_total += int(closes.sum())
         reached_c = np.flatnonzero(new_c > 0)
         for c in reached_c:
-            comm_rows.append({"rank": rank, "site_id": cands["site_id"].iat[j], "community_id": ids[c],
-                              "community_name": names[c], "new_weight": float(new_c[c]), "added_weight": float(added_c[c]),
-                              "share_before": float(share0[c]), "share_after": float(share_a[c]),
-                              "target_share": target, "closes_gap": bool(closes[c])})
+            comm_rows.append(
+                {
+                    "rank": rank,
+                    "site_id": cands["site_id"].iat[j],
+                    "community_id": ids[c],
+                    "community_name": names[c],
+                    "new_weight": float(new_c[c]),
+                    "added_weight": float(added_c[c]),
+                    "share_before": float(share0[c]),
+                    "share_after": float(share_a[c]),
+                    "target_share": target,
+                    "closes_gap": bool(closes[c]),
+                }
+            )
         nr, na = scale(new_c)
         ar, aa = scale(added_c)
         order_closed = [c for c in np.flatnonzero(closes)]
-        site_rows.append({
-            "rank": rank, "site_id": cands["site_id"].iat[j], "kind": cands["kind"].iat[j],
-            "kind_zh": cands["kind_zh"].iat[j] or _KIND_ZH.get(cands["kind"].iat[j], ""),
-            "name": cands["name"].iat[j], "source": cands["source"].iat[j],
-            "area_m2": round(float(area[j]), 1) if np.isfinite(area[j]) else np.nan,
-            "new_weight": float(new_c.sum()), "added_weight": float(added_c.sum()),
-            "new_residents": nr if people else np.nan, "added_residents": ar if people else np.nan,
-            "new_area_m2": na, "added_area_m2": aa,
-            "n_communities": int(len(reached_c)), "n_closed": int(closes.sum()),
-            "closes_gaps": "; ".join(names[c] for c in order_closed),
-            "closes_ids": "; ".join(ids[c] for c in order_closed),
-            "category": category, "threshold_min": _threshold_text(cat, comm),
-            "weight_kind": data.weight_kind, "snap_m": round(float(snap_m[j]), 1),
-            "lon": round(float(lonlat[j, 0]), 7), "lat": round(float(lonlat[j, 1]), 7),
-            "baseline": base_text, "osm_tag": cands["osm_tag"].iat[j],
-        })
-    sites = gpd.GeoDataFrame(pd.DataFrame(site_rows, columns=list(SITE_COLUMNS)),
-                             geometry=gpd.GeoSeries([cands.geometry.iat[j] for j in sol.chosen], crs=WGS84), crs=WGS84)
+        site_rows.append(
+            {
+                "rank": rank,
+                "site_id": cands["site_id"].iat[j],
+                "kind": cands["kind"].iat[j],
+                "kind_zh": cands["kind_zh"].iat[j] or _KIND_ZH.get(cands["kind"].iat[j], ""),
+                "name": cands["name"].iat[j],
+                "source": cands["source"].iat[j],
+                "area_m2": round(float(area[j]), 1) if np.isfinite(area[j]) else np.nan,
+                "new_weight": float(new_c.sum()),
+                "added_weight": float(added_c.sum()),
+                "new_residents": nr if people else np.nan,
+                "added_residents": ar if people else np.nan,
+                "new_area_m2": na,
+                "added_area_m2": aa,
+                "n_communities": int(len(reached_c)),
+                "n_closed": int(closes.sum()),
+                "closes_gaps": "; ".join(names[c] for c in order_closed),
+                "closes_ids": "; ".join(ids[c] for c in order_closed),
+                "category": category,
+                "threshold_min": _threshold_text(cat, comm),
+                "weight_kind": data.weight_kind,
+                "snap_m": round(float(snap_m[j]), 1),
+                "lon": round(float(lonlat[j, 0]), 7),
+                "lat": round(float(lonlat[j, 1]), 7),
+                "baseline": base_text,
+                "osm_tag": cands["osm_tag"].iat[j],
+            }
+        )
+    sites = gpd.GeoDataFrame(
+        pd.DataFrame(site_rows, columns=list(SITE_COLUMNS)),
+        geometry=gpd.GeoSeries([cands.geometry.iat[j] for j in sol.chosen], crs=WGS84),
+        crs=WGS84,
+    )
     sites = sites.astype({"rank": "int64", "n_communities": "int64", "n_closed": "int64"})
-    comm_df = pd.DataFrame(comm_rows, columns=["rank", "site_id", "community_id", "community_name", "new_weight",
-                                               "added_weight", "share_before", "share_after", "target_share", "closes_gap"])
+    comm_df = pd.DataFrame(
+        comm_rows,
+        columns=[
+            "rank",
+            "site_id",
+            "community_id",
+            "community_name",
+            "new_weight",
+            "added_weight",
+            "share_before",
+            "share_after",
+            "target_share",
+            "closes_gap",
+        ],
+    )
 
     # every candidate, for the record
-    alone = np.asarray((A.multiply(wd[:, None]) if A.shape[0] else A).sum(axis=0)).ravel() if A.shape[1] else np.zeros(0)
+    alone = (
+        np.asarray((A.multiply(wd[:, None]) if A.shape[0] else A).sum(axis=0)).ravel()
+        if A.shape[1]
+        else np.zeros(0)
+    )
     chosen_rank = np.zeros(len(cands), dtype=np.int64)
     for r, j in enumerate(sol.chosen, start=1):
         chosen_rank[j] = r
@@ -1143,30 +1425,59 @@ def choose_sites(
 
     unreachable = float(wd[~reached].sum()) if len(wd) else 0.0
     if baseline.get("sample"):
-        notes.append(f"the {baseline['sample']} existing {category} facilities marked 'sample' are SAMPLE data, "
-                     "not observed: the baseline coverage and so what new sites add rest on them")
+        notes.append(
+            f"the {baseline['sample']} existing {category} facilities marked 'sample' are SAMPLE data, "
+            "not observed: the baseline coverage and so what new sites add rest on them"
+        )
     if data.weight_kind == "area":
         notes.append("no population data: weights are m² of residential AREA, not residents")
     if not len(demand_idx):
         notes.append("every resident point of the communities this category applies to is already covered")
     elif unreachable > 0:
-        notes.append(f"{_ratio(unreachable, float(wd.sum())):.1%} of the uncovered weight is reached by no candidate")
+        notes.append(
+            f"{_ratio(unreachable, float(wd.sum())):.1%} of the uncovered weight is reached by no candidate"
+        )
     t4 = time.perf_counter()
-    log.info("sites %s k=%d: %s, %d candidates, %d groups, objective %.1f (bound %.1f), %.2f s",
-             category, k, sol.method, len(cands), sol.n_groups, sol.objective, sol.bound, t4 - t0)
+    log.info(
+        "sites %s k=%d: %s, %d candidates, %d groups, objective %.1f (bound %.1f), %.2f s",
+        category,
+        k,
+        sol.method,
+        len(cands),
+        sol.n_groups,
+        sol.objective,
+        sol.bound,
+        t4 - t0,
+    )
     return SiteChoice(
-        category=category, category_zh=cat.name_zh, k=int(k), weight_kind=data.weight_kind,
-        weight_label=WEIGHT_LABELS.get(data.weight_kind, data.weight_kind), solution=sol, sites=sites,
-        communities=comm_df, candidates=cand_out, total_weight=float(w[applies].sum()),
-        covered_before=float(w[applies & covered0].sum()), uncovered_before=float(w[applies & ~covered0].sum()),
+        category=category,
+        category_zh=cat.name_zh,
+        k=int(k),
+        weight_kind=data.weight_kind,
+        weight_label=WEIGHT_LABELS.get(data.weight_kind, data.weight_kind),
+        solution=sol,
+        sites=sites,
+        communities=comm_df,
+        candidates=cand_out,
+        total_weight=float(w[applies].sum()),
+        covered_before=float(w[applies & covered0].sum()),
+        uncovered_before=float(w[applies & ~covered0].sum()),
         unreachable_weight=unreachable + float(w[applies & ~covered0 & unsnapped].sum()),
-        gaps_before=int(in_gap.sum()), gaps_closed=closed_total, baseline=baseline,
-        demand_points=int(len(demand_idx)), notes=notes,
-        timings_s={"baseline_s": t1 - t0, "coverage_matrix_s": t2 - t1, "solve_s": t3 - t2, "total_s": t4 - t0},
+        gaps_before=int(in_gap.sum()),
+        gaps_closed=closed_total,
+        baseline=baseline,
+        demand_points=int(len(demand_idx)),
+        notes=notes,
+        timings_s={
+            "baseline_s": t1 - t0,
+            "coverage_matrix_s": t2 - t1,
+            "solve_s": t3 - t2,
+            "total_s": t4 - t0,
+        },
     )
 
 
-def _target_share(result: "PlanResult", category: str, cat) -> float:
+def _target_share(result: PlanResult, category: str, cat) -> float:
     cov = result.coverage
     if cov is not None and len(cov) and "target_share" in cov:
         rows = cov[cov["category"] == category]
@@ -1192,4 +1503,3 @@ def site_points(choice_or_sites: SiteChoice | gpd.GeoDataFrame) -> gpd.GeoDataFr
     out = sites.copy()
     out = out.set_geometry(gpd.points_from_xy(sites["lon"], sites["lat"], crs=WGS84))
     return out
-

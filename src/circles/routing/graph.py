@@ -70,8 +70,10 @@ class Snap:
     def __len__(self) -> int:
         return len(self.seg)
 
-    def subset(self, mask) -> "Snap":
-        return Snap(self.seg[mask], self.frac[mask], self.offstreet_m[mask], self.point_xy[mask], self.street_xy[mask])
+    def subset(self, mask) -> Snap:
+        return Snap(
+            self.seg[mask], self.frac[mask], self.offstreet_m[mask], self.point_xy[mask], self.street_xy[mask]
+        )
 
 
 class ProfileGraph:
@@ -99,7 +101,9 @@ class ProfileGraph:
             usable = net.foot_ok & (profile.steps | ~net.steps)
             fwd = bwd = usable
         if not usable.any():
-            raise EmptyNetworkError(f"no street in {net.source or 'the network'} is usable by profile {profile.name!r}")
+            raise EmptyNetworkError(
+                f"no street in {net.source or 'the network'} is usable by profile {profile.name!r}"
+            )
         speed = np.where(net.steps, profile.speed_m_s * profile.steps_speed_factor, profile.speed_m_s)
         self.usable = usable
         self.fwd = fwd
@@ -153,7 +157,10 @@ class ProfileGraph:
         self._kdtree = cKDTree(net.node_xy)
         log.info(
             "profile %s: %d usable segments, %d components (%d islands, %.1f km)",
-            profile.name, int(usable.sum()), self.islands.n_components, self.islands.n_islands,
+            profile.name,
+            int(usable.sum()),
+            self.islands.n_components,
+            self.islands.n_islands,
             self.islands.island_street_m / 1000,
         )
 
@@ -164,7 +171,9 @@ class ProfileGraph:
         its ``seg`` is -1."""
         xy = np.atleast_2d(np.asarray(xy, dtype=np.float64))
         pts = shapely.points(xy)
-        idx, dist = self._tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True, all_matches=False)
+        idx, dist = self._tree.query_nearest(
+            pts, max_distance=max_snap_m, return_distance=True, all_matches=False
+        )
         seg = np.full(len(xy), -1, dtype=np.int64)
         off = np.full(len(xy), np.inf)
         frac = np.zeros(len(xy))
@@ -187,7 +196,9 @@ class ProfileGraph:
         return Snap(seg, frac, off, xy, street)
 
     # ------------------------------------------------------------------ search
-    def _source_edges(self, snap: Snap, reverse: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _source_edges(
+        self, snap: Snap, reverse: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Edges from each source (virtual node k) to the ends of its segment: (k, node, time_s)."""
         s = snap.seg
         t0 = snap.offstreet_m / self.offstreet_speed_m_s
@@ -203,15 +214,22 @@ class ProfileGraph:
         w = np.concatenate([(t0 + along_u)[ok_u], (t0 + along_v)[ok_v]])
         return src, dst, np.maximum(w, MIN_EDGE_TIME_S), t0
 
-    def search(self, sources: Snap, *, cutoff_s: float | None = None, reverse: bool = False) -> "NodeTimes":
+    def search(self, sources: Snap, *, cutoff_s: float | None = None, reverse: bool = False) -> NodeTimes:
         """Exact shortest travel times (s) from the nearest of ``sources`` to every node.
 
         ``reverse=True`` gives times *to* the nearest source (residents walking to a facility).
         Nodes not reached within ``cutoff_s`` get ``inf``. Returns :class:`NodeTimes`.
         """
         if len(sources) == 0 or (sources.seg < 0).all():
-            return NodeTimes(self, sources, np.full(self.net.n_nodes, np.inf), np.full(self.net.n_nodes, -1), cutoff_s,
-                             reverse, np.zeros(0, dtype=np.int64))
+            return NodeTimes(
+                self,
+                sources,
+                np.full(self.net.n_nodes, np.inf),
+                np.full(self.net.n_nodes, -1),
+                cutoff_s,
+                reverse,
+                np.zeros(0, dtype=np.int64),
+            )
         valid = np.flatnonzero(sources.seg >= 0)
         snap = sources.subset(valid)
         n = self.net.n_nodes
@@ -220,8 +238,12 @@ class ProfileGraph:
         if cutoff_s is not None and np.isfinite(cutoff_s):
             radius = cutoff_s * self.max_speed_m_s + 1.0
             near = self._kdtree.query_ball_point(snap.street_xy, radius)
-            node_ids = np.unique(np.concatenate([np.asarray(a, dtype=np.int64) for a in near] + [
-                self.net.seg_u[snap.seg], self.net.seg_v[snap.seg]]))
+            node_ids = np.unique(
+                np.concatenate(
+                    [np.asarray(a, dtype=np.int64) for a in near]
+                    + [self.net.seg_u[snap.seg], self.net.seg_v[snap.seg]]
+                )
+            )
             if len(node_ids) > 0.5 * n:
                 node_ids = None
         if node_ids is not None:
@@ -235,8 +257,12 @@ class ProfileGraph:
         k = len(snap)
         aug = _augment(sub, m, src, dst, w, k)
         dist, _, origin = dijkstra(
-            aug, directed=True, indices=np.arange(m, m + k), min_only=True,
-            limit=np.inf if cutoff_s is None else cutoff_s, return_predecessors=True,
+            aug,
+            directed=True,
+            indices=np.arange(m, m + k),
+            min_only=True,
+            limit=np.inf if cutoff_s is None else cutoff_s,
+            return_predecessors=True,
         )
         dist = dist[:m]
         origin = origin[:m]
@@ -276,7 +302,9 @@ class NodeTimes:
         reached = self.reached if self.reached is not None else np.flatnonzero(np.isfinite(self.time_s))
         starts, ends = g.node_seg_ptr[reached], g.node_seg_ptr[reached + 1]
         counts = ends - starts
-        pos = np.repeat(starts - np.cumsum(np.concatenate([[0], counts[:-1]])), counts) + np.arange(counts.sum())
+        pos = np.repeat(starts - np.cumsum(np.concatenate([[0], counts[:-1]])), counts) + np.arange(
+            counts.sum()
+        )
         return np.unique(g.node_seg[pos])
 
     def at(self, targets: Snap) -> tuple[np.ndarray, np.ndarray]:
@@ -348,7 +376,9 @@ def _sub_csr(csr: sparse.csr_matrix, node_ids: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((csr.data[pos][keep], (rows[keep], local_c[keep])), shape=(m, m))
 
 
-def _augment(csr: sparse.csr_matrix, m: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray, k: int) -> sparse.csr_matrix:
+def _augment(
+    csr: sparse.csr_matrix, m: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray, k: int
+) -> sparse.csr_matrix:
     """Append ``k`` virtual source rows (edges ``m + src -> dst``) to an ``m``-node CSR graph."""
     order = np.argsort(src, kind="stable")
     counts = np.bincount(src, minlength=k)

@@ -140,7 +140,9 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def pieces_polygon(pieces: np.ndarray, *, buffer_m: float = DEFAULT_BUFFER_M, min_hole_m2: float = DEFAULT_MIN_HOLE_M2):
+def pieces_polygon(
+    pieces: np.ndarray, *, buffer_m: float = DEFAULT_BUFFER_M, min_hole_m2: float = DEFAULT_MIN_HOLE_M2
+):
     """Buffer street pieces (n, 2, 2) by ``buffer_m`` and merge; drop holes under ``min_hole_m2``."""
     if len(pieces) == 0:
         return shapely.Polygon()

@@ -14,16 +14,32 @@ import numpy as np
 
 from ..config import Profile, Region, get_profile, get_region
 from ..errors import DataFileError, OutsideRegionError
-from ..routing.network import StreetNetwork, load_network, network_from_ways
 from ..io.osm import OsmWays
 from ..routing.graph import ProfileGraph
+from ..routing.network import StreetNetwork, load_network, network_from_ways
 
 log = logging.getLogger(__name__)
 
 #: Way tags osmnx must keep for the access rules of :mod:`circles.routing.network`.
-ACCESS_TAGS = ["highway", "access", "foot", "bicycle", "sidewalk", "sidewalk:both", "sidewalk:left",
-               "sidewalk:right", "oneway", "oneway:bicycle", "junction", "cycleway", "cycleway:both",
-               "cycleway:left", "cycleway:right", "service", "name"]
+ACCESS_TAGS = [
+    "highway",
+    "access",
+    "foot",
+    "bicycle",
+    "sidewalk",
+    "sidewalk:both",
+    "sidewalk:left",
+    "sidewalk:right",
+    "oneway",
+    "oneway:bicycle",
+    "junction",
+    "cycleway",
+    "cycleway:both",
+    "cycleway:left",
+    "cycleway:right",
+    "service",
+    "name",
+]
 
 
 def download_ways(bbox: tuple[float, float, float, float]) -> OsmWays:
@@ -32,7 +48,9 @@ def download_ways(bbox: tuple[float, float, float, float]) -> OsmWays:
     try:
         import osmnx as ox
     except ImportError as e:  # pragma: no cover - optional
-        raise DataFileError("the OSM extract is absent and osmnx is not installed (pip install 'circles[download]')") from e
+        raise DataFileError(
+            "the OSM extract is absent and osmnx is not installed (pip install 'circles[download]')"
+        ) from e
     ox.settings.useful_tags_way = list(dict.fromkeys(list(ox.settings.useful_tags_way) + ACCESS_TAGS))
     try:  # pragma: no cover - needs the network
         G = ox.graph_from_bbox(bbox, network_type="all", simplify=False, retain_all=True)
@@ -45,8 +63,15 @@ def download_ways(bbox: tuple[float, float, float, float]) -> OsmWays:
         nodes += [u, v]
         lon += [G.nodes[u]["x"], G.nodes[v]["x"]]
         lat += [G.nodes[u]["y"], G.nodes[v]["y"]]
-    return OsmWays(np.array(ids), tags, np.arange(0, 2 * len(ids) + 1, 2), np.array(nodes), np.array(lon),
-                   np.array(lat), source=f"osmnx download of {bbox}")  # pragma: no cover
+    return OsmWays(
+        np.array(ids),
+        tags,
+        np.arange(0, 2 * len(ids) + 1, 2),
+        np.array(nodes),
+        np.array(lon),
+        np.array(lat),
+        source=f"osmnx download of {bbox}",
+    )  # pragma: no cover
 
 
 @lru_cache(maxsize=8)

@@ -24,9 +24,28 @@ NO = {"no", "private", "use_sidepath"}
 
 #: Ways walkable unless a tag forbids it.
 FOOT_HIGHWAYS = {
-    "footway", "pedestrian", "steps", "path", "living_street", "residential", "service",
-    "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
-    "primary_link", "track", "road", "cycleway", "corridor", "platform", "bridleway", "trail", "elevator",
+    "footway",
+    "pedestrian",
+    "steps",
+    "path",
+    "living_street",
+    "residential",
+    "service",
+    "unclassified",
+    "tertiary",
+    "tertiary_link",
+    "secondary",
+    "secondary_link",
+    "primary",
+    "primary_link",
+    "track",
+    "road",
+    "cycleway",
+    "corridor",
+    "platform",
+    "bridleway",
+    "trail",
+    "elevator",
 }
 #: Fast roads: walkable only where ``foot=yes|designated|permissive`` or a sidewalk is tagged.
 FOOT_RESTRICTED = {"trunk", "trunk_link", "motorway", "motorway_link"}
@@ -34,8 +53,20 @@ SIDEWALK_YES = {"both", "left", "right", "yes"}
 
 #: Ways a bicycle may use unless a tag forbids it.
 BIKE_HIGHWAYS = {
-    "cycleway", "residential", "living_street", "service", "unclassified", "tertiary",
-    "tertiary_link", "secondary", "secondary_link", "primary", "primary_link", "track", "road", "path",
+    "cycleway",
+    "residential",
+    "living_street",
+    "service",
+    "unclassified",
+    "tertiary",
+    "tertiary_link",
+    "secondary",
+    "secondary_link",
+    "primary",
+    "primary_link",
+    "track",
+    "road",
+    "path",
 }
 #: Ways a bicycle may use only where ``bicycle=yes`` (or a cycle lane/track is tagged, for trunk roads).
 BIKE_RESTRICTED = {"trunk", "trunk_link", "footway", "pedestrian", "motorway", "motorway_link", "bridleway"}
@@ -176,7 +207,7 @@ class StreetNetwork:
         steps: np.ndarray | None = None,
         snap_ok: np.ndarray | None = None,
         source: str = "synthetic",
-    ) -> "StreetNetwork":
+    ) -> StreetNetwork:
         """A network from arrays (synthetic grids, tests). Lengths are straight-line metres."""
         node_xy = np.asarray(node_xy, dtype=np.float64)
         seg_u = np.asarray(seg_u, dtype=np.int64)
@@ -258,7 +289,10 @@ def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
     )
     log.info(
         "network: %d nodes, %d segments, %.1f km (%s)",
-        net.n_nodes, net.n_segments, net.seg_len_m.sum() / 1000, crs,
+        net.n_nodes,
+        net.n_segments,
+        net.seg_len_m.sum() / 1000,
+        crs,
     )
     return net
 
