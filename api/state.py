@@ -49,7 +49,7 @@ class ServiceState:
     def site_candidates(self):
         """The region's OSM candidate sites (loaded on first use; they do not change with edits)."""
         if self._candidates is None:
-            from circles.planning.sites import candidate_sites
+            from circles.planning.candidates import candidate_sites
 
             self._candidates = candidate_sites(self.result)
         return self._candidates

@@ -314,7 +314,8 @@ def sites(
     the category's threshold (maximal covering, existing facilities fixed) and export them for GIS/CAD."""
     from .outputs.export import export, export_format
     from .pipeline import PlanOptions, load_plan_data, run_plan
-    from .planning.sites import candidate_sites, choose_sites
+    from .planning.candidates import candidate_sites
+    from .planning.sites import choose_sites
 
     export_format(_check_out_file(out))  # a wrong file ending fails before any work
     opts = PlanOptions(

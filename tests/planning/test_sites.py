@@ -33,16 +33,9 @@ from scipy import sparse
 from shapely.geometry import Point
 
 from circles.errors import DataFileError, InputError
-from circles.planning.sites import (
-    CANDIDATE_COLUMNS,
-    SITE_COLUMNS,
-    choose_sites,
-    coverage_matrix,
-    greedy_mclp,
-    osm_candidates,
-    read_candidates,
-    solve_mclp,
-)
+from circles.planning.candidates import CANDIDATE_COLUMNS, osm_candidates, read_candidates
+from circles.planning.mclp import greedy_mclp, solve_mclp
+from circles.planning.sites import SITE_COLUMNS, choose_sites, coverage_matrix
 
 from grids import X0, Y0
 from synthetic_line import CRS, NAMES, POINTS, WEIGHTS, synthetic_candidates, synthetic_plan, to_wgs  # noqa: F401
@@ -84,7 +77,7 @@ def test_greedy_reports_its_gap_to_the_lp_bound():
 
 
 def test_time_limit_falls_back_to_greedy_with_a_gap(monkeypatch):
-    import circles.planning.sites as sites
+    import circles.planning.mclp as sites
 
     def stopped(sets, w, n_cand, k, time_limit_s):
         return {
@@ -419,7 +412,7 @@ def test_read_candidates_points_polygons_and_gcj02(tmp_path):
 def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
     from circles.errors import CoordinateSystemError
     from circles.io.coords import wgs84_to_gcj02
-    from circles.planning.sites import candidate_sites
+    from circles.planning.candidates import candidate_sites
 
     pts = to_wgs([Point(X0 + x, Y0) for x in (500, 1500, 2500, 3500, 4500, 5500)])
     glon, glat = wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
