@@ -29,7 +29,9 @@ def check_bbox(bbox: Iterable[float] | None) -> BBox | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in bbox)
     except (TypeError, ValueError) as e:
-        raise InputError(f"bbox must be (min_lon, min_lat, max_lon, max_lat) in degrees (got {bbox!r})") from e
+        raise InputError(
+            f"bbox must be (min_lon, min_lat, max_lon, max_lat) in degrees (got {bbox!r})"
+        ) from e
     if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 >= x1 or y0 >= y1:
         raise InputError(f"bbox must be (min_lon, min_lat, max_lon, max_lat) with min < max (got {bbox!r})")
     if not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):

@@ -107,7 +107,8 @@ def load_facilities(
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """OSM facilities of the region, plus user files (checked for GCJ-02/BD-09 mix-ups) or, when none are
     given, the region's authored sample layer (``source: sample``)."""
-    from .io.inputs import check_declared_crs, read_facilities
+    from .io.crs_check import check_crs_by_osm_matches, check_declared_crs
+    from .io.inputs import read_facilities
     from .io.osm_features import osm_facilities
 
     notes: list[str] = []
@@ -164,44 +165,6 @@ def load_facilities(
     if opts.categories:
         fac = fac[fac["category"].isin(opts.categories)].reset_index(drop=True)
     return fac, notes
-
-
-def check_crs_by_osm_matches(
-    gdf: gpd.GeoDataFrame, declared: str, osm: gpd.GeoDataFrame, net: StreetNetwork, *, tol_m: float = 30.0
-) -> None:
-    """Refuse a facility file whose points match OSM facilities of the same category far better when its
-    numbers are read in another of WGS84 / GCJ-02 / BD-09 than as declared (e.g. a 高德 export declared
-    as WGS84). Needs at least 5 points of categories OSM has; ``tol_m`` metres counts as a match."""
-    from scipy.spatial import cKDTree
-
-    from .errors import CoordinateSystemError
-    from .io.coords import normalise_crs_name, to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
-
-    key = normalise_crs_name(declared)
-    forward = {"wgs84": lambda x, y: (x, y), "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
-    if key not in forward or osm.empty:
-        return
-    sub = gdf[gdf["category"].isin(set(osm["category"]))]
-    if len(sub) < 5:
-        return
-    raw_x, raw_y = forward[key](sub.geometry.x.to_numpy(), sub.geometry.y.to_numpy())  # the file's numbers
-    cats = sub["category"].to_numpy()
-    trees = {
-        c: cKDTree(net.project(g.geometry.x.to_numpy(), g.geometry.y.to_numpy()))
-        for c, g in osm.groupby("category")
-    }
-    matches = {}
-    for alt in forward:
-        lon, lat = to_wgs84(raw_x, raw_y, alt)
-        xy = net.project(lon, lat)
-        matches[alt] = sum(int((trees[c].query(xy[cats == c])[0] <= tol_m).sum()) for c in np.unique(cats))
-    best = max(matches, key=matches.get)
-    if best != key and matches[best] >= max(3, 0.2 * len(sub)) and matches[best] >= 3 * max(matches[key], 1):
-        raise CoordinateSystemError(
-            f"looks like {best} coordinates declared as {key}: {matches[best]} of {len(sub)} facilities coincide "
-            f"(within {tol_m:.0f} m) with OpenStreetMap facilities of their category when read as {best}, "
-            f"{matches[key]} as declared; pass --crs {best}"
-        )
 
 
 def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:

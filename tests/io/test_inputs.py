@@ -20,13 +20,8 @@ from circles.errors import (
     UnknownCategoryError,
 )
 from circles.io.coords import wgs84_to_bd09, wgs84_to_gcj02
-from circles.io.inputs import (
-    check_declared_crs,
-    detect_bd09_shift,
-    detect_gcj02_shift,
-    read_communities,
-    read_facilities,
-)
+from circles.io.crs_check import check_declared_crs, detect_bd09_shift, detect_gcj02_shift
+from circles.io.inputs import read_communities, read_facilities
 
 GEOD = pyproj.Geod(ellps="WGS84")
 TO_UTM = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)

@@ -238,3 +238,7 @@ def to_wgs84(x: ArrayLike, y: ArrayLike, crs: object) -> tuple[Float, Float]:
     except pyproj.exceptions.ProjError as exc:  # e.g. a CRS of another planet: no way to WGS84
         raise CoordinateSystemError(f"cannot convert {key} coordinates to WGS84: {exc}") from exc
     return _out(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
+
+
+#: Display names of the lon/lat systems a file may be declared in.
+CRS_LABELS = {"wgs84": "WGS84", "gcj02": "GCJ-02 (高德/腾讯)", "bd09": "BD-09 (百度)"}

@@ -26,7 +26,7 @@ import csv
 import io
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,20 +46,14 @@ from ..errors import (
     UnknownCategoryError,
 )
 from ..io.coords import (
-    bd09_to_wgs84,
-    gcj02_to_wgs84,
+    CRS_LABELS,
     normalise_crs_name,
     to_wgs84,
-    wgs84_to_bd09,
-    wgs84_to_gcj02,
 )
 
 __all__ = [
     "FACILITY_COLUMNS",
     "COMMUNITY_COLUMNS",
-    "check_declared_crs",
-    "detect_bd09_shift",
-    "detect_gcj02_shift",
     "read_communities",
     "read_facilities",
 ]
@@ -103,16 +97,6 @@ _TYPE_ALIASES = {
     "农村": "rural",
     "industrial": "industrial",
     "产业": "industrial",
-}
-# detect_*_shift: converting must cut the median distance by this share and by this many metres.
-SHIFT_MIN_REDUCTION = 0.4
-SHIFT_MIN_M = 30.0
-SHIFT_MIN_POINTS = 5
-_CRS_LABELS = {"wgs84": "WGS84", "gcj02": "GCJ-02 (高德/腾讯)", "bd09": "BD-09 (百度)"}
-_FORWARD = {
-    "wgs84": lambda x, y: (np.asarray(x, float), np.asarray(y, float)),
-    "gcj02": wgs84_to_gcj02,
-    "bd09": wgs84_to_bd09,
 }
 
 
@@ -298,7 +282,7 @@ def _read_any(path: Path, layer: str | int | None, what: str, tables: bool) -> g
 
 
 def _is_geographic(key: str) -> bool:
-    return key in _CRS_LABELS or bool(pyproj.CRS.from_user_input(key).is_geographic)
+    return key in CRS_LABELS or bool(pyproj.CRS.from_user_input(key).is_geographic)
 
 
 def _resolve_crs(declared: str, file_crs: Any, path: Path) -> str:
@@ -685,102 +669,3 @@ def read_communities(
     out.attrs.update(source_file=str(path), crs_read_as=key)
     log.info("%s: %d communities read (coordinates read as %s)", path, len(out), key)
     return out
-
-
-# --- detecting a wrong declaration ---------------------------------------------------------------
-
-DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _medians(
-    lon: np.ndarray, lat: np.ndarray, cx: np.ndarray, cy: np.ndarray, distance_to_data: DistanceFn
-) -> dict[str, Any]:
-    """Median distance (m) of the points as given and as converted; whether converting fits much better."""
-    if len(lon) < SHIFT_MIN_POINTS:
-        return {
-            "likely": False,
-            "median_m_as_given": float("nan"),
-            "median_m_converted": float("nan"),
-            "n_points": int(len(lon)),
-        }
-    given = float(np.nanmedian(np.asarray(distance_to_data(lon, lat), dtype=float)))
-    converted = float(np.nanmedian(np.asarray(distance_to_data(np.asarray(cx), np.asarray(cy)), dtype=float)))
-    likely = bool(given - converted > SHIFT_MIN_M and converted < (1.0 - SHIFT_MIN_REDUCTION) * given)
-    return {
-        "likely": likely,
-        "median_m_as_given": given,
-        "median_m_converted": converted,
-        "n_points": int(len(lon)),
-    }
-
-
-def _finite(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    lon, lat = np.broadcast_arrays(np.asarray(lon, dtype=float).ravel(), np.asarray(lat, dtype=float).ravel())
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    return lon[ok], lat[ok]
-
-
-def detect_gcj02_shift(lon: Any, lat: Any, distance_to_data: DistanceFn) -> dict[str, Any]:
-    """Do WGS84-labelled points look like GCJ-02 (高德/腾讯) numbers?
-
-    ``lon``/``lat``: degrees as given. ``distance_to_data(lon, lat)`` returns, per WGS84 point, the
-    distance in metres to reference data known to be WGS84 (e.g. the nearest street). Compares the
-    median distance as given with the median after :func:`gcj02_to_wgs84`; flagged when converting
-    cuts it by more than 40 % and more than 30 m. Needs at least 5 finite points (else never flagged).
-    Returns ``{'likely_gcj02', 'median_m_as_given', 'median_m_converted', 'n_points'}``.
-    """
-    x, y = _finite(lon, lat)
-    r = _medians(x, y, *gcj02_to_wgs84(x, y), distance_to_data)
-    return {"likely_gcj02": r.pop("likely"), **r}
-
-
-def detect_bd09_shift(lon: Any, lat: Any, distance_to_data: DistanceFn) -> dict[str, Any]:
-    """As :func:`detect_gcj02_shift` for BD-09 (百度) numbers, converting with :func:`bd09_to_wgs84`.
-    Returns ``{'likely_bd09', 'median_m_as_given', 'median_m_converted', 'n_points'}``."""
-    x, y = _finite(lon, lat)
-    r = _medians(x, y, *bd09_to_wgs84(x, y), distance_to_data)
-    return {"likely_bd09": r.pop("likely"), **r}
-
-
-def check_declared_crs(
-    gdf_lonlat: gpd.GeoDataFrame, declared: object, distance_to_data: DistanceFn, what: str = "streets"
-) -> dict[str, Any]:
-    """Raise :class:`CoordinateSystemError` when data read as ``declared`` fits the reference data
-    much better read as another of WGS84 / GCJ-02 / BD-09 (e.g. GCJ-02 numbers declared as WGS84).
-
-    ``gdf_lonlat``: what a reader returned (EPSG:4326, already converted from ``declared``); other
-    geometries than points are tested at a representative point. The file's numbers are recovered by
-    re-applying the declared shift and read as each alternative; thresholds as in
-    :func:`detect_gcj02_shift`. ``distance_to_data(lon, lat)`` gives metres to the reference data
-    (``what`` names it in the message). Projected declarations are not checked. Returns
-    ``{'declared', 'median_m': {reading: metres}, 'n_points'}`` when the declaration looks right.
-    """
-    key = normalise_crs_name(declared)
-    if key not in _FORWARD or len(gdf_lonlat) == 0:
-        return {"declared": key, "median_m": {}, "n_points": 0}
-    if gdf_lonlat.crs is not None and normalise_crs_name(gdf_lonlat.crs) != "wgs84":
-        gdf_lonlat = gdf_lonlat.to_crs(WGS84)
-    geoms = gdf_lonlat.geometry.to_numpy()
-    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    pts = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
-    xy = shapely.get_coordinates(pts)
-    x, y = _finite(xy[:, 0], xy[:, 1])
-    raw_x, raw_y = _FORWARD[key](x, y)  # the numbers as they were in the file
-    medians: dict[str, float] = {}
-    best: tuple[str, dict[str, Any]] | None = None
-    for alt in _FORWARD:
-        if alt == key:
-            continue
-        r = _medians(x, y, *to_wgs84(raw_x, raw_y, alt), distance_to_data)
-        medians[key], medians[alt] = r["median_m_as_given"], r["median_m_converted"]
-        if r["likely"] and (best is None or r["median_m_converted"] < best[1]["median_m_converted"]):
-            best = (alt, r)
-    if best is not None:
-        alt, r = best
-        raise CoordinateSystemError(
-            f"looks like {_CRS_LABELS[alt]} coordinates declared as {_CRS_LABELS[key]}: median distance "
-            f"to {what} {r['median_m_as_given']:.0f} m as given, {r['median_m_converted']:.0f} m if read as "
-            f"{_CRS_LABELS[alt].split(' ')[0]}; pass --crs {alt}"
-        )
-    log.debug("declared %s checked against %s: median distances %s", key, what, medians)
-    return {"declared": key, "median_m": medians, "n_points": int(len(x))}

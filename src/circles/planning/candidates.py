@@ -373,7 +373,7 @@ def candidate_sites(
     """The region's OSM candidates (when ``osm`` and the extract exists) plus the user's file ``path``
     (read with :func:`read_candidates`, sites outside the region dropped, and checked for GCJ-02/BD-09
     numbers declared as WGS84 against the street network). Ids must be unique across both."""
-    from ..io.inputs import check_declared_crs
+    from ..io.crs_check import check_declared_crs
 
     data = result.data
     region = data.region
