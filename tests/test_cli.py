@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_network import WAYS, write_osm
 from typer.testing import CliRunner
 
 from circles.cli import app
+
+from osm_fixtures import WAYS, write_osm
 
 runner = CliRunner()
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from circles.cli import app
 from circles.errors import CoordinateSystemError
 from circles.io.coords import wgs84_to_gcj02
-from circles.pipeline import PlanOptions, plan, write_outputs
+from circles.outputs.plan_files import write_outputs
+from circles.pipeline import PlanOptions, plan
 
 
 @pytest.fixture(scope="module")

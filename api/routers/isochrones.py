@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from circles.config import get_profile
-from circles.routing.isochrones import isochrones, parse_minutes, to_feature_collection
-from circles.routing.load import check_inside, profile_graph
+from circles.routing.isochrones import isochrones_at, parse_minutes
 
 from ..dependencies import GeoJSONResponse, get_state
 from ..state import ServiceState
@@ -26,12 +25,14 @@ def get_isochrones(
 ) -> GeoJSONResponse:
     """Nested isochrones (EPSG:4326), one feature per threshold, with minutes, profile, area_m2, street_m."""
     res = state.result
-    mins = parse_minutes(minutes)
-    prof = get_profile(profile)
-    check_inside(lon, lat, res.data.region.bbox, f"region {res.data.region.key}")
-    graph = profile_graph(res.data.net, prof)
-    snap = graph.snap(res.data.net.project(lon, lat), max_snap_m=state.settings.max_snap_m)
-    fc = to_feature_collection(
-        isochrones(graph, snap, mins), graph, lon=lon, lat=lat, snap_m=round(float(snap.offstreet_m[0]), 1)
+    _, fc = isochrones_at(
+        res.data.net,
+        get_profile(profile),
+        lon,
+        lat,
+        parse_minutes(minutes),
+        bbox=res.data.region.bbox,
+        where=f"region {res.data.region.key}",
+        max_snap_m=state.settings.max_snap_m,
     )
     return GeoJSONResponse(fc)

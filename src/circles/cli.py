@@ -87,9 +87,9 @@ def isochrone(
     out: Path = typer.Option(..., help="Output GeoJSON (EPSG:4326)."),
 ) -> None:
     """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold."""
-    from .routing.isochrones import isochrones as make_isochrones
-    from .routing.isochrones import parse_minutes, to_feature_collection
-    from .routing.load import check_inside, open_network, profile_graph
+    from .config import get_profile
+    from .routing.isochrones import isochrones_at, parse_minutes
+    from .routing.load import check_lonlat, open_network
 
     if region and osm:
         raise CirclesError("give either --region or --osm, not both")
@@ -97,26 +97,19 @@ def isochrone(
     _positive(max_snap_m, "--max-snap-m", 10_000)
     _positive(buffer_m, "--buffer-m", 1_000)
     mins = parse_minutes(minutes)
-    from .config import get_profile
-
     prof = get_profile(profile)
-    from .routing.load import check_lonlat
-
     check_lonlat(lon, lat)
     net, bbox, label = open_network(region, osm)
-    check_inside(lon, lat, bbox, label)
-    graph = profile_graph(net, prof)
-    snap = graph.snap(net.project(lon, lat), max_snap_m=max_snap_m)
-    isos = make_isochrones(graph, snap, mins, buffer_m=buffer_m)
-    fc = to_feature_collection(isos, graph, lon=lon, lat=lat, snap_m=round(float(snap.offstreet_m[0]), 1))
+    isos, fc = isochrones_at(
+        net, prof, lon, lat, mins, bbox=bbox, where=label, max_snap_m=max_snap_m, buffer_m=buffer_m
+    )
     _write_json(fc, out)
     for iso in isos:
         typer.echo(
             f"{iso.minutes:g} min {prof.name}: {iso.area_m2 / 1e6:.3f} km², {iso.street_m / 1000:.2f} km of street"
         )
-    typer.echo(
-        f"wrote {out} (snapped {snap.offstreet_m[0]:.0f} m to the street; © OpenStreetMap contributors)"
-    )
+    snap_m = fc["features"][0]["properties"]["snap_m"] if fc["features"] else 0.0
+    typer.echo(f"wrote {out} (snapped {snap_m:.0f} m to the street; © OpenStreetMap contributors)")
 
 
 @app.command()
@@ -178,7 +171,8 @@ def plan(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from .pipeline import PlanOptions, load_plan_data, run_plan, write_outputs
+    from .outputs.plan_files import write_outputs
+    from .pipeline import PlanOptions, load_plan_data, run_plan
 
     opts = PlanOptions(
         region=region,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -408,100 +407,6 @@ def _count_by_source(fac: gpd.GeoDataFrame, key: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in f["source"].value_counts().items()}
 
 
-def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
-    """Communities (EPSG:4326) with one column group per category: ``<key>_share`` (covered share at
-    its threshold), ``<key>_min`` (weighted-median minutes to the nearest), ``<key>_nearest`` (name)."""
-    comm = result.data.communities
-    cols = ["community_id", "name", "type", "district", "area_m2", "households", "population", "residents"]
-    out = comm[[c for c in cols if c in comm] + ["geometry"]].copy()
-    for key, grp in result.coverage.groupby("category", sort=False):
-        g = grp.set_index("community_row").reindex(np.arange(len(comm)))
-        out[f"{key}_share"] = np.where(
-            g["applies"].fillna(False).astype(bool), g["covered_share"].round(4), np.nan
-        )
-        out[f"{key}_min"] = (g["nearest_time_s"] / 60.0).round(2).replace(np.inf, np.nan)
-        out[f"{key}_nearest"] = g["nearest_facility_name"].fillna("").to_numpy()
-    if len(result.gaps):
-        n = result.gaps[result.gaps["kind"] == "coverage"].groupby("community_id").size()
-        out["n_gaps"] = out["community_id"].map(n).fillna(0).astype(int)
-    else:
-        out["n_gaps"] = 0
-    out["weight_kind"] = result.data.weight_kind
-    return out
-
-
-def gaps_layer(result: PlanResult) -> gpd.GeoDataFrame:
-    """Gap rows with their community's polygon (EPSG:4326)."""
-    geom = result.data.communities.set_index("community_id")["geometry"]
-    g = result.gaps.copy()
-    return gpd.GeoDataFrame(g, geometry=geom.reindex(g["community_id"]).to_numpy(), crs="EPSG:4326")
-
-
-def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``coverage.geojson``, ``coverage.csv`` (long form), ``gaps.csv``, ``gaps.geojson``,
-    ``summary.json`` (and ``facilities.geojson``) into ``out_dir``. GeoJSON is EPSG:4326 (RFC 7946)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: out_dir / name
-        for name in (
-            "coverage.geojson",
-            "coverage.csv",
-            "gaps.csv",
-            "gaps.geojson",
-            "summary.json",
-            "facilities.geojson",
-        )
-    }
-    _write_geojson(coverage_layer(result), paths["coverage.geojson"])
-    long = result.coverage.copy()
-    long.insert(0, "community_id", result.data.communities["community_id"].to_numpy()[long["community_row"]])
-    _atomic(
-        paths["coverage.csv"],
-        lambda p: long.drop(columns=["community_row", "nearest_facility_row"]).to_csv(
-            p, index=False, encoding="utf-8"
-        ),
-    )
-    _atomic(paths["gaps.csv"], lambda p: result.gaps.to_csv(p, index=False, encoding="utf-8"))
-    _write_geojson(gaps_layer(result), paths["gaps.geojson"])
-    fac = result.data.facilities.copy()
-    _write_geojson(fac, paths["facilities.geojson"])
-    _atomic(
-        paths["summary.json"],
-        lambda p: Path(p).write_text(
-            json.dumps(result.summary, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
-        ),
-    )
-    return paths
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    return str(o)
-
-
-def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
-    """RFC 7946 GeoJSON with the OSM attribution as a foreign member."""
-    gdf = gdf.to_crs("EPSG:4326")
-    fc = json.loads(gdf.to_json(na="null", show_bbox=False, drop_id=True, to_wgs84=True))
-    fc = {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": fc["features"]}
-    _atomic(
-        path,
-        lambda p: Path(p).write_text(
-            json.dumps(fc, ensure_ascii=False, default=_json_default), encoding="utf-8"
-        ),
-    )
-
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
-
-
 def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | None = None) -> PlanResult:
     """Run the whole pipeline; write the outputs when ``out_dir`` is given."""
     t = time.perf_counter()
@@ -511,5 +416,7 @@ def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | No
     result.timings_s["load_s"] = t_load
     result.summary["timings_s"]["load_s"] = round(t_load, 3)
     if out_dir is not None:
+        from .outputs.plan_files import write_outputs
+
         write_outputs(result, out_dir)
     return result

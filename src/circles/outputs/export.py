@@ -184,7 +184,7 @@ def export_layers(
     at ``minutes`` (default the 5/10/15 levels and the category's thresholds) per travel profile the
     category uses, ``scenario`` ``existing`` and, with sites, ``with_sites``.
     """
-    from ..pipeline import coverage_layer, gaps_layer
+    from .plan_files import coverage_layer, gaps_layer
 
     if sites is not None and category is not None and category != sites.category:
         raise InputError(f"category {category!r} differs from the sites' category {sites.category!r}")

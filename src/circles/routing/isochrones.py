@@ -10,15 +10,22 @@ network's metric CRS; output is EPSG:4326.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from shapely.geometry import mapping
 
 from .. import OSM_ATTRIBUTION
+from .._common import BBox
 from ..errors import InputError
-from ..routing.graph import NodeTimes, ProfileGraph, Snap
+from .graph import DEFAULT_MAX_SNAP_M, NodeTimes, ProfileGraph, Snap
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Profile
+    from .network import StreetNetwork
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +190,7 @@ def _nested(times: NodeTimes, minutes: list[float], buffer_m: float, min_hole_m2
 def isochrones(
     graph: ProfileGraph,
     start: Snap,
-    minutes: list[float] | tuple[float, ...] = DEFAULT_MINUTES,
+    minutes: Sequence[float] = DEFAULT_MINUTES,
     *,
     buffer_m: float = DEFAULT_BUFFER_M,
     min_hole_m2: float = DEFAULT_MIN_HOLE_M2,
@@ -196,7 +203,7 @@ def isochrones(
 def service_areas(
     graph: ProfileGraph,
     facilities: Snap,
-    minutes: list[float] | tuple[float, ...] = DEFAULT_MINUTES,
+    minutes: Sequence[float] = DEFAULT_MINUTES,
     *,
     buffer_m: float = DEFAULT_BUFFER_M,
     min_hole_m2: float = DEFAULT_MIN_HOLE_M2,
@@ -227,3 +234,29 @@ def to_feature_collection(isos: list[Isochrone], graph: ProfileGraph, **properti
         }
         feats.append({"type": "Feature", "properties": props, "geometry": mapping(geom)})
     return {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": feats}
+
+
+def isochrones_at(
+    net: StreetNetwork,
+    profile: Profile,
+    lon: float,
+    lat: float,
+    minutes: Sequence[float],
+    *,
+    bbox: BBox,
+    where: str,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    buffer_m: float = DEFAULT_BUFFER_M,
+) -> tuple[list[Isochrone], dict[str, Any]]:
+    """Isochrones from one WGS84 point (``lon``/``lat`` degrees) on ``net`` for ``profile``: the point is
+    checked against ``bbox`` (``where`` names it in the message), snapped to the nearest usable street
+    within ``max_snap_m`` metres and searched. Returns the nested isochrones and their GeoJSON
+    FeatureCollection (EPSG:4326). The one use case behind ``circles isochrone`` and ``/isochrones``."""
+    from .load import check_inside, profile_graph
+
+    check_inside(lon, lat, bbox, where)
+    graph = profile_graph(net, profile)
+    snap = graph.snap(net.project(lon, lat), max_snap_m=max_snap_m)
+    isos = isochrones(graph, snap, minutes, buffer_m=buffer_m)
+    fc = to_feature_collection(isos, graph, lon=lon, lat=lat, snap_m=round(float(snap.offstreet_m[0]), 1))
+    return isos, fc
