@@ -310,6 +310,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 
 def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
+    """One ``[[category]]`` table, checked field by field; errors name the file and the category."""
     key = t.get("key")
     if not isinstance(key, str) or not _KEY_RE.match(key):
         raise DataFileError(
@@ -320,6 +321,45 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
     def fail(msg: str) -> DataFileError:
         return DataFileError(f"{path}: category {key!r}: {msg}")
 
+    _check_field_names(t, fail)
+    for name in ("name_zh", "name_en"):
+        if not isinstance(t[name], str) or not t[name].strip():
+            raise fail(f"{name!r} must be a non-empty string")
+    level = t["level_min"]
+    if isinstance(level, bool) or level not in LEVELS_MIN:
+        raise fail(f"level_min must be one of {', '.join(map(str, LEVELS_MIN))} (got {level!r})")
+    thresholds = {ct: _positive(t[name], name, fail) for ct, name in _THRESHOLD_FIELDS.items()}
+    if not isinstance(t["focus"], bool):
+        raise fail(f"'focus' must be true or false (got {t['focus']!r})")
+    osm_tags = t.get("osm_tags", [])
+    if not isinstance(osm_tags, list):
+        raise fail("'osm_tags' must be a list of {key=..., values=[...]} tables")
+    notes = t.get("notes", "")
+    if not isinstance(notes, str):
+        raise fail("'notes' must be a string")
+    return Category(
+        key=key,
+        name_zh=t["name_zh"].strip(),
+        name_en=t["name_en"].strip(),
+        level_min=int(level),
+        urban_walk_min=thresholds["urban"],
+        rural_bike_min=thresholds["rural"],
+        industrial_walk_min=thresholds["industrial"],
+        focus=t["focus"],
+        sources=_sources(t["sources"], fail),
+        osm_tags=tuple(_parse_filter(f, "osm_tags", fail) for f in osm_tags),
+        applies_to=_applies_to(t.get("applies_to", list(COMMUNITY_TYPES)), fail),
+        capacity_m2_per_100_households=_optional_positive(t, "capacity_m2_per_100_households", fail),
+        min_area_m2=_optional_positive(t, "min_area_m2", fail),
+        coverage_target=_coverage_target(t.get("coverage_target"), fail),
+        plan_target_count=_optional_int(t, "plan_target_count", fail),
+        plan_target_year=_optional_int(t, "plan_target_year", fail),
+        notes=notes.strip(),
+    )
+
+
+def _check_field_names(t: dict[str, Any], fail: _Fail) -> None:
+    """Every field known (threshold fields of a wrong profile get a specific hint); required ones present."""
     for name in t:
         if name in _REQUIRED or name in _OPTIONAL:
             continue
@@ -339,20 +379,8 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
     if missing:
         raise fail(f"missing required field(s): {', '.join(missing)}")
 
-    for name in ("name_zh", "name_en"):
-        if not isinstance(t[name], str) or not t[name].strip():
-            raise fail(f"{name!r} must be a non-empty string")
 
-    level = t["level_min"]
-    if isinstance(level, bool) or level not in LEVELS_MIN:
-        raise fail(f"level_min must be one of {', '.join(map(str, LEVELS_MIN))} (got {level!r})")
-
-    thresholds = {ct: _positive(t[name], name, fail) for ct, name in _THRESHOLD_FIELDS.items()}
-
-    if not isinstance(t["focus"], bool):
-        raise fail(f"'focus' must be true or false (got {t['focus']!r})")
-
-    sources = t["sources"]
+def _sources(sources: Any, fail: _Fail) -> tuple[str, ...]:
     if isinstance(sources, str):
         sources = [sources]
     if (
@@ -361,8 +389,10 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         or not all(isinstance(s, str) and s.strip() for s in sources)
     ):
         raise fail("'sources' must be a non-empty string or list of strings")
+    return tuple(s.strip() for s in sources)
 
-    applies_to = t.get("applies_to", list(COMMUNITY_TYPES))
+
+def _applies_to(applies_to: Any, fail: _Fail) -> tuple[str, ...]:
     if not isinstance(applies_to, list) or not applies_to:
         raise fail("'applies_to' must be a non-empty list of community types")
     for ct in applies_to:
@@ -370,41 +400,16 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
             raise fail(
                 f"unknown community type {ct!r} in applies_to; known types: {', '.join(COMMUNITY_TYPES)}"
             )
+    return tuple(ct for ct in COMMUNITY_TYPES if ct in applies_to)
 
-    osm_tags = t.get("osm_tags", [])
-    if not isinstance(osm_tags, list):
-        raise fail("'osm_tags' must be a list of {key=..., values=[...]} tables")
-    filters = tuple(_parse_filter(f, "osm_tags", fail) for f in osm_tags)
 
-    coverage = t.get("coverage_target")
-    if coverage is not None:
-        coverage = _positive(coverage, "coverage_target", fail)
-        if coverage > 1:
-            raise fail(f"coverage_target is a share in (0, 1] (got {coverage!r})")
-
-    notes = t.get("notes", "")
-    if not isinstance(notes, str):
-        raise fail("'notes' must be a string")
-
-    return Category(
-        key=key,
-        name_zh=t["name_zh"].strip(),
-        name_en=t["name_en"].strip(),
-        level_min=int(level),
-        urban_walk_min=thresholds["urban"],
-        rural_bike_min=thresholds["rural"],
-        industrial_walk_min=thresholds["industrial"],
-        focus=t["focus"],
-        sources=tuple(s.strip() for s in sources),
-        osm_tags=filters,
-        applies_to=tuple(ct for ct in COMMUNITY_TYPES if ct in applies_to),
-        capacity_m2_per_100_households=_optional_positive(t, "capacity_m2_per_100_households", fail),
-        min_area_m2=_optional_positive(t, "min_area_m2", fail),
-        coverage_target=coverage,
-        plan_target_count=_optional_int(t, "plan_target_count", fail),
-        plan_target_year=_optional_int(t, "plan_target_year", fail),
-        notes=notes.strip(),
-    )
+def _coverage_target(value: Any, fail: _Fail) -> float | None:
+    if value is None:
+        return None
+    share = _positive(value, "coverage_target", fail)
+    if share > 1:
+        raise fail(f"coverage_target is a share in (0, 1] (got {value!r})")
+    return share
 
 
 def _positive(value: Any, name: str, fail: _Fail) -> float:

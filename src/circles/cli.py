@@ -10,26 +10,37 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from .config import DEFAULT_REGION
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from rich.console import Console
+
 from .errors import CirclesError, InputError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="15-minute community life circle planner.")
 log = logging.getLogger("circles")
 
 
-def _fail(msg: str, code: int = 2) -> None:
+def _fail(msg: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
 
 
-def friendly(fn):
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
     """Report library errors (and unreadable files) as one line and a non-zero exit."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except CirclesError as e:
@@ -80,7 +91,7 @@ def isochrone(
     lat: float = typer.Option(..., help="Start latitude, WGS84 degrees."),
     minutes: str = typer.Option("5,10,15", help="Thresholds in minutes, comma-separated."),
     profile: str = typer.Option("walk", help="Travel profile: walk, elderly, wheelchair, bike."),
-    region: str | None = typer.Option(None, help="Registered region (default chengdu-central)."),
+    region: str | None = typer.Option(None, help=f"Registered region (default {DEFAULT_REGION})."),
     osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
     max_snap_m: float = typer.Option(500.0, help="Largest distance from the point to a street, metres."),
     buffer_m: float = typer.Option(50.0, help="Distance off a reached street counted as reached, metres."),
@@ -106,7 +117,8 @@ def isochrone(
     _write_json(fc, out)
     for iso in isos:
         typer.echo(
-            f"{iso.minutes:g} min {prof.name}: {iso.area_m2 / 1e6:.3f} km², {iso.street_m / 1000:.2f} km of street"
+            f"{iso.minutes:g} min {prof.name}: {iso.area_m2 / 1e6:.3f} km², "
+            f"{iso.street_m / 1000:.2f} km of street"
         )
     snap_m = fc["features"][0]["properties"]["snap_m"] if fc["features"] else 0.0
     typer.echo(f"wrote {out} (snapped {snap_m:.0f} m to the street; © OpenStreetMap contributors)")
@@ -115,7 +127,7 @@ def isochrone(
 @app.command()
 @friendly
 def network(
-    region: str | None = typer.Option(None, help="Registered region (default chengdu-central)."),
+    region: str | None = typer.Option(None, help=f"Registered region (default {DEFAULT_REGION})."),
     osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
     profile: str = typer.Option("walk", help="Travel profile."),
 ) -> None:
@@ -139,7 +151,7 @@ def network(
 @app.command()
 @friendly
 def plan(
-    region: str = typer.Option("chengdu-central", help="Registered region."),
+    region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
     communities: Path | None = typer.Option(
         None, help="Community polygons (GeoJSON/GPKG/SHP) with id, name, type, households/population."
     ),
@@ -153,7 +165,8 @@ def plan(
         "wgs84",
         "--crs",
         "--facilities-crs",
-        help="Coordinate system of the facility files: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code.",
+        help="Coordinate system of the facility files: wgs84, gcj02 (高德/腾讯), bd09 (百度) "
+        "or an EPSG code.",
     ),
     population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
     category: list[str] | None = typer.Option(None, help="Only these categories (repeatable)."),
@@ -215,7 +228,11 @@ def plan(
     typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
-def _print_summary(summary: dict, console) -> None:
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%"
+
+
+def _print_summary(summary: dict[str, Any], console: Console) -> None:
     from rich.table import Table
 
     people = summary["weight_kind"] != "area"
@@ -235,7 +252,6 @@ def _print_summary(summary: dict, console) -> None:
         "facilities",
     ):
         t.add_column(col, justify="right" if col not in ("category", "类别", "facilities") else "left")
-    pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"
     for c in summary["categories"]:
         fac = (
             ", ".join(f"{n} {src.upper() if src == 'sample' else src}" for src, n in c["facilities"].items())
@@ -245,10 +261,10 @@ def _print_summary(summary: dict, console) -> None:
             c["category"],
             c["name_zh"],
             f"{c['level_min']}",
-            pct(c["covered_share"]),
-            pct(c["share_5min"]),
-            pct(c["share_10min"]),
-            pct(c["share_15min"]),
+            _pct(c["covered_share"]),
+            _pct(c["share_5min"]),
+            _pct(c["share_10min"]),
+            _pct(c["share_15min"]),
             str(c["communities_short"]),
             fac,
         )
@@ -256,7 +272,8 @@ def _print_summary(summary: dict, console) -> None:
     park = summary.get("park_service_coverage")
     if park:
         console.print(
-            f"park service-radius coverage {pct(park['covered_share'])} (plan target > {100 * park['target']:.0f}%: "
+            f"park service-radius coverage {_pct(park['covered_share'])} "
+            f"(plan target > {100 * park['target']:.0f}%: "
             f"{'met' if park['meets_target'] else 'NOT met'})"
         )
     console.print(
@@ -272,15 +289,17 @@ def _print_summary(summary: dict, console) -> None:
 def sites(
     category: str = typer.Option(..., help="Facility category key, e.g. canteen (see data/catalog.toml)."),
     k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
-    region: str = typer.Option("chengdu-central", help="Registered region."),
+    region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
     candidates: Path | None = typer.Option(
         None,
-        help="Your candidate sites: points or polygons (GeoJSON/GPKG/SHP, or CSV with lon/lat); optional site_id, name, kind, area_m2.",
+        help="Your candidate sites: points or polygons (GeoJSON/GPKG/SHP, or CSV with lon/lat); "
+        "optional site_id, name, kind, area_m2.",
     ),
     candidates_crs: str = typer.Option(
         "wgs84",
         "--candidates-crs",
-        help="Coordinate system of the candidates file: wgs84, gcj02 (高德/腾讯), bd09 (百度) or an EPSG code.",
+        help="Coordinate system of the candidates file: wgs84, gcj02 (高德/腾讯), bd09 (百度) "
+        "or an EPSG code.",
     ),
     osm_candidates: bool = typer.Option(
         True,
@@ -298,7 +317,8 @@ def sites(
     population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
     time_limit: float = typer.Option(
         60.0,
-        help="MILP time limit, seconds; past it the best solution found is reported with its gap to the bound.",
+        help="MILP time limit, seconds; past it the best solution found is reported with its gap "
+        "to the bound.",
     ),
     out: Path = typer.Option(
         ..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."
@@ -336,7 +356,7 @@ def sites(
 @app.command("map")
 @friendly
 def map_cmd(
-    region: str = typer.Option("chengdu-central", help="Registered region."),
+    region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
     category: list[str] | None = typer.Option(
         None,
         help="Facility category (repeatable; the first is switched on when the map opens). "
@@ -372,7 +392,7 @@ def map_cmd(
 @app.command()
 @friendly
 def serve(
-    region: str = typer.Option("chengdu-central", help="Registered region to load."),
+    region: str = typer.Option(DEFAULT_REGION, help="Registered region to load."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     state_dir: Path = typer.Option(
@@ -393,7 +413,7 @@ def serve(
     )
 
 
-def _print_worst_gaps(gaps, weight_kind: str, console, n: int = 8) -> None:
+def _print_worst_gaps(gaps: pd.DataFrame, weight_kind: str, console: Console, n: int = 8) -> None:
     """The top of the gap list (配套缺失清单), most severe first."""
     from rich.table import Table
 
@@ -435,10 +455,6 @@ def _print_worst_gaps(gaps, weight_kind: str, console, n: int = 8) -> None:
             near,
         )
     console.print(t)
-
-
-def run() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

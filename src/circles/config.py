@@ -9,6 +9,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -27,11 +28,13 @@ def project_data_dir() -> Path:
 
 
 def shared_data_dir() -> Path:
-    """Real data (OSM extracts, boundaries): ``$CIRCLES_DATA_DIR`` or ``../shared/data`` beside the project."""
+    """Real data (OSM extracts, boundaries): ``$CIRCLES_DATA_DIR`` or ``../shared/data`` beside the
+    project."""
     return Path(os.environ.get("CIRCLES_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; :class:`DataFileError` when missing or malformed."""
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -74,7 +77,7 @@ class Profile:
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
     """Read ``profiles.toml`` into ``{name: Profile}``."""
     path = path or project_data_dir() / "profiles.toml"
-    raw = _read_toml(path)
+    raw = read_toml(path)
     profiles: dict[str, Profile] = {}
     for name, body in raw.items():
         try:
@@ -121,18 +124,13 @@ class Region:
     districts_path: Path | None = None
     source: str = ""
 
-    def contains(self, lon: float, lat: float) -> bool:
-        """True when (lon, lat) in degrees lies inside the region's bbox."""
-        x0, y0, x1, y1 = self.bbox
-        return x0 <= lon <= x1 and y0 <= lat <= y1
-
 
 def load_regions(path: Path | None = None, data_dir: Path | None = None) -> dict[str, Region]:
     """Read ``regions.toml``; file paths resolve against the shared data directory."""
     path = path or project_data_dir() / "regions.toml"
     data_dir = data_dir or shared_data_dir()
     regions = {}
-    for key, body in _read_toml(path).items():
+    for key, body in read_toml(path).items():
         try:
             bbox = tuple(float(v) for v in body["bbox"])
             osm = data_dir / body["osm_file"]
@@ -145,7 +143,7 @@ def load_regions(path: Path | None = None, data_dir: Path | None = None) -> dict
         regions[key] = Region(
             key=key,
             osm_path=osm,
-            bbox=bbox,  # type: ignore[arg-type]
+            bbox=(bbox[0], bbox[1], bbox[2], bbox[3]),
             metric_crs=crs,
             name_zh=body.get("name_zh", ""),
             name_en=body.get("name_en", ""),

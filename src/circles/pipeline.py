@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,9 +17,16 @@ import pandas as pd
 
 from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
-from .config import Region, get_region, project_data_dir
+from .config import DEFAULT_REGION, Region, get_region, project_data_dir
 from .errors import InputError
-from .planning.coverage import LEVELS_MIN, CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
+from .planning.coverage import (
+    LEVELS_MIN,
+    CategoryTimes,
+    CoverageEngine,
+    FacilityPoints,
+    ResidentPoints,
+    coverage_table,
+)
 from .planning.gaps import PERSONS_PER_HOUSEHOLD, capacity_gaps, coverage_gaps, rank_gaps
 from .routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph
 from .routing.load import profile_graph, region_network
@@ -40,7 +48,7 @@ WEIGHT_LABELS = {
 class PlanOptions:
     """What to plan with. Paths may be ``None`` for the region's own data."""
 
-    region: str = "chengdu-central"
+    region: str = DEFAULT_REGION
     communities: Path | None = None
     communities_crs: str = "wgs84"
     facilities: list[Path] = field(default_factory=list)
@@ -71,13 +79,18 @@ class PlanData:
 
 @dataclass
 class PlanResult:
+    """One plan's answers. Immutable in use: an edit makes a new result (:func:`with_facilities`), so
+    whatever is derived from a result may be cached on it, in ``caches`` (``{cache name: {key: value}}``;
+    not compared, not shown)."""
+
     data: PlanData
     engine: CoverageEngine
     coverage: pd.DataFrame
     gaps: pd.DataFrame
-    summary: dict
+    summary: dict[str, Any]
     timings_s: dict[str, float]
-    times: dict = field(default_factory=dict)  #: category -> CategoryTimes per resident point
+    times: dict[str, CategoryTimes] = field(default_factory=dict)  #: category -> times per resident point
+    caches: dict[str, dict[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
 
 
 def facility_points(data: PlanData) -> FacilityPoints:
@@ -124,7 +137,7 @@ def load_facilities(
         f0 = frames[0]
         ref_tree = cKDTree(net.project(f0.geometry.x.to_numpy(), f0.geometry.y.to_numpy()))
 
-    def reference_distance(lon, lat):
+    def reference_distance(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         xy = net.project(lon, lat)
         s = walk.snap(xy, max_snap_m=5000, strict=False)
         d = np.where(s.seg >= 0, s.offstreet_m, 5000.0)
@@ -147,7 +160,8 @@ def load_facilities(
         gdf["source"] = "sample"
         frames.append(gdf)
         notes.append(
-            f"{len(gdf)} facilities of the focus categories OSM lacks are SAMPLE data ({sample.name}), not observed"
+            f"{len(gdf)} facilities of the focus categories OSM lacks are SAMPLE data ({sample.name}), "
+            "not observed"
         )
     if not frames:
         raise InputError("no facilities: give --facilities or enable OSM facilities")

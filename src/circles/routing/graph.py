@@ -70,7 +70,7 @@ class Snap:
     def __len__(self) -> int:
         return len(self.seg)
 
-    def subset(self, mask) -> Snap:
+    def subset(self, mask: np.ndarray) -> Snap:
         return Snap(
             self.seg[mask], self.frac[mask], self.offstreet_m[mask], self.point_xy[mask], self.street_xy[mask]
         )
@@ -325,9 +325,9 @@ class NodeTimes:
         # a source on the same segment: the direct walk along it
         src = self.sources
         if len(src):
-            on_seg = {}
-            for i in np.flatnonzero(src.seg >= 0):
-                on_seg.setdefault(int(src.seg[i]), []).append(i)
+            on_seg: dict[int, list[int]] = {}
+            for k in np.flatnonzero(src.seg >= 0):
+                on_seg.setdefault(int(src.seg[k]), []).append(int(k))
             hits = np.flatnonzero(ok & np.isin(targets.seg, list(on_seg)))
             t0_src = src.offstreet_m / g.offstreet_speed_m_s
             for j in hits:
@@ -350,7 +350,7 @@ class NodeTimes:
         return best, origin
 
 
-def _csr_min(rows, cols, w, n) -> sparse.csr_matrix:
+def _csr_min(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
     """CSR matrix keeping the minimum weight of duplicate (row, col) pairs."""
     order = np.lexsort((w, cols, rows))
     rows, cols, w = rows[order], cols[order], w[order]

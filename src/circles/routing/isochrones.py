@@ -120,14 +120,13 @@ def reached_pieces(times: NodeTimes, cutoff_s: float) -> tuple[np.ndarray, float
             s0.append(np.array([iv[0] for iv in ivs]))
             s1.append(np.array([iv[1] for iv in ivs]))
     seg = np.concatenate(seg_ids).astype(np.int64)
-    s0 = np.concatenate(s0)
-    s1 = np.concatenate(s1)
-    keep = s1 > s0
-    seg, s0, s1 = seg[keep], s0[keep], s1[keep]
+    start_m, end_m = np.concatenate(s0), np.concatenate(s1)
+    keep = end_m > start_m
+    seg, start_m, end_m = seg[keep], start_m[keep], end_m[keep]
     p_u = net.node_xy[net.seg_u[seg]]
     d = net.node_xy[net.seg_v[seg]] - p_u
     Ls = np.where(net.seg_len_m[seg] > 0, net.seg_len_m[seg], 1.0)[:, None]
-    pieces = np.stack([p_u + d * (s0[:, None] / Ls), p_u + d * (s1[:, None] / Ls)], axis=1)
+    pieces = np.stack([p_u + d * (start_m[:, None] / Ls), p_u + d * (end_m[:, None] / Ls)], axis=1)
     if extra_lines:
         pieces = np.concatenate([pieces, np.asarray(extra_lines, dtype=np.float64).reshape(-1, 2, 2)])
     return pieces, street_m
@@ -149,7 +148,7 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
 
 def pieces_polygon(
     pieces: np.ndarray, *, buffer_m: float = DEFAULT_BUFFER_M, min_hole_m2: float = DEFAULT_MIN_HOLE_M2
-):
+) -> shapely.Geometry:
     """Buffer street pieces (n, 2, 2) by ``buffer_m`` and merge; drop holes under ``min_hole_m2``."""
     if len(pieces) == 0:
         return shapely.Polygon()
@@ -158,7 +157,7 @@ def pieces_polygon(
     return fill_small_holes(poly, min_hole_m2)
 
 
-def fill_small_holes(geom, min_hole_m2: float):
+def fill_small_holes(geom: shapely.Geometry, min_hole_m2: float) -> shapely.Geometry:
     """Remove interior rings smaller than ``min_hole_m2`` (square metres) from (multi)polygons."""
     polys = shapely.get_parts(geom)
     out = []
@@ -217,7 +216,7 @@ def service_areas(
     return _nested(times, minutes, buffer_m, min_hole_m2)
 
 
-def to_feature_collection(isos: list[Isochrone], graph: ProfileGraph, **properties) -> dict:
+def to_feature_collection(isos: list[Isochrone], graph: ProfileGraph, **properties: Any) -> dict[str, Any]:
     """GeoJSON FeatureCollection in EPSG:4326 (RFC 7946), one feature per threshold, largest first
     so smaller areas draw on top. Properties: ``minutes``, ``profile``, ``area_m2``, ``street_m``."""
     tr = graph.net.to_wgs84()

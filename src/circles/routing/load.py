@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Profile, Region, get_profile, get_region
+from ..config import DEFAULT_REGION, Profile, Region, get_profile, get_region
 from ..errors import DataFileError, OutsideRegionError
 from ..io.osm import OsmWays
 from ..routing.graph import ProfileGraph
@@ -95,11 +95,7 @@ def osm_network(path: Path) -> StreetNetwork:
 def profile_graph(net: StreetNetwork, profile: str | Profile) -> ProfileGraph:
     """The travel-time graph of ``net`` for a profile (name or object), built once per network and
     profile and kept on the network object (no id-keyed global: a new network never gets an old graph)."""
-    prof = get_profile(profile) if isinstance(profile, str) else profile
-    graphs = net.__dict__.setdefault("_graphs", {})
-    if prof not in graphs:
-        graphs[prof] = ProfileGraph(net, prof)
-    return graphs[prof]
+    return net.graph(get_profile(profile) if isinstance(profile, str) else profile)
 
 
 def check_lonlat(lon: float, lat: float) -> None:
@@ -125,5 +121,5 @@ def open_network(region: str | None = None, osm: Path | None = None) -> tuple[St
         x0, y0, x1, y1 = net.bounds_wgs84()
         pad = 0.01  # degrees (~1 km): points just beyond the last street are judged by snapping
         return net, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), f"the network of {Path(osm).name}"
-    reg = get_region(region or "chengdu-central")
+    reg = get_region(region or DEFAULT_REGION)
     return region_network(reg), reg.bbox, f"region {reg.key}"

@@ -10,12 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
+from numpy.typing import ArrayLike
 
 from ..errors import EmptyNetworkError
 from ..io.osm import OsmWays, read_highway_ways
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Profile
+    from .graph import ProfileGraph
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +166,19 @@ class StreetNetwork:
     seg_way_id: np.ndarray | None = None
     node_osm_id: np.ndarray | None = None
     source: str = ""
-    _to_wgs84: pyproj.Transformer | None = field(default=None, repr=False)
-    _from_wgs84: pyproj.Transformer | None = field(default=None, repr=False)
+    _to_wgs84: pyproj.Transformer | None = field(default=None, repr=False, compare=False)
+    _from_wgs84: pyproj.Transformer | None = field(default=None, repr=False, compare=False)
+    #: travel-time graphs built on this network, one per profile (see :meth:`graph`)
+    graphs: dict[Profile, ProfileGraph] = field(default_factory=dict, repr=False, compare=False)
+
+    def graph(self, profile: Profile) -> ProfileGraph:
+        """The travel-time graph of this network for ``profile``, built on first use and kept (a new
+        network never sees another network's graph)."""
+        if profile not in self.graphs:
+            from .graph import ProfileGraph
+
+            self.graphs[profile] = ProfileGraph(self, profile)
+        return self.graphs[profile]
 
     @property
     def n_nodes(self) -> int:
@@ -183,7 +200,7 @@ class StreetNetwork:
             self._from_wgs84 = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
         return self._from_wgs84
 
-    def project(self, lon, lat) -> np.ndarray:
+    def project(self, lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
         """WGS84 degrees to network CRS metres, shape (n, 2)."""
         x, y = self.from_wgs84().transform(np.atleast_1d(lon), np.atleast_1d(lat))
         return np.column_stack([x, y])
@@ -214,7 +231,7 @@ class StreetNetwork:
         seg_v = np.asarray(seg_v, dtype=np.int64)
         m = len(seg_u)
 
-        def flag(a, default):
+        def flag(a: np.ndarray | None, default: bool | int) -> np.ndarray:
             return np.full(m, default) if a is None else np.asarray(a)
 
         return cls(
@@ -269,7 +286,7 @@ def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
     x, y = tr.transform(ways.lon[first_pos], ways.lat[first_pos])
     node_xy = np.column_stack([x, y])
 
-    def per_way(attr, dtype):
+    def per_way(attr: str, dtype: type) -> np.ndarray:
         return np.array([getattr(acc, attr) for acc in access], dtype=dtype)[seg_way]
 
     net = StreetNetwork(
