@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+import unicodedata
 
 from .errors import DataFileError, InputError, UnknownCategoryError
 
@@ -44,6 +45,7 @@ _OPTIONAL = (
     "plan_target_count",
     "plan_target_year",
     "notes",
+    "aliases",
 )
 _TOP_LEVEL = ("schema_version", "category")
 
@@ -121,6 +123,8 @@ class Category:
     plan_target_count: int | None = None
     plan_target_year: int | None = None
     notes: str = ""
+    #: other names users write for this category (Chinese and English), matched by :meth:`Catalog.resolve`
+    aliases: tuple[str, ...] = ()
 
     @property
     def thresholds_min(self) -> dict[str, float]:
@@ -181,6 +185,7 @@ class Category:
             "plan_target_count": self.plan_target_count,
             "plan_target_year": self.plan_target_year,
             "osm_tags": [f.to_record() for f in self.osm_tags],
+            "aliases": list(self.aliases),
             "sources": list(self.sources),
             "notes": self.notes,
         }
@@ -193,6 +198,7 @@ class Catalog:
     categories: tuple[Category, ...]
     path: Path | None = None
     _by_key: Mapping[str, Category] = field(init=False, repr=False, compare=False)
+    _by_name: Mapping[str, Category] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_key: dict[str, Category] = {}
@@ -201,6 +207,16 @@ class Catalog:
                 raise DataFileError(f"{self.path or '<catalog>'}: category {c.key!r}: duplicate key")
             by_key[c.key] = c
         object.__setattr__(self, "_by_key", by_key)
+        by_name: dict[str, Category] = {}
+        for c in self.categories:  # keys first, then names, then aliases: earlier wins
+            by_name.setdefault(_name_key(c.key), c)
+        for c in self.categories:
+            for name in (c.name_zh, c.name_en, *c.name_zh.split("/")):
+                by_name.setdefault(_name_key(name), c)
+        for c in self.categories:
+            for name in c.aliases:
+                by_name.setdefault(_name_key(name), c)
+        object.__setattr__(self, "_by_name", by_name)
 
     def __getitem__(self, key: str) -> Category:
         return self.get(key)
@@ -235,6 +251,21 @@ class Catalog:
                 f"unknown facility category {key!r}; known categories: {', '.join(self._by_key)}"
             ) from None
 
+    def resolve(self, name: str) -> Category:
+        """The category a user names by key, Chinese or English name or an alias (case, spaces and
+        full-width characters ignored): ``canteen``, ``社区食堂``, ``Community canteen``, ``食堂``.
+        :class:`UnknownCategoryError` lists what is accepted."""
+        found = self._by_name.get(_name_key(name)) if isinstance(name, str) else None
+        if found is None:
+            raise UnknownCategoryError(
+                f"unknown facility category {name!r}; accepted: {self.accepted_names()}"
+            )
+        return found
+
+    def accepted_names(self) -> str:
+        """'canteen (社区食堂), park (公园绿地), …' for messages."""
+        return ", ".join(f"{c.key} ({c.name_zh})" for c in self.categories)
+
     def levels(self) -> tuple[int, ...]:
         """Distinct service-circle levels in use, minutes, ascending."""
         return tuple(sorted({c.level_min for c in self.categories}))
@@ -254,6 +285,12 @@ class Catalog:
     def to_records(self) -> list[dict[str, Any]]:
         """Plain JSON-serialisable dicts, one per category in file order, for the HTTP API."""
         return [c.to_record() for c in self.categories]
+
+
+def _name_key(name: str) -> str:
+    """Comparable form of a category name: NFKC (full-width to ASCII), lower case, no spaces, '-' as '_'."""
+    text = unicodedata.normalize("NFKC", name).strip().lower()
+    return re.sub(r"\s+", "", text).replace("-", "_")
 
 
 def default_catalog_path() -> Path:
@@ -355,7 +392,14 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         plan_target_count=_optional_int(t, "plan_target_count", fail),
         plan_target_year=_optional_int(t, "plan_target_year", fail),
         notes=notes.strip(),
+        aliases=_aliases(t.get("aliases", []), fail),
     )
+
+
+def _aliases(aliases: Any, fail: _Fail) -> tuple[str, ...]:
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise fail("'aliases' must be a list of non-empty strings")
+    return tuple(a.strip() for a in aliases)
 
 
 def _check_field_names(t: dict[str, Any], fail: _Fail) -> None:

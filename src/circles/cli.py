@@ -169,7 +169,7 @@ def plan(
         "or an EPSG code.",
     ),
     population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
-    category: list[str] | None = typer.Option(None, help="Only these categories (repeatable)."),
+    category: list[str] | None = typer.Option(None, help="Only these categories (repeatable; key or Chinese name, e.g. canteen or 社区食堂)."),
     no_osm_facilities: bool = typer.Option(False, help="Do not take facilities from the OSM extract."),
     sample: bool | None = typer.Option(
         None,
@@ -287,7 +287,7 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
 @app.command()
 @friendly
 def sites(
-    category: str = typer.Option(..., help="Facility category key, e.g. canteen (see data/catalog.toml)."),
+    category: str = typer.Option(..., help="Facility category: key, Chinese name or alias, e.g. canteen or 社区食堂."),
     k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
     region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
     candidates: Path | None = typer.Option(
@@ -341,7 +341,7 @@ def sites(
         population=population,
     )
     data = load_plan_data(opts)
-    data.catalog.get(category)  # unknown category: error listing the known ones
+    category = data.catalog.resolve(category).key  # 社区食堂 -> canteen; unknown: the accepted names
     result = run_plan(data, opts)
     cands = candidate_sites(result, candidates, candidates_crs, osm=osm_candidates)
     if len(cands) == 0:
@@ -376,12 +376,13 @@ def map_cmd(
 ) -> None:
     """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
     facilities, communities shaded by covered share and the gaps outlined."""
+    from .catalog import load_catalog
     from .outputs.webmap import write_map
     from .pipeline import PlanOptions
     from .pipeline import plan as run_plan_all
 
     _check_out_file(out)
-    cats = list(category) if category else None
+    cats = [load_catalog().resolve(c).key for c in category] if category else None
     result = run_plan_all(PlanOptions(region=region, categories=cats))
     path = write_map(
         result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs

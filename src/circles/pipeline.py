@@ -226,9 +226,8 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     step = progress or (lambda s: None)
     region = get_region(opts.region)
     catalog = load_catalog()
-    if opts.categories:
-        for key in opts.categories:
-            catalog.get(key)  # unknown ones raise with the list of known keys
+    if opts.categories:  # keys, Chinese or English names or aliases -> keys; unknown ones raise
+        opts.categories = list(dict.fromkeys(catalog.resolve(name).key for name in opts.categories))
     step("network")
     net = region_network(region)
     walk = profile_graph(net, "walk")
