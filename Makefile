@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/chengdu-central
 
-.PHONY: install demo test bench clean
+.PHONY: install demo lint test bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@# Debian's chromium for the real-browser map test (skipped where it cannot be installed)
@@ -21,7 +21,11 @@ demo: $(BIN)/.installed
 	$(BIN)/circles plan --region chengdu-central --out $(OUT)
 	$(BIN)/circles isochrone --lon 104.0657 --lat 30.6598 --minutes 5,10,15 --out $(OUT)/isochrone_tianfu_square.geojson
 
-test: $(BIN)/.installed
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed
