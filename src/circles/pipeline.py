@@ -120,7 +120,7 @@ def load_facilities(
     """OSM facilities of the region, plus user files (checked for GCJ-02/BD-09 mix-ups) or, when none are
     given, the region's authored sample layer (``source: sample``)."""
     from .io.crs_check import check_crs_by_osm_matches, check_declared_crs
-    from .io.inputs import read_facilities
+    from .io.facilities import read_facilities
     from .io.osm_features import osm_facilities
 
     notes: list[str] = []
@@ -183,7 +183,7 @@ def load_facilities(
 def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:
     """User communities, or the region's named residential areas (OSM ``landuse=residential``) as
     communities; districts joined from the region's district boundaries."""
-    from .io.inputs import read_communities
+    from .io.communities import read_communities
     from .io.osm_features import osm_communities
 
     notes = []

@@ -1,4 +1,5 @@
-"""Tests for circles.io.inputs: reading facility lists and community boundaries, CRS checks."""
+"""Tests for reading user files: facility lists (circles.io.facilities), community boundaries
+(circles.io.communities) and their coordinate systems, and the CRS checks of circles.io.crs_check."""
 
 import json
 import logging
@@ -19,9 +20,10 @@ from circles.errors import (
     OutsideRegionError,
     UnknownCategoryError,
 )
+from circles.io.communities import read_communities
 from circles.io.coords import wgs84_to_bd09, wgs84_to_gcj02
 from circles.io.crs_check import check_declared_crs, detect_bd09_shift, detect_gcj02_shift
-from circles.io.inputs import read_communities, read_facilities
+from circles.io.facilities import read_facilities
 
 GEOD = pyproj.Geod(ellps="WGS84")
 TO_UTM = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
@@ -114,7 +116,7 @@ def test_geojson_with_polygon_gets_representative_point(tmp_path, catalog, caplo
             ({"category": "clinic"}, {"type": "Point", "coordinates": [104.07, 30.66]}),
         ],
     )
-    with caplog.at_level(logging.INFO, logger="circles.io.inputs"):
+    with caplog.at_level(logging.INFO, logger="circles.io"):
         gdf = read_facilities(path, catalog=catalog)
     assert gdf.geom_type.tolist() == ["Point", "Point"]
     assert poly.contains(gdf.geometry.iloc[0])
@@ -288,7 +290,7 @@ def test_outside_bbox_error_and_drop(tmp_path, catalog, caplog):
     with pytest.raises(OutsideRegionError) as e:
         read_facilities(path, catalog=catalog, bbox=CHENGDU_BBOX)
     assert "row 2 ('far')" in str(e.value) and str(path) in str(e.value)
-    with caplog.at_level(logging.WARNING, logger="circles.io.inputs"):
+    with caplog.at_level(logging.WARNING, logger="circles.io"):
         gdf = read_facilities(path, catalog=catalog, bbox=CHENGDU_BBOX, on_outside="drop")
     assert gdf["facility_id"].tolist() == ["in", "in2"]
     assert "dropping" in caplog.text and "'far'" in caplog.text
@@ -350,7 +352,7 @@ def community_features(n=3):
 
 def test_read_communities_geojson_defaults(tmp_path, caplog):
     path = write_geojson(tmp_path / "c.geojson", community_features())
-    with caplog.at_level(logging.INFO, logger="circles.io.inputs"):
+    with caplog.at_level(logging.INFO, logger="circles.io"):
         gdf = read_communities(path)
     assert gdf.crs.to_epsg() == 4326
     assert list(gdf.columns[:6]) == ["community_id", "name", "type", "households", "population", "district"]
@@ -398,7 +400,7 @@ def test_invalid_polygon_repaired_with_warning(tmp_path, caplog):
     bowtie = Polygon([(104.05, 30.65), (104.06, 30.66), (104.06, 30.65), (104.05, 30.66)])
     feats = community_features(1) + [({"community_id": "bow"}, shapely.geometry.mapping(bowtie))]
     path = write_geojson(tmp_path / "c.geojson", feats)
-    with caplog.at_level(logging.WARNING, logger="circles.io.inputs"):
+    with caplog.at_level(logging.WARNING, logger="circles.io"):
         gdf = read_communities(path)
     assert gdf.is_valid.all() and gdf.geom_type.iloc[1] == "MultiPolygon"
     assert "make_valid" in caplog.text and "'bow'" in caplog.text

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from circles.errors import CoordinateSystemError, InputError
+from ..errors import CoordinateSystemError, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyproj
 
 __all__ = [
+    "CRS_LABELS",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "gcj02_to_bd09",
@@ -209,7 +214,8 @@ def normalise_crs_name(crs: object) -> str:
 
 
 @lru_cache(maxsize=32)
-def _transformer(src: str):  # type: ignore[no-untyped-def]
+def _transformer(src: str) -> pyproj.Transformer:
+    """A cached transformer from ``src`` to WGS84 lon/lat (x = longitude)."""
     import pyproj
 
     return pyproj.Transformer.from_crs(src, "EPSG:4326", always_xy=True)

@@ -14,8 +14,11 @@ import numpy as np
 
 from ..errors import DataFileError
 
+__all__ = ["OSM_SUFFIXES", "OsmWays", "check_osm_file", "read_highway_ways"]
+
 log = logging.getLogger(__name__)
 
+#: File name endings accepted as OpenStreetMap data.
 OSM_SUFFIXES = (".osm", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz", ".xml")
 
 
@@ -36,7 +39,9 @@ class OsmWays:
     source: str = ""
 
 
-def _check_file(path: Path) -> Path:
+def check_osm_file(path: str | Path) -> Path:
+    """``path`` as a :class:`Path` to an existing file with an OSM suffix (:data:`OSM_SUFFIXES`);
+    otherwise a :class:`DataFileError`."""
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"OSM file not found: {path}")
@@ -48,14 +53,15 @@ def _check_file(path: Path) -> Path:
     return path
 
 
-def read_highway_ways(path: Path) -> OsmWays:
-    """All ways tagged ``highway=*`` with their node locations.
+def read_highway_ways(path: str | Path) -> OsmWays:
+    """All ways tagged ``highway=*`` with their node locations (WGS84 degrees). A node missing from the
+    extract splits its way into separate runs; runs of fewer than two nodes are dropped.
 
     Raises :class:`DataFileError` when the file is missing or not readable as OSM.
     """
     import osmium
 
-    path = _check_file(path)
+    path = check_osm_file(path)
     way_ids: list[int] = []
     tags: list[dict[str, str]] = []
     lengths: list[int] = []
@@ -65,7 +71,7 @@ def read_highway_ways(path: Path) -> OsmWays:
     try:
         fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         for obj in fp:
-            if not obj.is_way() or "highway" not in obj.tags:
+            if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
                 continue
             way_tags = dict(obj.tags)
             # a node missing from the extract splits the way: never join across the gap

@@ -17,24 +17,25 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from ..catalog import Catalog
-from ..errors import DataFileError, InputError
-from ..io.osm import _check_file
+from .._common import WGS84, check_bbox
+from ..catalog import Catalog, Category
+from . import _osm_objects
 
 __all__ = [
     "BUILDING_COLUMNS",
     "COMMUNITY_COLUMNS",
+    "DEFAULT_METRIC_CRS",
     "FACILITY_COLUMNS",
     "MIN_COMMUNITY_AREA_M2",
     "RESIDENTIAL_BUILDING_VALUES",
@@ -46,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WGS84 = "EPSG:4326"
+#: Metric CRS in which areas are computed unless a region says otherwise: UTM 48N (metres), Chengdu.
 DEFAULT_METRIC_CRS = "EPSG:32648"
 
 #: Columns of :func:`osm_facilities` (plus ``geometry``).
@@ -76,194 +77,22 @@ UNNAMED_COMMUNITY = "未命名小区 unnamed residential area"
 RESIDENTIAL_BUILDING_VALUES: tuple[str, ...] = ("residential", "apartments", "house", "yes")
 
 _COMMUNITY_SOURCE = "osm landuse=residential"
-
-Bbox = tuple[float, float, float, float]
-
-
-# --- reading ------------------------------------------------------------------------------------
+_ID_KIND_ORDER = {"n": 0, "w": 1, "r": 2}
 
 
-@dataclass
-class _OsmFeature:
-    """One OSM object: id (``osm:w123``), tags, and its geometry in WGS84 degrees: WKB hex of an
-    assembled area, or a shapely geometry (Point, LineString, raw ring Polygon)."""
-
-    osm_id: str
-    tags: dict[str, str]
-    wkb: str | None = None
-    geometry: BaseGeometry | None = None
+def _name(tags: Mapping[str, str]) -> str:
+    return tags.get("name") or tags.get("name:zh") or ""
 
 
-def _osm_id(kind: str, ident: int) -> str:
-    return f"osm:{kind}{ident}"
-
-
-def _check_bbox(bbox: Iterable[float] | None) -> Bbox | None:
-    if bbox is None:
-        return None
-    try:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-    except (TypeError, ValueError) as e:
-        raise InputError(
-            f"bbox must be (min_lon, min_lat, max_lon, max_lat) in degrees (got {bbox!r})"
-        ) from e
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 >= x1 or y0 >= y1:
-        raise InputError(f"bbox must be (min_lon, min_lat, max_lon, max_lat) with min < max (got {bbox!r})")
-    if not (-180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90):
-        raise InputError(f"bbox must be in WGS84 degrees (got {bbox!r})")
-    return (x0, y0, x1, y1)
-
-
-def _in_bbox(points: gpd.GeoSeries | np.ndarray, bbox: Bbox | None) -> np.ndarray:
-    """Boolean mask: points (shapely Points, WGS84) inside ``bbox`` (edges included)."""
-    pts = np.asarray(points, dtype=object)
-    if bbox is None:
-        return np.ones(len(pts), dtype=bool)
-    if len(pts) == 0:
-        return np.zeros(0, dtype=bool)
-    x, y = shapely.get_x(pts), shapely.get_y(pts)
-    x0, y0, x1, y1 = bbox
-    return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-
-
-def _read(
-    path: Path,
-    keep: Callable[[Mapping[str, str]], bool],
-    *,
-    nodes: bool = False,
-    ways: bool = False,
-) -> tuple[list[_OsmFeature], list[_OsmFeature], list[_OsmFeature], int]:
-    """Read the objects whose tags pass ``keep``.
-
-    Returns ``(areas, nodes, ways, relations_without_area)``: areas (closed ways and multipolygon
-    relations) carry WKB hex, or, for a closed way libosmium could not assemble, its raw (possibly
-    invalid) ring as a Polygon; nodes (when ``nodes``) a Point; ways (when ``ways``) their line as a
-    LineString (or a Point for a single located node); all in WGS84 degrees. The last item counts
-    matching relations that produced no area (not multipolygons, or broken ones). Raises
-    :class:`DataFileError` for a file that is missing or not readable as OSM.
-    """
-    import osmium
-    from osmium.geom import WKBFactory
-
-    path = _check_file(path)
-    wkb = WKBFactory()
-    areas: list[_OsmFeature] = []
-    node_feats: list[_OsmFeature] = []
-    way_feats: list[_OsmFeature] = []
-    rings: dict[int, tuple[dict[str, str], list[tuple[float, float]]]] = {}
-    failed_ways: list[int] = []
-    relation_ids: set[int] = set()
-    area_relation_ids: set[int] = set()
-    failed_relations = 0
-    try:
-        for obj in osmium.FileProcessor(str(path)).with_areas():
-            if len(obj.tags) == 0:
-                continue
-            if obj.is_area():
-                tags = dict(obj.tags)
-                if not keep(tags):
-                    continue
-                kind = "w" if obj.from_way() else "r"
-                if kind == "r":
-                    area_relation_ids.add(obj.orig_id())
-                try:
-                    geom = wkb.create_multipolygon(obj)
-                except RuntimeError as e:  # broken geometry: skip the area, keep reading
-                    log.debug("%s: no polygon for %s: %s", path, _osm_id(kind, obj.orig_id()), e)
-                    if kind == "w":
-                        failed_ways.append(obj.orig_id())
-                    else:
-                        failed_relations += 1
-                    continue
-                areas.append(_OsmFeature(_osm_id(kind, obj.orig_id()), tags, wkb=geom))
-            elif obj.is_node():
-                if not nodes:
-                    continue
-                tags = dict(obj.tags)
-                if keep(tags) and obj.location.valid():
-                    pt = Point(obj.location.lon, obj.location.lat)
-                    node_feats.append(_OsmFeature(_osm_id("n", obj.id), tags, geometry=pt))
-            elif obj.is_way():
-                tags = dict(obj.tags)
-                if not keep(tags):
-                    continue
-                coords = [(nd.lon, nd.lat) for nd in obj.nodes if nd.location.valid()]
-                if not coords:
-                    continue
-                if obj.is_closed() and len(coords) >= 4:
-                    rings[obj.id] = (tags, coords)
-                if ways:
-                    geom = shapely.LineString(coords) if len(coords) > 1 else Point(coords[0])
-                    way_feats.append(_OsmFeature(_osm_id("w", obj.id), tags, geometry=geom))
-            elif obj.is_relation():
-                if keep(dict(obj.tags)):
-                    relation_ids.add(obj.id)
-    except (RuntimeError, ValueError, OSError) as e:
-        raise DataFileError(f"{path}: cannot read as OpenStreetMap data ({e})") from e
-    # A closed way that libosmium could not assemble (e.g. a self-intersecting ring): keep its ring as
-    # a polygon; callers repair it with make_valid.
-    for way_id in failed_ways:
-        if way_id in rings:
-            tags, coords = rings[way_id]
-            areas.append(_OsmFeature(_osm_id("w", way_id), tags, geometry=Polygon(coords)))
-    if failed_ways or failed_relations:
-        log.warning(
-            "%s: %d closed ways and %d multipolygon relations did not assemble into valid "
-            "polygons; the ways are kept as raw rings (repaired later), the relations skipped",
-            path,
-            len(failed_ways),
-            failed_relations,
-        )
-    return areas, node_feats, way_feats, len(relation_ids - area_relation_ids)
-
-
-def _area_geoms(features: list[_OsmFeature]) -> np.ndarray:
-    """The polygons of area features (from WKB, or the raw ring of a way that did not assemble)."""
-    out = np.empty(len(features), dtype=object)
-    with_wkb = [i for i, f in enumerate(features) if f.wkb is not None]
-    if with_wkb:
-        out[with_wkb] = shapely.from_wkb([features[i].wkb for i in with_wkb])
-    for i, f in enumerate(features):
-        if f.wkb is None:
-            out[i] = f.geometry
-    return out
-
-
-# --- geometry helpers ---------------------------------------------------------------------------
-
-
-def _polygons(geom: BaseGeometry | None) -> list[Polygon]:
-    """The non-empty polygons inside ``geom`` (any type, nested collections too)."""
-    if geom is None or geom.is_empty:
-        return []
-    if isinstance(geom, Polygon):
-        return [geom]
-    if hasattr(geom, "geoms"):
-        return [p for g in geom.geoms for p in _polygons(g)]
-    return []
-
-
-def _clean(geom: BaseGeometry | None, min_part: float = 0.0) -> BaseGeometry | None:
-    """``geom`` made valid and reduced to its polygonal parts (parts with area < ``min_part`` dropped,
-    in the units of ``geom``): a Polygon, a MultiPolygon or None when nothing is left."""
-    if geom is None or geom.is_empty:
-        return None
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-    parts = [p for p in _polygons(geom) if p.area > min_part]
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
-
-
-def _to_crs(geoms: Iterable[BaseGeometry], src: str, dst: str) -> np.ndarray:
-    return np.asarray(gpd.GeoSeries(list(geoms), crs=src).to_crs(dst).values, dtype=object)
+def _id_order(ids: pd.Series) -> pd.DataFrame:
+    """Sort keys of OSM ids (``osm:w123``): kind (node, way, relation), then number."""
+    return pd.DataFrame({"kind": ids.str[4].map(_ID_KIND_ORDER), "num": ids.str[5:].astype("int64")})
 
 
 # --- facilities ---------------------------------------------------------------------------------
 
 
-def _facility_frame(rows: list[dict], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
+def _facility_frame(rows: list[dict[str, Any]], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows, columns=list(FACILITY_COLUMNS))
     df = df.astype(
         {
@@ -303,9 +132,8 @@ def osm_facilities(
     included) are kept. Raises :class:`DataFileError` for a missing or unreadable file and
     :class:`InputError` for a malformed bbox.
     """
-    box = _check_bbox(bbox)
+    box = check_bbox(bbox)
     categories = [c for c in catalog.values() if c.in_osm]
-    order = {c.key: i for i, c in enumerate(catalog.values())}
     if not categories:
         log.info("no catalog category has OSM tag filters; no facilities read")
         return _facility_frame([], [])
@@ -313,54 +141,20 @@ def osm_facilities(
     def keep(tags: Mapping[str, str]) -> bool:
         return any(c.matches(tags) for c in categories)
 
-    areas, nodes, ways, lost = _read(Path(osm_path), keep, nodes=True, ways=True)
-    if lost:
-        log.info("%s: %d matching relations are not multipolygons and were skipped", osm_path, lost)
-
-    points: dict[str, tuple[dict[str, str], BaseGeometry]] = {}
-    for f in nodes:
-        points[f.osm_id] = (f.tags, f.geometry)
-    for f in ways:  # fallback for ways that are not areas; areas below replace closed ones
-        line = f.geometry
-        pt = line if isinstance(line, Point) else line.interpolate(0.5, normalized=True)
-        points[f.osm_id] = (f.tags, pt)
-    for f, poly in zip(areas, _area_geoms(areas)):
-        poly = _clean(poly)
-        if poly is not None:
-            points[f.osm_id] = (f.tags, shapely.point_on_surface(poly))
-
-    rows: list[dict] = []
-    geoms: list[BaseGeometry] = []
-    ids = list(points)
-    inside = _in_bbox(np.asarray([points[i][1] for i in ids], dtype=object), box)
-    for fid, ok in zip(ids, inside):
-        if not ok:
-            continue
-        tags, pt = points[fid]
-        tag_json = json.dumps(tags, ensure_ascii=False, sort_keys=True)
-        name = tags.get("name") or tags.get("name:zh") or ""
-        for c in categories:
-            if c.matches(tags):
-                rows.append(
-                    {
-                        "facility_id": fid,
-                        "category": c.key,
-                        "name": name,
-                        "floor_area_m2": np.nan,
-                        "source": "osm",
-                        "osm_tags": tag_json,
-                    }
-                )
-                geoms.append(pt)
-    gdf = _facility_frame(rows, geoms)
-    if len(gdf):
-        keys = pd.DataFrame(
-            {
-                "cat": gdf["category"].map(order),
-                "kind": gdf["facility_id"].str[4].map({"n": 0, "w": 1, "r": 2}),
-                "num": gdf["facility_id"].str[5:].astype("int64"),
-            }
+    found = _osm_objects.read_features(Path(osm_path), keep, nodes=True, ways=True)
+    if found.relations_without_area:
+        log.info(
+            "%s: %d matching relations are not multipolygons and were skipped",
+            osm_path,
+            found.relations_without_area,
         )
+    points = _facility_points(found)
+    ids = list(points)
+    inside = _osm_objects.points_in_bbox(np.asarray([points[i][1] for i in ids], dtype=object), box)
+    gdf = _facility_rows({i: points[i] for i, ok in zip(ids, inside) if ok}, categories)
+    if len(gdf):
+        order = {c.key: i for i, c in enumerate(catalog.values())}
+        keys = _id_order(gdf["facility_id"]).assign(cat=gdf["category"].map(order))
         gdf = gdf.loc[keys.sort_values(["cat", "kind", "num"], kind="stable").index].reset_index(drop=True)
     counts = gdf["category"].value_counts().to_dict() if len(gdf) else {}
     log.info(
@@ -372,10 +166,59 @@ def osm_facilities(
     return gdf
 
 
+def _facility_points(found: _osm_objects.OsmFeatures) -> dict[str, tuple[dict[str, str], BaseGeometry]]:
+    """OSM id -> (tags, point in WGS84): nodes as they are, ways at the middle of their line, areas at
+    a representative point of their (repaired) polygon; an area replaces the line of its closed way."""
+    points: dict[str, tuple[dict[str, str], BaseGeometry]] = {}
+    for f in found.nodes:
+        points[f.osm_id] = (f.tags, f.geometry)
+    for f in found.ways:  # fallback for ways that are not areas; areas below replace closed ones
+        line = f.geometry
+        if line is None:
+            continue
+        pt = line if isinstance(line, Point) else line.interpolate(0.5, normalized=True)
+        points[f.osm_id] = (f.tags, pt)
+    for f, poly in zip(found.areas, _osm_objects.area_geoms(found.areas)):
+        poly = _osm_objects.clean_polygons(poly)
+        if poly is not None:
+            points[f.osm_id] = (f.tags, shapely.point_on_surface(poly))
+    return points
+
+
+def _facility_rows(
+    points: Mapping[str, tuple[dict[str, str], BaseGeometry]], categories: Sequence[Category]
+) -> gpd.GeoDataFrame:
+    """One row per point and matching category, in the order of ``points`` then ``categories``."""
+    rows: list[dict[str, Any]] = []
+    geoms: list[BaseGeometry] = []
+    for fid, (tags, pt) in points.items():
+        tag_json = json.dumps(tags, ensure_ascii=False, sort_keys=True)
+        for c in categories:
+            if c.matches(tags):
+                rows.append(
+                    {
+                        "facility_id": fid,
+                        "category": c.key,
+                        "name": _name(tags),
+                        "floor_area_m2": np.nan,
+                        "source": "osm",
+                        "osm_tags": tag_json,
+                    }
+                )
+                geoms.append(pt)
+    return _facility_frame(rows, geoms)
+
+
 # --- communities --------------------------------------------------------------------------------
 
 
-def _community_frame(rows: list[dict], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
+class _Community(NamedTuple):
+    feature: _osm_objects.OsmFeature
+    geometry: BaseGeometry  # WGS84 degrees
+    area_m2: float
+
+
+def _community_frame(rows: list[dict[str, Any]], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows, columns=list(COMMUNITY_COLUMNS))
     df = df.astype(
         {
@@ -396,52 +239,49 @@ def _is_residential(tags: Mapping[str, str]) -> bool:
 
 
 def _resolve_communities(
-    features: list[_OsmFeature],
+    features: list[_osm_objects.OsmFeature],
     geoms_wgs: np.ndarray,
     metric_crs: str,
-) -> list[tuple[_OsmFeature, BaseGeometry, float]]:
-    """Valid, non-overlapping residential polygons ≥ :data:`MIN_COMMUNITY_AREA_M2`:
-    ``[(feature, geometry in WGS84, area in m²)]`` in input order."""
+) -> list[_Community]:
+    """Valid, non-overlapping residential polygons ≥ :data:`MIN_COMMUNITY_AREA_M2`, in input order,
+    with their geometry in WGS84 and area in m² (in ``metric_crs``)."""
     n = len(features)
     if n == 0:
         return []
-    metric = _to_crs([g if g is not None else Polygon() for g in geoms_wgs], WGS84, metric_crs)
-    cleaned = [_clean(g, SLIVER_M2) for g in metric]
+    metric = _osm_objects.to_crs([g if g is not None else Polygon() for g in geoms_wgs], WGS84, metric_crs)
+    cleaned = [_osm_objects.clean_polygons(g, SLIVER_M2) for g in metric]
+    polys = {i: g for i, g in enumerate(cleaned) if g is not None}
     changed = [not (g is not None and g.is_valid) for g in geoms_wgs]
-    areas = np.array([g.area if g is not None else 0.0 for g in cleaned])
-    candidates = [i for i in range(n) if cleaned[i] is not None and areas[i] >= MIN_COMMUNITY_AREA_M2]
-    dropped_small = sum(1 for i in range(n) if cleaned[i] is not None) - len(candidates)
-    dropped_invalid = sum(1 for g in cleaned if g is None)
+    candidates = [i for i, g in polys.items() if g.area >= MIN_COMMUNITY_AREA_M2]
+    dropped_small = len(polys) - len(candidates)
+    dropped_invalid = n - len(polys)
 
     # Smallest first: an area keeps all of its own polygon, larger areas lose what smaller ones hold.
-    candidates.sort(key=lambda i: (areas[i], features[i].osm_id))
-    tree = shapely.STRtree([cleaned[i] for i in candidates])
+    candidates.sort(key=lambda i: (polys[i].area, features[i].osm_id))
+    tree = shapely.STRtree([polys[i] for i in candidates])
     final: dict[int, BaseGeometry] = {}
     cut = 0
     for rank, i in enumerate(candidates):
-        geom = cleaned[i]
+        geom: BaseGeometry | None = polys[i]
         hits = tree.query(geom, predicate="intersects")
         cutters = [final[candidates[j]] for j in hits if j < rank and candidates[j] in final]
         if cutters:
-            rest = geom.difference(shapely.union_all(cutters))
-            if rest.area < geom.area:
+            rest = polys[i].difference(shapely.union_all(cutters))
+            if rest.area < polys[i].area:
                 cut += 1
                 changed[i] = True
-            geom = _clean(rest, SLIVER_M2)
+            geom = _osm_objects.clean_polygons(rest, SLIVER_M2)
             if geom is None or geom.area < MIN_COMMUNITY_AREA_M2:
                 continue  # what is left is too small: the smaller areas hold it
         final[i] = geom
 
     kept = sorted(final)
-    back = _to_crs([final[i] for i in kept if changed[i]], metric_crs, WGS84)
-    back_iter = iter(back)
+    back = iter(_osm_objects.to_crs([final[i] for i in kept if changed[i]], metric_crs, WGS84))
     out = []
     for i in kept:
-        geom = next(back_iter) if changed[i] else geoms_wgs[i]
-        geom = _clean(geom)
-        if geom is None:
-            continue
-        out.append((features[i], geom, float(final[i].area)))
+        geom = _osm_objects.clean_polygons(next(back) if changed[i] else geoms_wgs[i])
+        if geom is not None:
+            out.append(_Community(features[i], geom, float(final[i].area)))
     log.info(
         "residential areas: %d read, %d without a valid polygon, %d below %.0f m², %d cut by smaller "
         "overlapping areas, %d fully covered or left too small, %d kept",
@@ -454,13 +294,6 @@ def _resolve_communities(
         len(out),
     )
     return out
-
-
-def _communities(path: Path, metric_crs: str) -> list[tuple[_OsmFeature, BaseGeometry, float]]:
-    areas, _, _, lost = _read(path, _is_residential)
-    if lost:
-        log.info("%s: %d landuse=residential relations are not multipolygons and were skipped", path, lost)
-    return _resolve_communities(areas, _area_geoms(areas), metric_crs)
 
 
 def osm_communities(
@@ -491,18 +324,26 @@ def osm_communities(
     representative point (a point inside the final polygon) lies in it are returned; overlaps are
     resolved over the whole file first, so the result does not depend on the bbox.
     """
-    box = _check_bbox(bbox)
-    resolved = _communities(Path(osm_path), metric_crs)
+    box = check_bbox(bbox)
+    path = Path(osm_path)
+    found = _osm_objects.read_features(path, _is_residential)
+    if found.relations_without_area:
+        log.info(
+            "%s: %d landuse=residential relations are not multipolygons and were skipped",
+            path,
+            found.relations_without_area,
+        )
+    resolved = _resolve_communities(found.areas, _osm_objects.area_geoms(found.areas), metric_crs)
+    reps = shapely.point_on_surface(np.asarray([c.geometry for c in resolved], dtype=object))
+    inside = _osm_objects.points_in_bbox(reps, box)
     rows, geoms = [], []
-    inside = _in_bbox(shapely.point_on_surface(np.asarray([g for _, g, _ in resolved], dtype=object)), box)
     for (f, geom, area), ok in zip(resolved, inside):
         if not ok:
             continue
-        name = f.tags.get("name") or f.tags.get("name:zh") or f"{UNNAMED_COMMUNITY} {f.osm_id}"
         rows.append(
             {
                 "community_id": f.osm_id,
-                "name": name,
+                "name": _name(f.tags) or f"{UNNAMED_COMMUNITY} {f.osm_id}",
                 "type": "urban",
                 "households": np.nan,
                 "population": np.nan,
@@ -533,6 +374,22 @@ def _levels(tags: Mapping[str, str]) -> float:
     return value if math.isfinite(value) and value > 0 else float("nan")
 
 
+def _building_frame(rows: list[dict[str, Any]], geoms: list[BaseGeometry]) -> gpd.GeoDataFrame:
+    if not rows:
+        columns = list(BUILDING_COLUMNS)
+        return gpd.GeoDataFrame(
+            pd.DataFrame(
+                {c: pd.Series(dtype="float64" if c in ("levels", "area_m2") else object) for c in columns}
+            ),
+            geometry=gpd.GeoSeries([], crs=WGS84),
+            crs=WGS84,
+        )
+    df = pd.DataFrame(rows, columns=list(BUILDING_COLUMNS)).astype(
+        {"levels": "float64", "area_m2": "float64"}
+    )
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=WGS84, index=df.index), crs=WGS84)
+
+
 def osm_residential_buildings(
     osm_path: Path | str,
     bbox: Iterable[float] | None = None,
@@ -552,59 +409,56 @@ def osm_residential_buildings(
     MultiPolygon in WGS84 degrees. With ``bbox`` (WGS84 degrees) only buildings whose representative
     point lies in it are returned.
     """
-    box = _check_bbox(bbox)
+    box = check_bbox(bbox)
     path = Path(osm_path)
-    areas, _, _, _ = _read(path, lambda t: _is_residential(t) or _is_building(t))
-    geoms = _area_geoms(areas)
+    areas = _osm_objects.read_features(path, lambda t: _is_residential(t) or _is_building(t)).areas
+    geoms = _osm_objects.area_geoms(areas)
     res = [i for i, f in enumerate(areas) if _is_residential(f.tags)]
     bld = [i for i, f in enumerate(areas) if _is_building(f.tags) and not _is_residential(f.tags)]
     communities = _resolve_communities(
         [areas[i] for i in res], geoms[res] if res else np.empty(0, object), metric_crs
     )
-    columns = list(BUILDING_COLUMNS)
-    empty = gpd.GeoDataFrame(
-        pd.DataFrame(
-            {c: pd.Series(dtype="float64" if c in ("levels", "area_m2") else object) for c in columns}
-        ),
-        geometry=gpd.GeoSeries([], crs=WGS84),
-        crs=WGS84,
-    )
     if not bld or not communities:
         log.info("%s: 0 residential buildings", path)
-        return empty
+        return _building_frame([], [])
 
-    polys = [_clean(geoms[i]) for i in bld]
-    ok = [k for k, p in enumerate(polys) if p is not None]
-    bld = [bld[k] for k in ok]
-    polys = [polys[k] for k in ok]
-    reps = shapely.point_on_surface(np.asarray(polys, dtype=object))
-    tree = shapely.STRtree([g for _, g, _ in communities])
-    src_idx, com_idx = tree.query(reps, predicate="intersects")
+    buildings: list[tuple[_osm_objects.OsmFeature, BaseGeometry]] = []
+    for i in bld:
+        poly = _osm_objects.clean_polygons(geoms[i])
+        if poly is not None:
+            buildings.append((areas[i], poly))
+    reps = shapely.point_on_surface(np.asarray([p for _, p in buildings], dtype=object))
+    owner = _owners(reps, communities)
+    inside = _osm_objects.points_in_bbox(reps, box)
+    keep = [k for k in range(len(buildings)) if k in owner and inside[k]]
+    if not keep:
+        log.info("%s: 0 residential buildings", path)
+        return _building_frame([], [])
+    polys = [buildings[k][1] for k in keep]
+    metric_area = gpd.GeoSeries(polys, crs=WGS84).to_crs(metric_crs).area.to_numpy()
+    rows = []
+    for k, area in zip(keep, metric_area):
+        feature = buildings[k][0]
+        rows.append(
+            {
+                "building_id": feature.osm_id,
+                "building": feature.tags["building"],
+                "name": _name(feature.tags),
+                "levels": _levels(feature.tags),
+                "area_m2": float(area),
+                "community_id": communities[owner[k]].feature.osm_id,
+            }
+        )
+    gdf = _building_frame(rows, polys)
+    log.info("%s: %d residential buildings in %d communities", path, len(gdf), gdf["community_id"].nunique())
+    return gdf
+
+
+def _owners(points: np.ndarray, communities: list[_Community]) -> dict[int, int]:
+    """Point index -> index of the community it lies in (the first one found on a shared edge)."""
+    tree = shapely.STRtree([c.geometry for c in communities])
+    src_idx, com_idx = tree.query(points, predicate="intersects")
     owner: dict[int, int] = {}
     for s, c in zip(src_idx, com_idx):
         owner.setdefault(int(s), int(c))  # communities do not overlap, so at most one (bar edges)
-    inside = _in_bbox(reps, box)
-    keep = [k for k in range(len(bld)) if k in owner and inside[k]]
-    if not keep:
-        log.info("%s: 0 residential buildings", path)
-        return empty
-    metric_area = gpd.GeoSeries([polys[k] for k in keep], crs=WGS84).to_crs(metric_crs).area.to_numpy()
-    rows = []
-    for k, area in zip(keep, metric_area):
-        tags = areas[bld[k]].tags
-        rows.append(
-            {
-                "building_id": areas[bld[k]].osm_id,
-                "building": tags["building"],
-                "name": tags.get("name") or tags.get("name:zh") or "",
-                "levels": _levels(tags),
-                "area_m2": float(area),
-                "community_id": communities[owner[k]][0].osm_id,
-            }
-        )
-    df = pd.DataFrame(rows, columns=columns).astype({"levels": "float64", "area_m2": "float64"})
-    gdf = gpd.GeoDataFrame(
-        df, geometry=gpd.GeoSeries([polys[k] for k in keep], crs=WGS84, index=df.index), crs=WGS84
-    )
-    log.info("%s: %d residential buildings in %d communities", path, len(gdf), gdf["community_id"].nunique())
-    return gdf
+    return owner
