@@ -8,7 +8,13 @@ import pytest
 
 from circles.catalog import load_catalog
 from circles.config import get_profile
-from circles.planning.coverage import CoverageEngine, FacilityPoints, ResidentPoints, coverage_table
+from circles.planning.coverage import (
+    CoverageEngine,
+    FacilityPoints,
+    ResidentPoints,
+    coverage_table,
+    share_within,
+)
 from circles.planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
 from circles.routing.graph import ProfileGraph
 
@@ -174,3 +180,31 @@ def test_weighted_median_per_group():
     assert np.isinf(med[1])  # most weight is unreached
     assert med[2] == 8.0  # 5 of 8 weight at 8
     assert np.isnan(med[3])  # no points
+
+
+def test_share_within_is_the_level_share_for_any_minutes(street):
+    # community 0: points at 0.5, 1.5 and 3 km from the canteen, weights 1, 1, 2; community 1: no point
+    xy = np.array([[X0 + 500, Y0], [X0 + 1500, Y0], [X0 + 3000, Y0]])
+    pts = ResidentPoints(xy, np.zeros(3, int), np.array([1.0, 1.0, 2.0]), np.array(["urban"] * 3))
+    types = np.array(["urban", "urban"])
+    eng = CoverageEngine(street, pts)
+    cov, times = coverage_table(eng, CAT, types, canteen_at(X0, Y0), categories=["canteen"])
+    t = times["canteen"]
+    for lv in (5, 10, 15):
+        np.testing.assert_array_equal(share_within(t, pts, types, lv), cov[f"share_{lv}"].to_numpy())
+    # 1500 m at 1.1 m/s is 22.7 min, 3000 m is 45.5 min
+    assert share_within(t, pts, types, 30)[0] == pytest.approx(0.5)
+    assert share_within(t, pts, types, 60)[0] == pytest.approx(1.0)
+    assert np.isnan(share_within(t, pts, types, 60)[1])  # no weight: no share
+
+
+def test_point_snaps_are_public_and_read_only(street):
+    pts = make_points([(X0 + 200, Y0 + 200), (X0 + 2000, Y0 + 200)], ["urban", "rural"])
+    eng = CoverageEngine(street, pts)
+    snaps = eng.point_snaps
+    assert set(snaps) == {"walk", "bike"}
+    idx, snap = snaps["bike"]
+    np.testing.assert_array_equal(idx, np.flatnonzero(pts.ctype == "rural"))
+    assert (snap.seg >= 0).all() and len(eng.unsnapped_points) == 0
+    with pytest.raises(TypeError):
+        snaps["walk"] = snaps["bike"]

@@ -130,6 +130,29 @@ def test_buildings_restrict_points():
     assert len(c1) == 100 and c1["weight"].sum() == pytest.approx(500)
 
 
+def test_osm_buildings_feed_resident_points(chengdu_osm):
+    """What the pipeline would call to spread residents over OSM building footprints."""
+    from circles.io.osm_features import osm_communities, osm_residential_buildings
+
+    comm = osm_communities(chengdu_osm).head(30).to_crs(UTM)
+    comm["population"] = 1000.0
+    blds = osm_residential_buildings(chengdu_osm)
+    pts = resident_points(comm, buildings=blds)
+    assert pts.groupby("community_id")["weight"].sum().to_numpy() == pytest.approx(1000.0)
+    footprints = blds.to_crs(UTM)
+    with_blds = set(footprints["community_id"]) & set(comm["community_id"])
+    assert with_blds  # some of these communities have buildings mapped
+    for cid in with_blds:
+        own = comm.loc[comm["community_id"] == cid].geometry.iloc[0]
+        inside = footprints[footprints.intersects(own)].union_all().intersection(own).buffer(1e-6)
+        assert inside.contains(pts.loc[pts["community_id"] == cid].geometry).all()
+
+
+def test_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        resident_points(communities(population=[1.0]), 50.0)
+
+
 def test_bad_inputs():
     with pytest.raises(InputError, match="metres"):
         resident_points(communities(population=[1.0]).to_crs("EPSG:4326"))

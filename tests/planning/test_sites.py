@@ -34,7 +34,7 @@ from shapely.geometry import Point
 
 from circles.errors import DataFileError, InputError
 from circles.planning.candidates import CANDIDATE_COLUMNS, osm_candidates, read_candidates
-from circles.planning.mclp import greedy_mclp, solve_mclp
+from circles.planning.mclp import MclpSolution, greedy_mclp, solve_mclp
 from circles.planning.sites import SITE_COLUMNS, choose_sites, coverage_matrix
 
 from grids import X0, Y0
@@ -112,6 +112,20 @@ def test_nothing_to_cover():
     assert sol.chosen == [] and sol.objective == 0 and sol.optimal
     sol = solve_mclp(HAND, np.zeros(6), 2)
     assert sol.chosen == [] and sol.objective == 0
+
+
+def test_trivial_solution_says_why():
+    sol = MclpSolution.trivial("trivial (no usable candidate)")
+    assert sol.chosen == [] and sol.objective == 0 and sol.bound == 0 and sol.gap == 0
+    assert sol.optimal and sol.status == "Optimal" and sol.method == "trivial (no usable candidate)"
+    assert sol.n_groups == 0 and sol.n_variables == 0 and sol.n_constraints == 1
+
+
+def test_the_solver_does_not_modify_its_inputs():
+    A, w = HAND.copy(), HAND_W.copy()
+    solve_mclp(A, w, 2)
+    np.testing.assert_array_equal(A, HAND)
+    np.testing.assert_array_equal(w, HAND_W)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -316,7 +330,7 @@ def _osm(path: Path) -> Path:
     def rect(wid, x0, y0, x1, y1, tags):
         ids = [node(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
         t = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
-        refs = "".join('<nd ref="%d"/>' % i for i in [*ids, ids[0]])
+        refs = "".join(f'<nd ref="{i:d}"/>' for i in [*ids, ids[0]])
         ways.append(f'<way id="{wid}">{refs}{t}</way>')
 
     rect(101, 0, 0, 50, 40, {"amenity": "parking", "parking": "surface", "name": "东门停车场"})  # 2000 m²

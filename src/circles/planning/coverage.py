@@ -1,26 +1,39 @@
 """Coverage of residents by facilities over the street network.
 
-Residents are represented by weighted points spread over each community (see :mod:`circles.planning.residents`).
-For each facility category and travel profile there is **one** reverse multi-source search from all of
-its facilities (the time *to* the nearest one), evaluated exactly at every resident point. The contract
-between stages is a long table: one row per community, category and level.
+Residents are represented by weighted points spread over each community (see
+:mod:`circles.planning.residents`). For each facility category and travel profile there is **one**
+reverse multi-source search from all of its facilities (the time *to* the nearest one), evaluated
+exactly at every resident point. The contract between stages is a long table: one row per community,
+category and level. Coordinates are in the network's metric CRS (metres); times in seconds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from ..catalog import COMMUNITY_PROFILES, Catalog, Category
+from ..catalog import COMMUNITY_PROFILES, LEVELS_MIN, Catalog, Category
 from ..routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph, Snap
+
+__all__ = [
+    "DEFAULT_TARGET_SHARE",
+    "LEVELS_MIN",
+    "CategoryTimes",
+    "CoverageEngine",
+    "FacilityPoints",
+    "ResidentPoints",
+    "coverage_rows",
+    "coverage_table",
+    "share_within",
+]
 
 log = logging.getLogger(__name__)
 
-LEVELS_MIN = (5, 10, 15)
 #: A community meets a category when at least this share of its residents is inside the threshold,
 #: unless the category sets its own ``coverage_target`` (project default).
 DEFAULT_TARGET_SHARE = 0.95
@@ -100,6 +113,13 @@ class CoverageEngine:
                 )
 
     @property
+    def point_snaps(self) -> Mapping[str, tuple[np.ndarray, Snap]]:
+        """The resident points' snaps to the street, per travel profile (read-only): profile ->
+        (indices into :attr:`points`, their :class:`~circles.routing.graph.Snap` on that profile's
+        graph; ``seg == -1`` where a point is farther than ``max_snap_m`` from every street)."""
+        return MappingProxyType(self._point_snaps)
+
+    @property
     def unsnapped_points(self) -> np.ndarray:
         """Indices of resident points too far from any usable street."""
         return (
@@ -165,6 +185,27 @@ def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
     return out
 
 
+def share_within(
+    times: CategoryTimes, points: ResidentPoints, community_types: np.ndarray, minutes: float
+) -> np.ndarray:
+    """Per community, the share of its resident weight within ``minutes`` of the nearest facility of
+    ``times.category`` (each point's time is on its own community's travel profile: walking for urban
+    and industrial communities, cycling for rural ones, as :meth:`CoverageEngine.category_times`
+    computed it).
+
+    ``community_types``: one entry per community (row of the communities table); the result has the
+    same length and order. Shares are in 0..1 of the weight the points carry (residents, or m² of
+    residential area when the plan is area-weighted); NaN for a community with no weight. The same
+    numbers as the ``share_{level}`` columns of :func:`coverage_rows`, for any ``minutes``.
+    """
+    n = len(community_types)
+    comm, w = points.community, points.weight
+    total = _wsum(comm, w, n)
+    covered = _wsum(comm, np.where(times.time_s <= minutes * 60.0, w, 0.0), n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, covered / total, np.nan)
+
+
 def coverage_rows(
     cat: Category,
     times: CategoryTimes,
@@ -202,9 +243,7 @@ def coverage_rows(
         }
     )
     for lv in levels:
-        c = _wsum(comm, np.where(times.time_s <= lv * 60.0, w, 0.0), n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"share_{lv}"] = np.where(total > 0, c / total, np.nan)
+        out[f"share_{lv}"] = share_within(times, points, community_types, lv)
     out["nearest_time_s"] = _weighted_median(comm, times.time_s, w, n)
     out["nearest_walk_m"] = _weighted_median(comm, times.walk_m, w, n)
     # the facility serving the largest weight of the community's residents

@@ -13,10 +13,18 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
+from .residents import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
+
+__all__ = [
+    "GAP_COLUMNS",
+    "MAX_TIME_FACTOR",
+    "PERSONS_PER_HOUSEHOLD",
+    "capacity_gaps",
+    "coverage_gaps",
+    "rank_gaps",
+]
 
 log = logging.getLogger(__name__)
-
-from ..planning.residents import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
 
 #: Severity factor for a community whose residents reach no facility at all.
 MAX_TIME_FACTOR = 4.0
@@ -178,25 +186,15 @@ def capacity_gaps(
 
 def rank_gaps(*frames: pd.DataFrame) -> pd.DataFrame:
     """Concatenate gap frames and rank by severity (1 = most severe)."""
-    frames = [f for f in frames if not f.empty]
-    if not frames:
+    present = [f for f in frames if not f.empty]
+    if not present:
         return pd.DataFrame(columns=GAP_COLUMNS)
-    frames = [
-        f.reindex(columns=[c for c in GAP_COLUMNS if c != "severity_rank"]).astype(
-            {
-                c: float
-                for c in (
-                    "required_m2",
-                    "available_m2",
-                    "shortfall_m2",
-                    "uncovered_residents",
-                    "uncovered_area_m2",
-                )
-            }
-        )
-        for f in frames
+    floats = ("required_m2", "available_m2", "shortfall_m2", "uncovered_residents", "uncovered_area_m2")
+    aligned = [
+        f.reindex(columns=[c for c in GAP_COLUMNS if c != "severity_rank"]).astype({c: float for c in floats})
+        for f in present
     ]
-    gaps = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    gaps = pd.concat(aligned, ignore_index=True) if len(aligned) > 1 else aligned[0]
     gaps = gaps.sort_values(
         ["severity", "nearest_time_min"], ascending=[False, False], kind="stable"
     ).reset_index(drop=True)

@@ -27,16 +27,25 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 from scipy import sparse
 
 from ..errors import InputError
 
+if TYPE_CHECKING:  # pragma: no cover - highspy is imported lazily, where it is used
+    import highspy
+
+__all__ = ["DEFAULT_TIME_LIMIT_S", "METHODS", "MclpSolution", "greedy_mclp", "solve_mclp"]
+
 log = logging.getLogger(__name__)
 
 #: Default time limit of the integer program, seconds.
 DEFAULT_TIME_LIMIT_S = 60.0
+
+#: What :func:`solve_mclp` accepts as ``method``.
+METHODS = ("auto", "milp", "greedy")
 
 
 @dataclass
@@ -46,9 +55,10 @@ class MclpSolution:
     ``chosen``: candidate indices, in greedy order of their marginal gain within the chosen set (sites
     adding nothing are dropped); ``objective``: weight covered; ``bound``: a proven upper bound on the
     optimum (equal to ``objective`` when solved to optimality); ``gap`` = (bound - objective) / bound
-    (0 when optimal); ``method``: what produced ``chosen``; ``lp_bound``: the LP relaxation;
-    ``greedy_objective``: what the greedy heuristic covers (for comparison); ``n_groups``: rows of the
-    aggregated model; ``n_variables``/``n_constraints``: size of the integer program.
+    (0 when optimal); ``method``: what produced ``chosen``; ``solve_time_s``: seconds spent;
+    ``lp_bound``: the LP relaxation; ``greedy_objective``: what the greedy heuristic covers (for
+    comparison); ``n_groups``: rows of the aggregated model; ``n_variables``/``n_constraints``: size of
+    the integer program.
     """
 
     chosen: list[int]
@@ -65,6 +75,76 @@ class MclpSolution:
     n_variables: int
     n_constraints: int
     optimal: bool
+
+    @classmethod
+    def trivial(cls, method: str, solve_time_s: float = 0.0) -> MclpSolution:
+        """Nothing to choose (no point to cover, or no candidate): an empty, optimal solution whose
+        ``method`` says why."""
+        return cls(
+            chosen=[],
+            objective=0.0,
+            bound=0.0,
+            gap=0.0,
+            method=method,
+            status="Optimal",
+            solve_time_s=solve_time_s,
+            lp_bound=0.0,
+            greedy_objective=0.0,
+            greedy_chosen=[],
+            n_groups=0,
+            n_variables=0,
+            n_constraints=1,
+            optimal=True,
+        )
+
+
+class _MilpRun(TypedDict):
+    """What one HiGHS run of the integer program gives back (:func:`_run_milp`)."""
+
+    status: str
+    optimal: bool
+    time_limit: bool
+    x: np.ndarray | None
+    objective: float
+    dual_bound: float
+    time_s: float
+    nnz: int
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The aggregated covering model: point groups over the candidates that reach anyone.
+
+    ``sets[g]``: local indices (0..n_cand-1) of the candidates covering group ``g``; ``w[g]``: its
+    summed weight; ``cols[j]``: the original column of local candidate ``j``."""
+
+    sets: list[np.ndarray]
+    w: np.ndarray
+    cols: np.ndarray
+
+    @property
+    def n_cand(self) -> int:
+        return len(self.cols)
+
+    @property
+    def n_variables(self) -> int:
+        return self.n_cand + len(self.sets)
+
+    @property
+    def n_constraints(self) -> int:
+        return len(self.sets) + 1
+
+    def back(self, chosen: Iterable[int]) -> list[int]:
+        """Local candidate indices to original columns."""
+        return [int(self.cols[j]) for j in chosen]
+
+
+@dataclass(frozen=True)
+class _Greedy:
+    """The greedy choice (original columns) and the weight it covers."""
+
+    chosen: list[int]
+    objective: float
 
 
 def _groups(A: sparse.csr_matrix, weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -88,6 +168,18 @@ def _groups(A: sparse.csr_matrix, weights: np.ndarray) -> tuple[list[np.ndarray]
         else:
             w[g] += float(weights[i])
     return sets, np.asarray(w, dtype=float)
+
+
+def _aggregate(A: sparse.csr_matrix, weights: np.ndarray) -> _Model | None:
+    """The model over point groups and the candidates that reach anyone (renumbered locally), or None
+    when no point with weight is reached by any candidate."""
+    sets_all, w = _groups(A, weights)
+    if not sets_all:
+        return None
+    cols = np.unique(np.concatenate(sets_all))
+    local = np.full(A.shape[1], -1, dtype=np.int64)
+    local[cols] = np.arange(len(cols))
+    return _Model([local[s] for s in sets_all], w, cols)
 
 
 def _greedy(
@@ -124,17 +216,32 @@ def _greedy(
     return chosen, total
 
 
-def greedy_mclp(A: sparse.spmatrix, weights: np.ndarray, k: int) -> tuple[list[int], float]:
+def greedy_mclp(A: sparse.spmatrix | np.ndarray, weights: np.ndarray, k: int) -> tuple[list[int], float]:
     """Greedy maximal covering on a points x candidates boolean matrix: (chosen indices, covered weight)."""
     sets, w = _groups(sparse.csr_matrix(A), np.asarray(weights, float))
     return _greedy(sets, w, A.shape[1], k)
 
 
+# --- HiGHS ----------------------------------------------------------------------------------------
+
 _HIGHS_LOCK = threading.Lock()
 _HIGHS_BANNER_DONE = False
 
 
-def _new_highs():
+def _stdout_fd() -> int:
+    """The file descriptor behind ``sys.stdout`` (1 when it has none), flushed."""
+    try:
+        fd = sys.stdout.fileno() if hasattr(sys.stdout, "fileno") else 1
+    except (OSError, ValueError):
+        fd = 1
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    return fd
+
+
+def _new_highs() -> highspy.Highs:
     """A silent :class:`highspy.Highs`. HiGHS prints its banner to the C-level stdout on the first
     construction in a process; that one time stdout is pointed at /dev/null, so a CLI's output (e.g.
     JSON on stdout) stays clean."""
@@ -145,14 +252,7 @@ def _new_highs():
         if _HIGHS_BANNER_DONE:
             h = highspy.Highs()
         else:
-            try:
-                fd = sys.stdout.fileno() if hasattr(sys.stdout, "fileno") else 1
-            except (OSError, ValueError):
-                fd = 1
-            try:
-                sys.stdout.flush()
-            except (OSError, ValueError):
-                pass
+            fd = _stdout_fd()
             saved = os.dup(fd)
             try:
                 with open(os.devnull, "w") as null:
@@ -168,7 +268,10 @@ def _new_highs():
     return h
 
 
-def _highs_model(sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int, integer: bool):
+def _highs_model(
+    sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int, integer: bool
+) -> tuple[highspy.HighsLp, int]:
+    """The covering program as a :class:`highspy.HighsLp` (columns: x_j then y_g) and its non-zeros."""
     import highspy
 
     ng = len(sets)
@@ -201,7 +304,8 @@ def _highs_model(sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int, int
     return lp, len(index)
 
 
-def _lp_bound(sets, w, n_cand, k) -> float | None:
+def _lp_bound(sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int) -> float | None:
+    """The LP relaxation's optimum (an upper bound on the integer optimum), None if HiGHS fails."""
     import highspy
 
     h = _new_highs()
@@ -213,8 +317,8 @@ def _lp_bound(sets, w, n_cand, k) -> float | None:
     return float(h.getInfo().objective_function_value)
 
 
-def _run_milp(sets, w, n_cand, k, time_limit_s: float) -> dict:
-    """Solve the integer program; returns status, objective, dual bound, x values and time."""
+def _run_milp(sets: list[np.ndarray], w: np.ndarray, n_cand: int, k: int, time_limit_s: float) -> _MilpRun:
+    """Solve the integer program; returns status, objective, dual bound, x values and time (s)."""
     import highspy
 
     h = _new_highs()
@@ -247,13 +351,18 @@ def _run_milp(sets, w, n_cand, k, time_limit_s: float) -> dict:
     }
 
 
-def _covered_weight(sets, w, chosen) -> float:
+# --- the chosen set -------------------------------------------------------------------------------
+
+
+def _covered_weight(
+    sets: list[np.ndarray] | sparse.csc_matrix, w: np.ndarray, chosen: Iterable[int]
+) -> float:
     """Weight of the groups that any of ``chosen`` covers (``sets``: list of index arrays or the
     groups x candidates matrix)."""
     chosen = [int(j) for j in chosen]
     if not chosen or len(w) == 0:
         return 0.0
-    G = sets if sparse.issparse(sets) else _group_matrix(sets, max(chosen) + 1)
+    G = sets if isinstance(sets, sparse.spmatrix) else _group_matrix(sets, max(chosen) + 1)
     hit = np.asarray(G[:, chosen].sum(axis=1)).ravel() > 0
     return float(w[hit].sum())
 
@@ -265,7 +374,7 @@ def _group_matrix(sets: list[np.ndarray], n_cand: int) -> sparse.csc_matrix:
     return sparse.csc_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(len(sets), n_cand))
 
 
-def _order(sets, w, n_cand, chosen) -> list[int]:
+def _order(sets: list[np.ndarray], w: np.ndarray, n_cand: int, chosen: Iterable[int]) -> list[int]:
     """The chosen candidates without redundant ones (a site whose removal loses nothing is dropped,
     smallest standalone cover first), in greedy order of marginal gain among themselves."""
     chosen = [int(j) for j in chosen]
@@ -284,6 +393,164 @@ def _order(sets, w, n_cand, chosen) -> list[int]:
     return order
 
 
+def _gap(obj: float, bound: float) -> float:
+    return 0.0 if bound <= 0 else max(0.0, (bound - obj) / bound)
+
+
+# --- solve_mclp: check -> aggregate -> greedy -> (take all | greedy | MILP) -----------------------
+
+
+def _check_problem(
+    A: sparse.spmatrix | np.ndarray, weights: np.ndarray, k: int, method: str
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """``A`` as a boolean CSR matrix and ``weights`` as floats, or an :class:`InputError`."""
+    if method not in METHODS:
+        raise InputError(f"method must be auto, milp or greedy (got {method!r})")
+    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool)) or k < 1:
+        raise InputError(f"k must be a whole number >= 1 (got {k!r})")
+    A_bool = sparse.csr_matrix(A, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    if A_bool.shape[0] != len(w):
+        raise InputError(f"A has {A_bool.shape[0]} rows but {len(w)} weights")
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise InputError("weights must be finite and >= 0")
+    return A_bool, w
+
+
+def _solution(
+    model: _Model,
+    greedy: _Greedy,
+    lp_bound: float | None,
+    t0: float,
+    *,
+    chosen: list[int],
+    objective: float,
+    bound: float,
+    method: str,
+    status: str,
+    optimal: bool,
+) -> MclpSolution:
+    """An :class:`MclpSolution` of ``model`` (``chosen``: original columns; time since ``t0``)."""
+    return MclpSolution(
+        chosen=chosen,
+        objective=objective,
+        bound=bound,
+        gap=_gap(objective, bound),
+        method=method,
+        status=status,
+        solve_time_s=time.perf_counter() - t0,
+        lp_bound=lp_bound,
+        greedy_objective=greedy.objective,
+        greedy_chosen=greedy.chosen,
+        n_groups=len(model.sets),
+        n_variables=model.n_variables,
+        n_constraints=model.n_constraints,
+        optimal=optimal,
+    )
+
+
+def _take_all(model: _Model, greedy: _Greedy, t0: float) -> MclpSolution:
+    """``k`` >= the candidates that reach anyone: all of them, redundant ones dropped (optimal)."""
+    chosen = model.back(_order(model.sets, model.w, model.n_cand, range(model.n_cand)))
+    obj = float(model.w.sum())
+    how = f"exact: k >= the {model.n_cand} candidates that reach anyone (all taken, redundant ones dropped)"
+    return _solution(
+        model,
+        greedy,
+        obj,
+        t0,
+        chosen=chosen,
+        objective=obj,
+        bound=obj,
+        method=how,
+        status="Optimal",
+        optimal=True,
+    )
+
+
+def _greedy_only(model: _Model, greedy: _Greedy, lp_bound: float | None, t0: float) -> MclpSolution:
+    """The greedy choice with its gap to the LP relaxation bound."""
+    bound = lp_bound if lp_bound is not None else float(model.w.sum())
+    bound = max(bound, greedy.objective)
+    return _solution(
+        model,
+        greedy,
+        lp_bound,
+        t0,
+        chosen=greedy.chosen,
+        objective=greedy.objective,
+        bound=bound,
+        method="greedy",
+        status="heuristic",
+        optimal=bool(bound - greedy.objective <= 1e-9 * max(bound, 1.0)),
+    )
+
+
+def _milp_optimal(
+    model: _Model, run: _MilpRun, x: np.ndarray, greedy: _Greedy, lp_bound: float | None, t0: float
+) -> MclpSolution:
+    """The MILP solved to optimality: its sites (redundant ones dropped) and HiGHS's bound."""
+    chosen = _order(model.sets, model.w, model.n_cand, [int(j) for j in np.flatnonzero(x > 0.5)])
+    obj = _covered_weight(model.sets, model.w, chosen)
+    if obj < run["objective"] - 1e-6 * max(abs(run["objective"]), 1.0):
+        log.warning("MILP objective %.6g but its sites cover %.6g", run["objective"], obj)
+    bound = max(obj, run["dual_bound"]) if math.isfinite(run["dual_bound"]) else obj
+    return _solution(
+        model,
+        greedy,
+        lp_bound,
+        t0,
+        chosen=model.back(chosen),
+        objective=obj,
+        bound=bound,
+        method="MILP (HiGHS)",
+        status=run["status"],
+        optimal=True,
+    )
+
+
+def _milp_stopped(
+    model: _Model,
+    run: _MilpRun,
+    greedy: _Greedy,
+    lp_bound: float | None,
+    t0: float,
+    *,
+    method: str,
+    time_limit_s: float,
+) -> MclpSolution:
+    """The MILP stopped early (time limit): HiGHS's incumbent, or with ``method='auto'`` the greedy
+    choice when it covers at least as much; the gap is to the best bound known."""
+    bounds = [b for b in (run["dual_bound"], lp_bound) if b is not None and math.isfinite(b)]
+    bound = min(bounds) if bounds else float(model.w.sum())
+    x = run["x"]
+    inc = [int(j) for j in np.flatnonzero(x > 0.5)] if x is not None else []
+    inc_obj = _covered_weight(model.sets, model.w, inc) if inc else 0.0
+    if method == "milp":
+        if x is None:
+            raise InputError(f"MILP found no solution within {time_limit_s:g} s ({run['status']})")
+        chosen, obj = model.back(_order(model.sets, model.w, model.n_cand, inc)), inc_obj
+        how = f"MILP (HiGHS) incumbent, stopped: {run['status']}"
+    elif inc_obj > greedy.objective:
+        chosen, obj = model.back(_order(model.sets, model.w, model.n_cand, inc)), inc_obj
+        how = f"MILP (HiGHS) incumbent after {run['status'].lower()} ({time_limit_s:g} s)"
+    else:
+        chosen, obj = list(greedy.chosen), greedy.objective
+        how = f"greedy (MILP stopped: {run['status'].lower()} after {time_limit_s:g} s)"
+    return _solution(
+        model,
+        greedy,
+        lp_bound,
+        t0,
+        chosen=chosen,
+        objective=obj,
+        bound=max(bound, obj),
+        method=how,
+        status=run["status"],
+        optimal=False,
+    )
+
+
 def solve_mclp(
     A: sparse.spmatrix | np.ndarray,
     weights: np.ndarray,
@@ -295,154 +562,25 @@ def solve_mclp(
     """Choose at most ``k`` columns of the boolean points x candidates matrix ``A`` covering the largest
     total ``weights`` of rows (a row is covered when any chosen column covers it).
 
-    ``method``: ``'auto'`` (MILP with HiGHS to optimality; on hitting ``time_limit_s`` the better of
-    HiGHS's incumbent and greedy, with its gap to the best bound), ``'milp'`` (the same, but never
-    falling back) or ``'greedy'`` (greedy only, gap to the LP relaxation bound).
+    ``method``: ``'auto'`` (MILP with HiGHS to optimality; on hitting ``time_limit_s`` seconds the
+    better of HiGHS's incumbent and greedy, with its gap to the best bound), ``'milp'`` (the same, but
+    never falling back) or ``'greedy'`` (greedy only, gap to the LP relaxation bound). Pure: the
+    inputs are not modified.
     """
-    if method not in ("auto", "milp", "greedy"):
-        raise InputError(f"method must be auto, milp or greedy (got {method!r})")
-    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool)) or k < 1:
-        raise InputError(f"k must be a whole number >= 1 (got {k!r})")
-    A = sparse.csr_matrix(A, dtype=bool)
-    weights = np.asarray(weights, dtype=float)
-    if A.shape[0] != len(weights):
-        raise InputError(f"A has {A.shape[0]} rows but {len(weights)} weights")
-    if (weights < 0).any() or not np.isfinite(weights).all():
-        raise InputError("weights must be finite and >= 0")
-    n_all = A.shape[1]
+    A_bool, w_rows = _check_problem(A, weights, k, method)
     t0 = time.perf_counter()
-    sets_all, w = _groups(A, weights)
-    if not sets_all:
-        return MclpSolution(
-            [],
-            0.0,
-            0.0,
-            0.0,
-            "trivial (no point can be newly covered)",
-            "Optimal",
-            time.perf_counter() - t0,
-            0.0,
-            0.0,
-            [],
-            0,
-            0,
-            1,
-            True,
-        )
-    # only candidates that reach someone enter the model (local indices 0..n_cand-1)
-    cols = np.unique(np.concatenate(sets_all))
-    local = np.full(n_all, -1, dtype=np.int64)
-    local[cols] = np.arange(len(cols))
-    sets = [local[s] for s in sets_all]
-    n_cand = len(cols)
-    n_var, n_con = n_cand + len(sets), len(sets) + 1
-
-    def back(chosen: Iterable[int]) -> list[int]:
-        return [int(cols[j]) for j in chosen]
-
-    greedy_local, greedy_obj = _greedy(sets, w, n_cand, k)
-    greedy_chosen = back(greedy_local)
-    if k >= n_cand:  # every candidate that reaches anyone can be taken: optimal without a solver
-        chosen = back(_order(sets, w, n_cand, range(n_cand)))
-        obj = float(w.sum())
-        return MclpSolution(
-            chosen,
-            obj,
-            obj,
-            0.0,
-            f"exact: k >= the {n_cand} candidates that reach anyone (all taken, redundant ones dropped)",
-            "Optimal",
-            time.perf_counter() - t0,
-            obj,
-            greedy_obj,
-            greedy_chosen,
-            len(sets),
-            n_var,
-            n_con,
-            True,
-        )
-    lp_bound = _lp_bound(sets, w, n_cand, k)
+    model = _aggregate(A_bool, w_rows)
+    if model is None:
+        return MclpSolution.trivial("trivial (no point can be newly covered)", time.perf_counter() - t0)
+    greedy_local, greedy_obj = _greedy(model.sets, model.w, model.n_cand, k)
+    greedy = _Greedy(model.back(greedy_local), greedy_obj)
+    if k >= model.n_cand:  # every candidate that reaches anyone can be taken: optimal without a solver
+        return _take_all(model, greedy, t0)
+    lp_bound = _lp_bound(model.sets, model.w, model.n_cand, k)
     if method == "greedy":
-        bound = lp_bound if lp_bound is not None else float(w.sum())
-        bound = max(bound, greedy_obj)
-        return MclpSolution(
-            greedy_chosen,
-            greedy_obj,
-            bound,
-            _gap(greedy_obj, bound),
-            "greedy",
-            "heuristic",
-            time.perf_counter() - t0,
-            lp_bound,
-            greedy_obj,
-            greedy_chosen,
-            len(sets),
-            n_var,
-            n_con,
-            bool(bound - greedy_obj <= 1e-9 * max(bound, 1.0)),
-        )
-    res = _run_milp(sets, w, n_cand, k, time_limit_s)
-    if res["optimal"] and res["x"] is not None:
-        chosen = _order(sets, w, n_cand, [int(j) for j in np.flatnonzero(res["x"] > 0.5)])
-        obj = _covered_weight(sets, w, chosen)
-        if obj < res["objective"] - 1e-6 * max(abs(res["objective"]), 1.0):
-            log.warning("MILP objective %.6g but its sites cover %.6g", res["objective"], obj)
-        bound = max(obj, res["dual_bound"]) if math.isfinite(res["dual_bound"]) else obj
-        return MclpSolution(
-            back(chosen),
-            obj,
-            bound,
-            _gap(obj, bound),
-            "MILP (HiGHS)",
-            res["status"],
-            time.perf_counter() - t0,
-            lp_bound,
-            greedy_obj,
-            greedy_chosen,
-            len(sets),
-            n_var,
-            n_con,
-            True,
-        )
-    bounds = [b for b in (res["dual_bound"], lp_bound) if b is not None and math.isfinite(b)]
-    bound = min(bounds) if bounds else float(w.sum())
-    inc = [int(j) for j in np.flatnonzero(res["x"] > 0.5)] if res["x"] is not None else []
-    inc_obj = _covered_weight(sets, w, inc) if inc else 0.0
-    if method == "milp":
-        if res["x"] is None:
-            raise InputError(f"MILP found no solution within {time_limit_s:g} s ({res['status']})")
-        chosen, obj, how = (
-            back(_order(sets, w, n_cand, inc)),
-            inc_obj,
-            f"MILP (HiGHS) incumbent, stopped: {res['status']}",
-        )
-    elif inc_obj > greedy_obj:
-        chosen, obj = back(_order(sets, w, n_cand, inc)), inc_obj
-        how = f"MILP (HiGHS) incumbent after {res['status'].lower()} ({time_limit_s:g} s)"
-    else:
-        chosen, obj = list(greedy_chosen), greedy_obj
-        how = f"greedy (MILP stopped: {res['status'].lower()} after {time_limit_s:g} s)"
-    bound = max(bound, obj)
-    return MclpSolution(
-        chosen,
-        obj,
-        bound,
-        _gap(obj, bound),
-        how,
-        res["status"],
-        time.perf_counter() - t0,
-        lp_bound,
-        greedy_obj,
-        greedy_chosen,
-        len(sets),
-        n_var,
-        n_con,
-        False,
-    )
-
-
-def _gap(obj: float, bound: float) -> float:
-    return 0.0 if bound <= 0 else max(0.0, (bound - obj) / bound)
-
-
-# --- the coverage matrix on the network ---------------------------------------------------------
+        return _greedy_only(model, greedy, lp_bound, t0)
+    run = _run_milp(model.sets, model.w, model.n_cand, k, time_limit_s)
+    x = run["x"]
+    if run["optimal"] and x is not None:
+        return _milp_optimal(model, run, x, greedy, lp_bound, t0)
+    return _milp_stopped(model, run, greedy, lp_bound, t0, method=method, time_limit_s=time_limit_s)

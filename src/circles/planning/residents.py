@@ -115,6 +115,8 @@ def _spread(
 
 
 def _building_layer(buildings: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS) -> np.ndarray:
+    """The building footprints in ``crs`` (metres): polygons only, empty ones dropped, invalid ones
+    repaired."""
     if buildings.crs is None:
         raise InputError("buildings have no coordinate system")
     geoms = (
@@ -131,8 +133,123 @@ def _building_layer(buildings: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS
     return geoms
 
 
+class _Footprints:
+    """Building footprints (metric CRS) with a spatial index: where a community's residents live."""
+
+    def __init__(self, buildings: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CRS) -> None:
+        self.geoms = _building_layer(buildings, crs)
+        self.tree = shapely.STRtree(self.geoms)
+
+    def within(self, poly: shapely.Geometry) -> shapely.Geometry:
+        """The part of ``poly`` covered by buildings (polygonal), or ``poly`` itself when no building
+        with area lies in it."""
+        hits = self.tree.query(poly, predicate="intersects")
+        if not hits.size:
+            return poly
+        inside = shapely.union_all(shapely.intersection(self.geoms[hits], poly))
+        inside = shapely.union_all([p for p in shapely.get_parts(inside) if shapely.get_type_id(p) in (3, 6)])
+        return inside if not inside.is_empty and inside.area > 0 else poly
+
+
+# --- resident_points: check -> spread points -> community totals -> point weights ----------------
+
+
+def _check_communities(
+    communities_metric: gpd.GeoDataFrame, spacing_m: float, max_points: int, min_points: int
+) -> pyproj.CRS:
+    """The communities' metric CRS, or an :class:`InputError` for a bad CRS, option or polygon."""
+    crs = _check_metric(communities_metric, "communities")
+    if not spacing_m > 0:
+        raise InputError(f"spacing_m must be > 0 m (got {spacing_m!r})")
+    if not 1 <= min_points <= max_points:
+        raise InputError(f"need 1 <= min_points <= max_points (got {min_points}, {max_points})")
+    if "community_id" not in communities_metric.columns:
+        raise InputError("communities need a 'community_id' column")
+    geoms = communities_metric.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms) | (shapely.area(geoms) <= 0)
+    if empty.any():
+        ids = communities_metric["community_id"].to_numpy()
+        raise InputError(f"communities without area: {', '.join(map(repr, ids[empty][:10]))}")
+    return crs
+
+
+def _spread_all(
+    geoms: np.ndarray,
+    footprints: _Footprints | None,
+    spacing_m: float,
+    max_points: int,
+    min_points: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points for every community polygon, in order, over its buildings when ``footprints`` are
+    given: (xy (n, 2) in metres, the row of each point's community)."""
+    rng = np.random.default_rng(seed)
+    xy_parts: list[np.ndarray] = []
+    owner_parts: list[np.ndarray] = []
+    for i, poly in enumerate(geoms):
+        target = footprints.within(poly) if footprints is not None else poly
+        xy = _spread(target, spacing_m, max_points, min_points, rng)
+        xy_parts.append(xy)
+        owner_parts.append(np.full(len(xy), i))
+    return np.vstack(xy_parts), np.concatenate(owner_parts)
+
+
+def _community_totals(comm: gpd.GeoDataFrame, raster: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """What each community's weights sum to and which kind that is (:data:`WEIGHT_KINDS`): its
+    population; else households x :data:`PERSONS_PER_HOUSEHOLD`; else the raster's zonal sum; else
+    its area (m²)."""
+    total = _counts(comm, "population")
+    kind = np.where(np.isfinite(total), "population", "").astype(object)
+    hh = _counts(comm, "households") * PERSONS_PER_HOUSEHOLD
+    use = (kind == "") & np.isfinite(hh)
+    total[use], kind[use] = hh[use], "households"
+    if raster is not None:
+        need = kind == ""
+        if need.any():
+            total[need], kind[need] = population_from_raster(comm[need], raster).to_numpy(), "raster"
+    use = kind == ""
+    total[use], kind[use] = shapely.area(comm.geometry.to_numpy()[use]), "area"
+    return total, kind
+
+
+def _point_weights(
+    owner: np.ndarray, cell: np.ndarray, total: np.ndarray, ids: np.ndarray, with_raster: bool
+) -> np.ndarray:
+    """Each community's ``total`` shared among its points in proportion to ``cell`` (the raster value
+    under each point; all ones without a raster), uniformly where its points all read 0."""
+    share = np.zeros(len(owner))
+    for i in range(len(total)):
+        sel = owner == i
+        v = cell[sel]
+        if v.sum() > 0:
+            share[sel] = v / v.sum()
+        else:
+            share[sel] = 1.0 / np.count_nonzero(sel)
+            if with_raster and total[i] > 0:
+                log.debug(
+                    "community %r: no resident point on a populated raster cell; weights uniform", ids[i]
+                )
+    return share * total[owner]
+
+
+def _weight_kind(kind: np.ndarray, ids: np.ndarray) -> str:
+    """The common weight kind of all communities, or ``'mixed'`` (logged when areas mix with people)."""
+    kinds = sorted(set(kind.tolist()))
+    if "area" in kinds and len(kinds) > 1:
+        log.warning(
+            "weights mix residents and m² of area: %d communities have no population, households "
+            "or raster (%s); their weights are areas",
+            int((kind == "area").sum()),
+            ", ".join(map(repr, ids[kind == "area"][:10])),
+        )
+    elif kinds == ["area"]:
+        log.info("no population, households or raster: resident points weighted by area (m²)")
+    return kinds[0] if len(kinds) == 1 else "mixed"
+
+
 def resident_points(
     communities_metric: gpd.GeoDataFrame,
+    *,
     spacing_m: float = 50.0,
     max_points: int = 200,
     min_points: int = 4,
@@ -146,8 +263,14 @@ def resident_points(
     optionally ``population`` and ``households``. Per community, points are the centres of a square
     grid of ``spacing_m`` metres inside the polygon (the spacing grows until there are at most
     ``max_points``), topped up to ``min_points`` with the representative point and seeded random points
-    inside. With ``buildings`` (polygons, any CRS) the grid covers the buildings inside the community
-    when it has any.
+    inside.
+
+    ``buildings``: residential building footprints (polygons or multipolygons, any CRS; reprojected to
+    the communities' CRS, other geometry types ignored, invalid polygons repaired), e.g.
+    :func:`circles.io.osm_features.osm_residential_buildings`. The points of a community are then
+    spread over the part of its polygon that its buildings cover (where residents actually live);
+    a community with no building inside keeps its whole polygon. The weights do not change: they
+    still sum to the community's total.
 
     ``weight``: residents per point. A community's weights sum to its ``population``; else
     ``households`` x :data:`PERSONS_PER_HOUSEHOLD` (2.49, Chengdu 7th census); else, with ``raster``
@@ -157,89 +280,23 @@ def resident_points(
     the raster cell under each point (points in 0 cells get 0), uniform when all points read 0.
     Returns columns ``community_id``, ``weight``, ``weight_kind``, ``geometry``.
     """
-    crs = _check_metric(communities_metric, "communities")
-    if not spacing_m > 0:
-        raise InputError(f"spacing_m must be > 0 m (got {spacing_m!r})")
-    if not 1 <= min_points <= max_points:
-        raise InputError(f"need 1 <= min_points <= max_points (got {min_points}, {max_points})")
-    if "community_id" not in communities_metric.columns:
-        raise InputError("communities need a 'community_id' column")
+    crs = _check_communities(communities_metric, spacing_m, max_points, min_points)
     comm = communities_metric.reset_index(drop=True)
     ids = comm["community_id"].to_numpy()
-    geoms = comm.geometry.to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms) | (shapely.area(geoms) <= 0)
-    if empty.any():
-        raise InputError(f"communities without area: {', '.join(map(repr, ids[empty][:10]))}")
-
-    bld = tree = None
-    if buildings is not None:
-        bld = _building_layer(buildings, crs)
-        tree = shapely.STRtree(bld)
-    rng = np.random.default_rng(seed)
-    xy_parts, owner = [], []
-    for i, poly in enumerate(geoms):
-        target = poly
-        if tree is not None:
-            hits = tree.query(poly, predicate="intersects")
-            if hits.size:
-                inside = shapely.union_all(shapely.intersection(bld[hits], poly))
-                inside = shapely.union_all(
-                    [p for p in shapely.get_parts(inside) if shapely.get_type_id(p) in (3, 6)]
-                )
-                if not inside.is_empty and inside.area > 0:
-                    target = inside
-        xy = _spread(target, spacing_m, max_points, min_points, rng)
-        xy_parts.append(xy)
-        owner.append(np.full(len(xy), i))
-    xy = np.vstack(xy_parts)
-    owner = np.concatenate(owner)
+    footprints = _Footprints(buildings, crs) if buildings is not None else None
+    xy, owner = _spread_all(comm.geometry.to_numpy(), footprints, spacing_m, max_points, min_points, seed)
     points = shapely.points(xy[:, 0], xy[:, 1])
-
-    # totals per community and what they are
-    total = _counts(comm, "population")
-    kind = np.where(np.isfinite(total), "population", "").astype(object)
-    hh = _counts(comm, "households") * PERSONS_PER_HOUSEHOLD
-    use = (kind == "") & np.isfinite(hh)
-    total[use], kind[use] = hh[use], "households"
-    if raster is not None:
-        need = kind == ""
-        if need.any():
-            sums = population_from_raster(comm[need], raster).to_numpy()
-            total[need], kind[need] = sums, "raster"
-        cell = raster_values_at(gpd.GeoSeries(points, crs=crs), raster)
-    else:
-        cell = np.ones(len(points))
-    use = kind == ""
-    total[use], kind[use] = shapely.area(geoms[use]), "area"
-
-    share = np.zeros(len(points))
-    for i in range(len(comm)):
-        sel = owner == i
-        v = cell[sel]
-        if v.sum() > 0:
-            share[sel] = v / v.sum()
-        else:
-            share[sel] = 1.0 / sel.sum()
-            if raster is not None and total[i] > 0:
-                log.debug(
-                    "community %r: no resident point on a populated raster cell; weights uniform", ids[i]
-                )
-    weight = share * total[owner]
-
-    kinds = sorted(set(kind.tolist()))
-    if "area" in kinds and len(kinds) > 1:
-        log.warning(
-            "weights mix residents and m² of area: %d communities have no population, households "
-            "or raster (%s); their weights are areas",
-            int((kind == "area").sum()),
-            ", ".join(map(repr, ids[kind == "area"][:10])),
-        )
-    elif kinds == ["area"]:
-        log.info("no population, households or raster: resident points weighted by area (m²)")
+    total, kind = _community_totals(comm, raster)
+    cell = (
+        raster_values_at(gpd.GeoSeries(points, crs=crs), raster)
+        if raster is not None
+        else np.ones(len(points))
+    )
+    weight = _point_weights(owner, cell, total, ids, raster is not None)
     out = gpd.GeoDataFrame(
         {"community_id": ids[owner], "weight": weight, "weight_kind": kind[owner]}, geometry=points, crs=crs
     )
-    out.attrs["weight_kind"] = kinds[0] if len(kinds) == 1 else "mixed"
+    out.attrs["weight_kind"] = _weight_kind(kind, ids)
     log.info("%d resident points for %d communities", len(out), len(comm))
     return out
 
