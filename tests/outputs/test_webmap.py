@@ -121,7 +121,7 @@ def test_answer_line_counts_canteen_gaps_within_10_minutes(result, canteen_html)
 
 
 def test_communities_coloured_by_10_minute_share_and_gaps_outlined(result, canteen_html):
-    from circles.outputs.webmap import GAP_OUTLINE, _share_colour
+    from circles.outputs.webmap_style import GAP_OUTLINE, share_colour
 
     fc = _geojson_layers(canteen_html)
     comm = next(f for f in fc if f["features"] and f["features"][0]["id"].startswith("c"))
@@ -129,7 +129,7 @@ def test_communities_coloured_by_10_minute_share_and_gaps_outlined(result, cante
     assert len(comm["features"]) == len(result.data.communities)
     for feat in comm["features"]:
         row = cov.loc[int(feat["id"][1:])]
-        assert feat["properties"]["c"] == _share_colour(row["share_10"])
+        assert feat["properties"]["c"] == share_colour(row["share_10"])
         assert feat["properties"]["g"] == int(row["share_10"] < row["target_share"] - 1e-9)
     tip = comm["features"][0]["properties"]["tip"]
     assert "covered within 10 min" in tip and "Nearest" in tip and "area-weighted" in tip

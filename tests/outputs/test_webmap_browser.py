@@ -57,7 +57,10 @@ ERROR_HOOK = """<script>
   }, true);
   window.addEventListener("unhandledrejection", function (e) { note("unhandled rejection: " + e.reason); });
   var ce = console.error;
-  console.error = function () { note("console.error: " + Array.prototype.join.call(arguments, " ")); return ce.apply(console, arguments); };
+  console.error = function () {
+    note("console.error: " + Array.prototype.join.call(arguments, " "));
+    return ce.apply(console, arguments);
+  };
 })();
 </script>"""
 DONE_HOOK = '<script>document.documentElement.setAttribute("data-js-done", "1");</script>'

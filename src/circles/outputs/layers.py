@@ -3,19 +3,29 @@ category's facilities (EPSG:4326), computed from the street network."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from ..pipeline import PlanResult
+from .._common import WGS84
 from ..routing.isochrones import DEFAULT_MINUTES, service_areas
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import PlanResult
+    from ..routing.graph import ProfileGraph, Snap
+
+__all__ = ["SIMPLIFY_M", "facility_snap", "service_area_layer"]
 
 #: Display simplification tolerance, metres (well under a block; keeps maps light).
 SIMPLIFY_M = 5.0
 
 
-def facility_snap(result: PlanResult, category: str, profile: str = "walk"):
-    """Facilities of ``category`` snapped to the ``profile`` graph (those too far are left out)."""
+def facility_snap(result: PlanResult, category: str, profile: str = "walk") -> tuple[ProfileGraph, Snap]:
+    """The ``profile`` graph (the first graph when the plan has no such profile) and the facilities
+    of ``category`` snapped to it (those too far from a street are left out)."""
     fac = result.data.facilities
     f = fac[fac["category"] == category]
     g = result.data.graphs.get(profile) or next(iter(result.data.graphs.values()))
@@ -30,20 +40,24 @@ def facility_snap(result: PlanResult, category: str, profile: str = "walk"):
 def service_area_layer(
     result: PlanResult,
     category: str,
-    minutes=DEFAULT_MINUTES,
+    minutes: Iterable[float] = DEFAULT_MINUTES,
     *,
     profile: str = "walk",
     simplify_m: float = SIMPLIFY_M,
 ) -> gpd.GeoDataFrame:
     """Nested areas (one row per threshold, largest first) from which the nearest facility of
-    ``category`` is reached within ``minutes`` by ``profile``; EPSG:4326, ``area_m2`` in the metric CRS."""
+    ``category`` is reached within ``minutes`` by ``profile``; EPSG:4326, ``area_m2`` and ``street_m``
+    measured in the network's metric CRS, outlines simplified by ``simplify_m`` metres.
+
+    Cached on the result (``result.caches["service_areas"]``): do not modify the returned frame."""
     result.data.catalog.get(category)
-    cache = result.__dict__.setdefault("_area_cache", {})
+    minutes = list(minutes)
+    cache = result.caches.setdefault("service_areas", {})
     key = (category, tuple(sorted(minutes)), profile, simplify_m)
     if key in cache:
         return cache[key]
     g, snap = facility_snap(result, category, profile)
-    isos = service_areas(g, snap, list(minutes))
+    isos = service_areas(g, snap, minutes)
     geoms = [shapely.simplify(i.polygon, simplify_m) if simplify_m else i.polygon for i in isos]
     gdf = gpd.GeoDataFrame(
         {
@@ -55,7 +69,7 @@ def service_area_layer(
         },
         geometry=geoms,
         crs=result.data.net.crs,
-    ).to_crs("EPSG:4326")
+    ).to_crs(WGS84)
     gdf = gdf.iloc[::-1].reset_index(drop=True)
     cache[key] = gdf
     return gdf

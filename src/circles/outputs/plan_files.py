@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 
 from .. import OSM_ATTRIBUTION
-from .._common import atomic_write, json_default
-from ..pipeline import PlanResult
+from .._common import WGS84, atomic_write, atomic_write_text, json_default
+from ._geojson import write_geojson
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import PlanResult
+
+__all__ = ["coverage_layer", "gaps_layer", "write_outputs"]
 
 
 def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
@@ -41,7 +47,7 @@ def gaps_layer(result: PlanResult) -> gpd.GeoDataFrame:
     """Gap rows with their community's polygon (EPSG:4326)."""
     geom = result.data.communities.set_index("community_id")["geometry"]
     g = result.gaps.copy()
-    return gpd.GeoDataFrame(g, geometry=geom.reindex(g["community_id"]).to_numpy(), crs="EPSG:4326")
+    return gpd.GeoDataFrame(g, geometry=geom.reindex(g["community_id"]).to_numpy(), crs=WGS84)
 
 
 def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
@@ -60,7 +66,8 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
             "facilities.geojson",
         )
     }
-    _write_geojson(coverage_layer(result), paths["coverage.geojson"])
+    members = {"attribution": OSM_ATTRIBUTION}
+    write_geojson(coverage_layer(result).to_crs(WGS84), paths["coverage.geojson"], members)
     long = result.coverage.copy()
     long.insert(0, "community_id", result.data.communities["community_id"].to_numpy()[long["community_row"]])
     atomic_write(
@@ -70,26 +77,10 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
         ),
     )
     atomic_write(paths["gaps.csv"], lambda p: result.gaps.to_csv(p, index=False, encoding="utf-8"))
-    _write_geojson(gaps_layer(result), paths["gaps.geojson"])
-    fac = result.data.facilities.copy()
-    _write_geojson(fac, paths["facilities.geojson"])
-    atomic_write(
-        paths["summary.json"],
-        lambda p: Path(p).write_text(
-            json.dumps(result.summary, ensure_ascii=False, indent=2, default=json_default), encoding="utf-8"
-        ),
+    # gap rows unreachable by any facility keep their infinite times (written as Infinity) for now
+    write_geojson(gaps_layer(result).to_crs(WGS84), paths["gaps.geojson"], members)
+    write_geojson(result.data.facilities.to_crs(WGS84), paths["facilities.geojson"], members)
+    atomic_write_text(
+        paths["summary.json"], json.dumps(result.summary, ensure_ascii=False, indent=2, default=json_default)
     )
     return paths
-
-
-def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
-    """RFC 7946 GeoJSON with the OSM attribution as a foreign member."""
-    gdf = gdf.to_crs("EPSG:4326")
-    fc = json.loads(gdf.to_json(na="null", show_bbox=False, drop_id=True, to_wgs84=True))
-    fc = {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, "features": fc["features"]}
-    atomic_write(
-        path,
-        lambda p: Path(p).write_text(
-            json.dumps(fc, ensure_ascii=False, default=json_default), encoding="utf-8"
-        ),
-    )
