@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
-from .config import DEFAULT_REGION, Region, get_region, project_data_dir
+from .config import DEFAULT_REGION, Region, get_region, project_data_dir, shared_data_dir
 from .errors import InputError
 from .planning.coverage import (
     LEVELS_MIN,
@@ -27,7 +27,8 @@ from .planning.coverage import (
     ResidentPoints,
     coverage_table,
 )
-from .planning.gaps import PERSONS_PER_HOUSEHOLD, capacity_gaps, coverage_gaps, rank_gaps
+from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
+from .planning.residents import PERSONS_PER_HOUSEHOLD, persons_per_household
 from .routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph
 from .routing.load import profile_graph, region_network
 from .routing.network import StreetNetwork
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 WEIGHT_LABELS = {
     "population": "residents (community population)",
-    "households": f"residents (households x {PERSONS_PER_HOUSEHOLD} persons)",
+    "households": "residents (households x persons per household of the district, 2020 census)",
     "raster": "residents (population raster)",
     "area": "AREA-WEIGHTED: m² of residential area, not people (no population data given)",
     "mixed": "residents where known, m² of area elsewhere (mixed)",
@@ -203,7 +204,30 @@ def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFram
     if "district" not in comm or comm["district"].isna().all():
         comm["district"] = _districts(comm, region)
     comm["district"] = comm["district"].fillna("").astype(str)
+    comm["persons_per_household"], note = _census_household_size(comm["district"])
+    if note and comm["households"].notna().any():
+        notes.append(note)
     return comm, notes
+
+
+def _census_household_size(district: pd.Series) -> tuple[np.ndarray, str]:
+    """Persons per family household of each community's district (2020 census), the city-wide
+    2.49 where the district is unknown; and a note saying which were used."""
+    from .io.districts import CENSUS_SOURCE, census_for, district_name
+
+    census = census_for(str(shared_data_dir()))
+    names = [district_name(d) if d else None for d in district]
+    pph = np.array(
+        [census[n].persons_per_household if n in census else PERSONS_PER_HOUSEHOLD for n in names],
+        dtype=float,
+    )
+    used = sorted({f"{n} {census[n].persons_per_household:g}" for n in names if n in census})
+    if not used:
+        return (
+            pph,
+            f"households x {PERSONS_PER_HOUSEHOLD} persons (city-wide, 2020 census): districts unknown",
+        )
+    return pph, f"households x persons per household of each district ({', '.join(used)}; {CENSUS_SOURCE})"
 
 
 def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
@@ -255,7 +279,9 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
         comm["population"] = population_from_raster(metric, opts.population).to_numpy()
     residents = comm["population"].to_numpy(dtype=float)
     residents = np.where(
-        np.isfinite(residents), residents, comm["households"].to_numpy(dtype=float) * PERSONS_PER_HOUSEHOLD
+        np.isfinite(residents),
+        residents,
+        comm["households"].to_numpy(dtype=float) * persons_per_household(comm),
     )
     comm["residents"] = residents
     if kind == "area":

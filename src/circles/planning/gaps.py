@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from .residents import PERSONS_PER_HOUSEHOLD  # 2.49 persons per household, Chengdu 7th census
+from .residents import PERSONS_PER_HOUSEHOLD, persons_per_household
 
 __all__ = [
     "GAP_COLUMNS",
@@ -124,8 +124,9 @@ def capacity_gaps(
         else np.full(len(communities), np.nan)
     )
     if "population" in communities:
-        pop_hh = communities["population"].to_numpy(dtype=float) / PERSONS_PER_HOUSEHOLD
+        pop_hh = communities["population"].to_numpy(dtype=float) / persons_per_household(communities)
         households = np.where(np.isfinite(households), households, pop_hh)
+    pph = persons_per_household(communities)
     zh = {c.key: c.name_zh for c in catalog.values()}
     for cat in catalog.values():
         rule = cat.capacity_m2_per_100_households
@@ -167,7 +168,9 @@ def capacity_gaps(
                         "profile": r["profile"],
                         "covered_share": r["covered_share"],
                         "target_share": r["target_share"],
-                        "uncovered_residents": (1 - have / need) * r["households"] * PERSONS_PER_HOUSEHOLD,
+                        "uncovered_residents": (1 - have / need)
+                        * r["households"]
+                        * pph[int(r["community_row"])],
                         "uncovered_area_m2": np.nan,
                         "nearest_facility_id": r["nearest_facility_id"],
                         "nearest_facility_name": r["nearest_facility_name"],
@@ -177,7 +180,7 @@ def capacity_gaps(
                         "required_m2": need * s,
                         "available_m2": have * s,
                         "shortfall_m2": (need - have) * s,
-                        "severity": (1 - have / need) * r["households"] * PERSONS_PER_HOUSEHOLD,
+                        "severity": (1 - have / need) * r["households"] * pph[int(r["community_row"])],
                         "weight_kind": "households",
                     }
                 )

@@ -28,6 +28,7 @@ from ..errors import DataFileError, InputError
 __all__ = [
     "PERSONS_PER_HOUSEHOLD",
     "WEIGHT_KINDS",
+    "persons_per_household",
     "population_from_raster",
     "raster_values_at",
     "resident_points",
@@ -194,13 +195,23 @@ def _spread_all(
     return np.vstack(xy_parts), np.concatenate(owner_parts)
 
 
+def persons_per_household(communities: pd.DataFrame) -> np.ndarray:
+    """Persons per household of each community: its ``persons_per_household`` column where set (the
+    pipeline fills it from the 2020 census of the community's district), else the city-wide
+    :data:`PERSONS_PER_HOUSEHOLD`."""
+    if "persons_per_household" not in communities:
+        return np.full(len(communities), PERSONS_PER_HOUSEHOLD)
+    pph = pd.to_numeric(communities["persons_per_household"], errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isfinite(pph) & (pph > 0), pph, PERSONS_PER_HOUSEHOLD)
+
+
 def _community_totals(comm: gpd.GeoDataFrame, raster: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
     """What each community's weights sum to and which kind that is (:data:`WEIGHT_KINDS`): its
     population; else households x :data:`PERSONS_PER_HOUSEHOLD`; else the raster's zonal sum; else
     its area (m²)."""
     total = _counts(comm, "population")
     kind = np.where(np.isfinite(total), "population", "").astype(object)
-    hh = _counts(comm, "households") * PERSONS_PER_HOUSEHOLD
+    hh = _counts(comm, "households") * persons_per_household(comm)
     use = (kind == "") & np.isfinite(hh)
     total[use], kind[use] = hh[use], "households"
     if raster is not None:
