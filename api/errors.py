@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from circles.errors import (
     CirclesError,
@@ -46,7 +47,7 @@ def status_for(exc: Exception) -> int:
 
 
 def register_errors(app: FastAPI) -> None:
-    async def domain_error(request: Request, exc: CirclesError) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - a bug
@@ -61,11 +62,11 @@ class BodySizeLimit:
     """ASGI middleware: 413 with a JSON ``detail`` for request bodies over ``max_bytes`` (by header or
     by counting a streamed body)."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
@@ -80,7 +81,7 @@ class BodySizeLimit:
             return await self._reject(send)
         seen = 0
 
-        async def counting_receive():
+        async def counting_receive() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -94,7 +95,7 @@ class BodySizeLimit:
         except _TooLarge:
             await self._reject(send)
 
-    async def _reject(self, send):
+    async def _reject(self, send: Send) -> None:
         body = b'{"detail":"request body too large (limit %d bytes)"}' % self.max_bytes
         await send(
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -24,7 +25,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     settings = settings or (state.settings if state is not None else Settings())
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # CPU-bound handlers (isochrones, edits) run in threads: a few threads keep the GIL handoffs
         # cheap on a small machine (anyio's default is 40)
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app = FastAPI(
         title="circles — 15-minute community life circle planner",
         version=__version__,
-        description="Coverage layers, gap lists, isochrones and facility edits. Map data © OpenStreetMap contributors (ODbL).",
+        description=(
+            "Coverage layers, gap lists, isochrones and facility edits. "
+            "Map data © OpenStreetMap contributors (ODbL)."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings

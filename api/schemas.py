@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-
-def clean(v: Any) -> Any:
-    """JSON-safe value: NaN/inf -> None, numpy scalars -> Python."""
-    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 class ErrorOut(BaseModel):

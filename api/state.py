@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry import Point
 
+from circles._common import jsonable
 from circles.errors import InputError
 from circles.io.coords import normalise_crs_name, to_wgs84
 from circles.pipeline import PlanOptions, PlanResult, plan, with_facilities
@@ -23,6 +25,10 @@ from .store import FacilityStore
 
 log = logging.getLogger(__name__)
 
+#: names of the service's caches in ``PlanResult.caches`` (derived from one result, dropped with it)
+API_CACHE = "api"
+MAP_CACHE = "api_maps"
+
 
 class ServiceState:
     """Loaded once at start-up; ``result`` is replaced (never mutated) by edits under ``write_lock``."""
@@ -33,20 +39,30 @@ class ServiceState:
         self.write_lock = threading.Lock()
         base = plan(PlanOptions(region=settings.region, max_snap_m=settings.max_snap_m))
         self.result: PlanResult = self._apply_edits(base)
-        self.map_cache: dict = {}
-        self._candidates = None
-        self._gap_index: tuple[int, GapIndex] | None = None
+        self._candidates: gpd.GeoDataFrame | None = None
 
     def gap_index(self) -> GapIndex:
-        """Filterable columns and JSON-ready rows of the current gap list (rebuilt after an edit)."""
+        """Filterable columns and JSON-ready rows of the current gap list. Cached on the result it
+        belongs to (``result.caches``), so an edit, which publishes a new result, starts afresh."""
         res = self.result
-        cached = self._gap_index
-        if cached is None or cached[0] != id(res):
-            cached = (id(res), GapIndex(res))
-            self._gap_index = cached
-        return cached[1]
+        cache = res.caches.setdefault(API_CACHE, {})
+        idx = cache.get("gap_index")
+        if idx is None:
+            idx = cache.setdefault("gap_index", GapIndex(res))
+        return idx
 
-    def site_candidates(self):
+    def map_html(self, category: str | None, minutes: int) -> str:
+        """The coverage map of the current result (self-contained HTML), cached on that result."""
+        res = self.result
+        cache = res.caches.setdefault(MAP_CACHE, {})
+        html = cache.get((category, minutes))
+        if html is None:
+            from circles.outputs.webmap import render_map
+
+            html = cache.setdefault((category, minutes), render_map(res, category=category, minutes=minutes))
+        return html
+
+    def site_candidates(self) -> gpd.GeoDataFrame:
         """The region's OSM candidate sites (loaded on first use; they do not change with edits)."""
         if self._candidates is None:
             from circles.planning.candidates import candidate_sites
@@ -126,7 +142,8 @@ class ServiceState:
             new = with_facilities(res, fac, [category])
             with self.store.transaction() as con:
                 con.execute(
-                    "INSERT INTO added_facility (facility_id, category, name, floor_area_m2, lon, lat, crs_in, created_at) "
+                    "INSERT INTO added_facility "
+                    "(facility_id, category, name, floor_area_m2, lon, lat, crs_in, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         fid,
@@ -140,7 +157,6 @@ class ServiceState:
                     ),
                 )
             self.result = new
-            self.map_cache.clear()
         return record, _changed(res, new, category)
 
     def delete_facility(self, facility_id: str) -> int:
@@ -162,7 +178,6 @@ class ServiceState:
                         (facility_id, self.store.now()),
                     )
             self.result = new
-            self.map_cache.clear()
         return sum(_changed(res, new, c) for c in cats)
 
 
@@ -180,8 +195,6 @@ class GapIndex:
     pages), so a query costs a mask and a slice, not a DataFrame round trip."""
 
     def __init__(self, result: PlanResult):
-        from .schemas import clean
-
         g = result.gaps
         self.result = result
         self.category = g["category"].to_numpy().astype(str)
@@ -190,4 +203,40 @@ class GapIndex:
         self.kind = g["kind"].to_numpy().astype(str)
         self.uncovered_residents = g["uncovered_residents"].fillna(0).to_numpy(dtype=float)
         self.uncovered_area_m2 = g["uncovered_area_m2"].fillna(0).to_numpy(dtype=float)
-        self.records = [{k: clean(v) for k, v in row.items()} for row in g.to_dict(orient="records")]
+        self.records: list[dict[str, Any]] = [jsonable(row) for row in g.to_dict(orient="records")]
+
+    def matching(
+        self,
+        *,
+        category: str | None = None,
+        level: int | None = None,
+        district: str | None = None,
+        kind: str | None = None,
+        min_residents: float | None = None,
+        min_area_m2: float | None = None,
+    ) -> np.ndarray:
+        """Row numbers (in severity order) of the gaps passing every given filter. ``level`` is a service
+        circle in minutes (5, 10 or 15); ``min_residents`` needs a population-weighted plan. An unknown
+        category or a filter the plan cannot answer is a domain error (422)."""
+        res = self.result
+        mask = np.ones(len(self.records), dtype=bool)
+        if category is not None:
+            res.data.catalog.get(category)
+            mask &= self.category == category
+        if level is not None:
+            if level not in (5, 10, 15):
+                raise InputError(f"level must be 5, 10 or 15 (minutes), got {level}")
+            mask &= self.level_min == level
+        if district is not None:
+            mask &= self.district == district
+        if kind is not None:
+            mask &= self.kind == kind
+        if min_residents is not None:
+            if res.data.weight_kind == "area":
+                raise InputError(
+                    "min_residents needs population data; this region is area-weighted: use min_area_m2"
+                )
+            mask &= self.uncovered_residents >= min_residents
+        if min_area_m2 is not None:
+            mask &= self.uncovered_area_m2 >= min_area_m2
+        return np.flatnonzero(mask)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,7 +49,7 @@ class FacilityStore:
         return con
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """``with store.transaction() as con:`` — BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error."""
         with self._lock:
             con = self._connect()

@@ -260,3 +260,45 @@ def test_population_raster_gives_people(tmp_path, chengdu_osm):
     assert res.coverage["total_weight"].sum() == pytest.approx(pop.sum())
     gaps = res.gaps
     assert gaps["uncovered_residents"].notna().all()
+
+
+def test_spreadsheet_outputs(default_plan):
+    """CSV with BOM, rounded, 'unreachable' instead of inf; xlsx with bilingual headers, frozen header,
+    README sheet; GeoJSON without Infinity."""
+    import openpyxl
+
+    res, out = default_plan
+    raw = (out / "gaps.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    gaps = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
+    shares = gaps["covered_share_pct"].dropna()
+    assert ((shares * 10).round() == shares * 10).all() and shares.between(0, 100).all()
+    unreachable = np.isinf(res.gaps["nearest_time_min"].to_numpy(dtype=float))
+    assert unreachable.any()  # the default region has communities no sample canteen reaches
+    assert (gaps.loc[unreachable, "nearest_time_min"] == "unreachable 不可达").all()
+    assert "inf" not in raw.decode("utf-8-sig").lower().replace("information", "")
+    assert "Infinity" not in (out / "gaps.geojson").read_text(encoding="utf-8")
+    wb = openpyxl.load_workbook(out / "gaps.xlsx")
+    assert wb.sheetnames[0] == "README 说明"
+    ws = wb["缺失清单 gaps"]
+    headers = [c.value for c in ws[1]]
+    assert "覆盖比例(%) covered share (%)" in headers and ws.freeze_panes == "A2"
+    assert ws.max_row == len(res.gaps) + 1
+    readme = " ".join(str(r[0].value) for r in wb["README 说明"].iter_rows())
+    assert "SAMPLE" in readme and "OpenStreetMap" in readme and "AREA" in readme
+
+
+def test_formula_like_text_is_neutralised(tmp_path):
+    from circles.outputs.tables import Column, Sheet, write_csv, write_xlsx
+
+    frame = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "普通"], "v": [1, 2, 3, 4, 5]})
+    cols = (Column("name", "name", "名称", "name"), Column("v", "v", "值", "value", "int"))
+    write_csv(frame, cols, tmp_path / "x.csv")
+    back = pd.read_csv(tmp_path / "x.csv", encoding="utf-8-sig", dtype=str)
+    assert back["name"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "普通"]
+    write_xlsx([Sheet("t", frame, cols)], ["readme"], tmp_path / "x.xlsx")
+    import openpyxl
+
+    ws = openpyxl.load_workbook(tmp_path / "x.xlsx")["t"]
+    assert ws["A2"].data_type == "s" and ws["A2"].quotePrefix  # text, not a formula
+    assert ws["A6"].value == "普通" and not ws["A6"].quotePrefix

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from circles.config import get_profile
 from circles.routing.isochrones import isochrones_at, parse_minutes
 
-from ..dependencies import GeoJSONResponse, get_state
-from ..state import ServiceState
+from ..dependencies import GeoJSONResponse, State
 
 router = APIRouter(tags=["routing"])
 
 
 @router.get("/isochrones", response_class=GeoJSONResponse)
 def get_isochrones(
-    state: Annotated[ServiceState, Depends(get_state)],
+    state: State,
     lon: Annotated[float, Query(ge=-180, le=180, description="WGS84 longitude, degrees")],
     lat: Annotated[float, Query(ge=-90, le=90, description="WGS84 latitude, degrees")],
     minutes: Annotated[str, Query(max_length=64, description="thresholds, comma-separated")] = "5,10,15",

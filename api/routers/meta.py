@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from circles import OSM_ATTRIBUTION
 
-from ..dependencies import get_state
+from ..dependencies import State
 from ..schemas import Category, Health
-from ..state import ServiceState
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(state: Annotated[ServiceState, Depends(get_state)]) -> Health:
+def healthz(state: State) -> Health:
     res = state.result
     return Health(
         status="ok",
@@ -29,6 +26,6 @@ def healthz(state: Annotated[ServiceState, Depends(get_state)]) -> Health:
 
 
 @router.get("/categories", response_model=list[Category])
-def categories(state: Annotated[ServiceState, Depends(get_state)]) -> list[dict]:
+def categories(state: State) -> list[dict]:
     """The facility catalog: levels, thresholds per community type, OSM tags and sources."""
     return state.result.data.catalog.to_records()

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from circles.outputs.export import MEDIA_TYPES, export, export_format, safe_export_path
 
-from ..dependencies import get_state
+from ..dependencies import CategoryKey, OptionalCategoryKey, State
 from ..errors import NotFoundError
-from ..state import ServiceState
 
 router = APIRouter(tags=["outputs"])
-State = Annotated[ServiceState, Depends(get_state)]
 
 
 @router.get("/maps/{region}.html", response_class=HTMLResponse)
 def region_map(
     state: State,
     region: Annotated[str, Path(max_length=64)],
-    category: Annotated[str | None, Query(max_length=64)] = None,
+    category: OptionalCategoryKey = None,
     minutes: Annotated[int, Query(ge=5, le=15, description="5, 10 or 15")] = 10,
 ) -> HTMLResponse:
     """The coverage map (self-contained HTML, works offline; no base tiles)."""
@@ -31,23 +29,16 @@ def region_map(
         raise NotFoundError(f"this service serves region {res.data.region.key!r}, not {region!r}")
     if category is not None:
         res.data.catalog.get(category)
-    key = (id(res), category, minutes)
-    html = state.map_cache.get(key)
-    if html is None:
-        from circles.outputs.webmap import render_map
-
-        html = render_map(res, category=category, minutes=minutes)
-        state.map_cache[key] = html
-    return HTMLResponse(html)
+    return HTMLResponse(state.map_html(category, minutes))
 
 
 @router.get("/sites")
 def sites(
     state: State,
-    category: Annotated[str, Query(max_length=64)],
+    category: CategoryKey,
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     format: Annotated[Literal["gpkg", "shp.zip", "geojson"] | None, Query()] = None,
-) -> dict:
+) -> dict[str, Any]:
     """Up to k new sites for the category (maximal covering, existing facilities fixed): method, objective,
     bound and gap, and per site what it newly covers and which gaps it closes; with ``format`` also a
     download under ``/exports/``."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
+from api import create_app
 from api.schemas import CommunityDetail, CommunityPage, GapPage
 
 
@@ -85,3 +87,29 @@ def test_communities_and_one_community(client):
         if c.covered_share is not None:
             assert 0 <= c.covered_share <= 1
     assert client.get("/communities/no-such-id").status_code == 404
+
+
+def test_coverage_layer_shares_match_the_community_table(client):
+    feats = client.get("/coverage", params={"category": "park", "minutes": 10}).json()["features"]
+    shares = {f["properties"]["community_id"]: f["properties"]["covered_share"] for f in feats[1:]}
+    page = CommunityPage.model_validate(client.get("/communities", params={"limit": 20}).json())
+    for summary in page.items:
+        park = next(
+            c
+            for c in CommunityDetail.model_validate(
+                client.get(f"/communities/{summary.community_id}").json()
+            ).categories
+            if c.category == "park"
+        )
+        expected = None if park.share_10 is None else round(park.share_10, 4)
+        assert shares[summary.community_id] == expected
+
+
+def test_limit_is_bounded_by_the_max_page_setting(fresh_settings):
+    with TestClient(create_app(fresh_settings.model_copy(update={"max_page": 10}))) as c:
+        for path in ("/gaps", "/communities", "/facilities"):
+            ok = c.get(path, params={"limit": 10})
+            assert ok.status_code == 200 and len(ok.json()["items"]) == 10, path
+            r = c.get(path, params={"limit": 11})
+            assert r.status_code == 422 and "max_page" in r.json()["detail"], path
+        assert c.get("/gaps", params={"limit": 0}).status_code == 422

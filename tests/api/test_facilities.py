@@ -37,7 +37,10 @@ def test_post_updates_gaps_and_survives_restart(fresh_settings):
         assert after.total <= before.total
         assert after.items[0].community_id != worst  # no longer the worst canteen gap
         det2 = c.get(f"/communities/{worst}").json()
-        can = lambda d: next(x for x in d["categories"] if x["category"] == "canteen")
+
+        def can(d):
+            return next(x for x in d["categories"] if x["category"] == "canteen")
+
         assert can(det)["covered_share"] == 0 and can(det2)["covered_share"] > 0.5
         assert can(det2)["nearest_time_min"] < can(det)["nearest_time_min"]
         assert can(det2)["nearest_facility_source"] == "user"
@@ -135,3 +138,22 @@ def test_concurrent_writes_and_reads_stay_consistent(fresh_settings):
         assert not errors
         assert c.get("/healthz").json()["facilities"] == n0 + 6
         assert FacilityPage.model_validate(c.get("/facilities", params={"source": "user"}).json()).total == 6
+
+
+def test_derived_pages_are_cached_on_the_result_they_belong_to(fresh_settings):
+    with TestClient(create_app(fresh_settings)) as c:
+        state = c.app.state.service
+        old = state.result
+        first = c.get("/gaps", params={"category": "canteen"}).json()
+        assert c.get("/maps/chengdu-central.html", params={"category": "canteen"}).status_code == 200
+        assert set(old.caches["api_maps"]) == {("canteen", 10)}
+        index = old.caches["api"]["gap_index"]
+        assert c.get("/gaps", params={"category": "canteen"}).json() == first
+        assert old.caches["api"]["gap_index"] is index  # reused, not rebuilt
+        r = c.post("/facilities", json={"category": "canteen", "lon": 104.07, "lat": 30.67})
+        assert r.status_code == 201
+        new = state.result
+        assert new is not old and "api_maps" not in new.caches  # a new result starts without pages
+        assert c.get("/gaps", params={"category": "canteen"}).json()["total"] <= first["total"]
+        assert new.caches["api"]["gap_index"] is not index
+        assert old.caches["api"]["gap_index"] is index  # readers holding the old result keep its pages

@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from .. import OSM_ATTRIBUTION
-from .._common import WGS84, atomic_write, atomic_write_text, json_default
+from .._common import WGS84, atomic_write_text, json_default
 from ._geojson import write_geojson
+from .tables import (
+    COVERAGE_COLUMNS,
+    GAP_COLUMNS,
+    ROLLUP_COLUMNS,
+    Column,
+    Sheet,
+    readme_lines,
+    write_csv,
+    write_xlsx,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import PlanResult
@@ -44,15 +55,22 @@ def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
 
 
 def gaps_layer(result: PlanResult) -> gpd.GeoDataFrame:
-    """Gap rows with their community's polygon (EPSG:4326)."""
+    """Gap rows with their community's polygon (EPSG:4326). Unreachable (infinite) times are null, with
+    ``reachable`` false: JSON has no infinity."""
     geom = result.data.communities.set_index("community_id")["geometry"]
     g = result.gaps.copy()
+    times = pd.to_numeric(g["nearest_time_min"], errors="coerce")
+    g["reachable"] = ~np.isinf(times.to_numpy(dtype=float))
+    for col in ("nearest_time_min", "nearest_walk_m"):
+        g[col] = pd.to_numeric(g[col], errors="coerce").replace([np.inf, -np.inf], np.nan)
     return gpd.GeoDataFrame(g, geometry=geom.reindex(g["community_id"]).to_numpy(), crs=WGS84)
 
 
 def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``coverage.geojson``, ``coverage.csv`` (long form), ``gaps.csv``, ``gaps.geojson``,
-    ``summary.json`` (and ``facilities.geojson``) into ``out_dir``. GeoJSON is EPSG:4326 (RFC 7946)."""
+    """Write ``coverage.geojson``, ``coverage.csv`` and ``coverage.xlsx`` (long form), ``gaps.csv``,
+    ``gaps.xlsx`` (with roll-ups per 社区/街道/区 where the communities name them), ``gaps.geojson``,
+    ``summary.json`` (and ``facilities.geojson``) into ``out_dir``. GeoJSON is EPSG:4326 (RFC 7946);
+    CSV is UTF-8 with BOM, rounded, spreadsheet-safe (see :mod:`circles.outputs.tables`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -61,6 +79,8 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
             "coverage.geojson",
             "coverage.csv",
             "gaps.csv",
+            "gaps.xlsx",
+            "coverage.xlsx",
             "gaps.geojson",
             "summary.json",
             "facilities.geojson",
@@ -68,19 +88,97 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
     }
     members = {"attribution": OSM_ATTRIBUTION}
     write_geojson(coverage_layer(result).to_crs(WGS84), paths["coverage.geojson"], members)
-    long = result.coverage.copy()
-    long.insert(0, "community_id", result.data.communities["community_id"].to_numpy()[long["community_row"]])
-    atomic_write(
-        paths["coverage.csv"],
-        lambda p: long.drop(columns=["community_row", "nearest_facility_row"]).to_csv(
-            p, index=False, encoding="utf-8"
-        ),
+    long = coverage_long(result)
+    write_csv(long, COVERAGE_COLUMNS, paths["coverage.csv"])
+    gaps = gaps_long(result)
+    write_csv(gaps, GAP_COLUMNS, paths["gaps.csv"])
+    readme = readme_lines(workbook_meta(result))
+    write_xlsx(
+        [Sheet("缺失清单 gaps", gaps, GAP_COLUMNS), *rollup_sheets(result)], readme, paths["gaps.xlsx"]
     )
-    atomic_write(paths["gaps.csv"], lambda p: result.gaps.to_csv(p, index=False, encoding="utf-8"))
-    # gap rows unreachable by any facility keep their infinite times (written as Infinity) for now
+    write_xlsx([Sheet("覆盖 coverage", long, COVERAGE_COLUMNS)], readme, paths["coverage.xlsx"])
     write_geojson(gaps_layer(result).to_crs(WGS84), paths["gaps.geojson"], members)
     write_geojson(result.data.facilities.to_crs(WGS84), paths["facilities.geojson"], members)
     atomic_write_text(
         paths["summary.json"], json.dumps(result.summary, ensure_ascii=False, indent=2, default=json_default)
     )
     return paths
+
+
+def _admin_columns(result: PlanResult, community_ids: pd.Series) -> dict[str, np.ndarray]:
+    """社区 / 街道 names of each row's community (where the community table has them)."""
+    comm = result.data.communities.set_index(comm_id_strings(result))
+    out = {}
+    for col in ("community", "street"):
+        if col in comm:
+            out[col] = comm[col].reindex(community_ids.astype(str)).to_numpy()
+    return out
+
+
+def comm_id_strings(result: PlanResult) -> pd.Index:
+    return pd.Index(result.data.communities["community_id"].astype(str))
+
+
+def coverage_long(result: PlanResult) -> pd.DataFrame:
+    """The long coverage table (one row per community and category) with community names and ids."""
+    comm = result.data.communities
+    long = result.coverage.copy()
+    rows = long["community_row"].to_numpy()
+    long.insert(0, "community_id", comm["community_id"].to_numpy()[rows])
+    long.insert(1, "community_name", comm["name"].to_numpy()[rows])
+    long.insert(2, "district", comm["district"].to_numpy()[rows] if "district" in comm else "")
+    for col, values in _admin_columns(result, long["community_id"]).items():
+        long[col] = values
+    return long
+
+
+def gaps_long(result: PlanResult) -> pd.DataFrame:
+    """The gap list with each community's 社区 / 街道 where known."""
+    gaps = result.gaps.copy()
+    for col, values in _admin_columns(result, gaps["community_id"]).items():
+        gaps[col] = values
+    return gaps
+
+
+def rollup_sheets(result: PlanResult) -> list[Sheet]:
+    """One sheet per level (社区, 街道, 区) the communities name, summing every category's coverage."""
+    from ..planning.rollup import rollup
+
+    comm = result.data.communities
+    sheets = []
+    for level, title in (
+        ("community", "社区 community"),
+        ("street", "街道 street"),
+        ("district", "区 district"),
+    ):
+        if level not in comm or not comm[level].astype(str).str.strip().astype(bool).any():
+            continue
+        frames = []
+        for key, rows in result.coverage.groupby("category", sort=False):
+            table = rollup(rows, comm, level, target_share=rows["target_share"].to_numpy())
+            table.insert(0, "category", key)
+            frames.append(table)
+        if frames:
+            columns = (Column("category", "category", "设施类别", "category"), *ROLLUP_COLUMNS)
+            sheets.append(Sheet(title, pd.concat(frames, ignore_index=True), columns))
+    return sheets
+
+
+def workbook_meta(result: PlanResult) -> dict[str, Any]:
+    """What the README sheet of the workbooks says (from the summary)."""
+    s = result.summary
+    sample = s.get("sample_facilities") or 0
+    return {
+        "version": s.get("circles_version", ""),
+        "title": "15-minute community life circle gaps and coverage 15分钟社区生活圈配套缺失清单与覆盖",
+        "region": f"{s.get('region_name', '')} ({s.get('region', '')})",
+        "generated_at": s.get("generated_at", ""),
+        "weighting": s.get("weighting", ""),
+        "sources": [str(s.get("data_source", ""))],
+        "sample_note": (
+            f"{sample} facilities are SAMPLE data (source: sample, names marked （示例）), not observed"
+            if sample
+            else ""
+        ),
+        "notes": list(s.get("notes", [])),
+    }
