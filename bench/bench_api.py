@@ -419,12 +419,12 @@ def table(rows: list[tuple]) -> str:
     cells = [head] + [tuple("" if c is None else str(c) for c in r) for r in rows]
     w = [max(len(r[i]) for r in cells) for i in range(len(head))]
     right = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
-    line = lambda r: "  ".join(c.rjust(w[i]) if i in right else c.ljust(w[i]) for i, c in enumerate(r))  # noqa: E731
+    line = lambda r: "  ".join(c.rjust(w[i]) if i in right else c.ljust(w[i]) for i, c in enumerate(r))
     return "\n".join([line(cells[0]), "  ".join("-" * x for x in w)] + [line(r) for r in cells[1:]])
 
 
 def row(run: str, endpoint: str, clients: int, s: dict, target: str = "") -> tuple:
-    f = lambda k: f"{s[k]:.1f}" if k in s else "-"  # noqa: E731
+    f = lambda k: f"{s[k]:.1f}" if k in s else "-"
     return (
         run,
         endpoint,

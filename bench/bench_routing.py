@@ -246,8 +246,8 @@ def bench_networkx(name: str, net: StreetNetwork, carry: dict, out: dict, n_iso:
 
         def iso(p, polygon=True):
             src = int(ids[tree.query(p)[1]])
-            sub = nx.ego_graph(G, src, radius=CUTOFF_S, distance="travel_time")
-            return nx_iso_polygon(G, sub) if polygon else sub
+            sub = nx.ego_graph(G, src, radius=CUTOFF_S, distance="travel_time")  # noqa: F821 (closure over G, deleted after use)
+            return nx_iso_polygon(G, sub) if polygon else sub  # noqa: F821
 
         pts = carry["pts"][:n_iso]
         iso(pts[0])  # warm-up

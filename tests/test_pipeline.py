@@ -291,7 +291,8 @@ def test_spreadsheet_outputs(default_plan):
 def test_formula_like_text_is_neutralised(tmp_path):
     from circles.outputs.tables import Column, Sheet, write_csv, write_xlsx
 
-    frame = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "普通"], "v": [1, 2, 3, 4, 5]})
+    names = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "普通"]
+    frame = pd.DataFrame({"name": names, "v": [1, 2, 3, 4, 5]})
     cols = (Column("name", "name", "名称", "name"), Column("v", "v", "值", "value", "int"))
     write_csv(frame, cols, tmp_path / "x.csv")
     back = pd.read_csv(tmp_path / "x.csv", encoding="utf-8-sig", dtype=str)

@@ -10,13 +10,13 @@ import logging
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomllib
-import unicodedata
 
 from .errors import DataFileError, InputError, UnknownCategoryError
 

@@ -169,7 +169,9 @@ def plan(
         "or an EPSG code.",
     ),
     population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
-    category: list[str] | None = typer.Option(None, help="Only these categories (repeatable; key or Chinese name, e.g. canteen or 社区食堂)."),
+    category: list[str] | None = typer.Option(
+        None, help="Only these categories (repeatable; key or Chinese name, e.g. canteen or 社区食堂)."
+    ),
     no_osm_facilities: bool = typer.Option(False, help="Do not take facilities from the OSM extract."),
     sample: bool | None = typer.Option(
         None,
@@ -287,7 +289,9 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
 @app.command()
 @friendly
 def sites(
-    category: str = typer.Option(..., help="Facility category: key, Chinese name or alias, e.g. canteen or 社区食堂."),
+    category: str = typer.Option(
+        ..., help="Facility category: key, Chinese name or alias, e.g. canteen or 社区食堂."
+    ),
     k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
     region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
     candidates: Path | None = typer.Option(

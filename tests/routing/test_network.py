@@ -30,7 +30,7 @@ def test_osm_file_loads_with_tag_derived_flags(tmp_path):
     net = load_network(write_osm(tmp_path / "t.osm", WAYS))
     assert net.crs == "EPSG:32648"  # UTM zone of the data
     by_way = {int(w): i for i, w in enumerate(net.seg_way_id)}
-    for wid, (tags, foot, bike) in WAYS.items():
+    for wid, (_tags, foot, bike) in WAYS.items():
         if not (foot or bike):
             assert wid not in by_way  # neither mode: not in the network at all
             continue
@@ -73,7 +73,8 @@ def test_a_node_missing_from_the_extract_splits_the_way(tmp_path):
         '<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">'
         '<node id="10" lat="30.66" lon="104.07"/><node id="12" lat="30.66" lon="104.08"/>'
         '<node id="13" lat="30.661" lon="104.08"/>'
-        '<way id="1"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/><tag k="highway" v="residential"/></way>'
+        '<way id="1"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/>'
+        '<tag k="highway" v="residential"/></way>'
         "</osm>",
         encoding="utf-8",
     )

@@ -75,7 +75,7 @@ def candidate_sites(
         )
         g = data.graphs.get("walk") or next(iter(data.graphs.values()))
 
-        def street_distance(lon, lat):
+        def street_distance(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
             s = g.snap(data.net.project(lon, lat), max_snap_m=5000, strict=False)
             return np.where(s.seg >= 0, s.offstreet_m, 5000.0)
 
