@@ -30,7 +30,7 @@ from .planning.coverage import (
 from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
 from .planning.residents import PERSONS_PER_HOUSEHOLD, persons_per_household
 from .routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph
-from .routing.load import profile_graph, region_network
+from .routing.load import osm_network, profile_graph, region_for_osm, region_network
 from .routing.network import StreetNetwork
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ class PlanOptions:
     """What to plan with. Paths may be ``None`` for the region's own data."""
 
     region: str = DEFAULT_REGION
+    #: any OSM XML/PBF file instead of a registered region
+    osm: Path | None = None
+    #: fetch the region from the internet when its extract is absent (only when the user asks)
+    download: bool = False
     communities: Path | None = None
     communities_crs: str = "wgs84"
     facilities: list[Path] = field(default_factory=list)
@@ -248,12 +252,12 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     from .planning.residents import resident_points
 
     step = progress or (lambda s: None)
-    region = get_region(opts.region)
+    region = region_for_osm(opts.osm) if opts.osm is not None else get_region(opts.region)
     catalog = load_catalog()
     if opts.categories:  # keys, Chinese or English names or aliases -> keys; unknown ones raise
         opts.categories = list(dict.fromkeys(catalog.resolve(name).key for name in opts.categories))
     step("network")
-    net = region_network(region)
+    net = osm_network(opts.osm) if opts.osm is not None else region_network(region, download=opts.download)
     walk = profile_graph(net, "walk")
     step("communities")
     comm, notes = load_communities(opts, region)

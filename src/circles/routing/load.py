@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._common import BBox
 from ..config import DEFAULT_REGION, Profile, Region, get_profile, get_region
 from ..errors import DataFileError, OutsideRegionError
 from ..io.osm import OsmWays
@@ -79,10 +80,18 @@ def _network(osm_path: str, crs: str | None) -> StreetNetwork:
     return load_network(Path(osm_path), crs)
 
 
-def region_network(region: Region) -> StreetNetwork:
-    """The street network of a registered region (cached per process)."""
+def region_network(region: Region, *, download: bool = False) -> StreetNetwork:
+    """The street network of a registered region (cached per process). When its extract is absent the
+    region's bbox is fetched from the internet with osmnx only if ``download`` is true (the user asked,
+    e.g. ``--download``); otherwise :class:`DataFileError` says where the file was looked for."""
     if region.osm_path.exists():
         return _network(str(region.osm_path), region.metric_crs)
+    if not download:
+        raise DataFileError(
+            f"{region.osm_path}: OSM extract of region {region.key!r} not found. Set CIRCLES_DATA_DIR to the "
+            "folder that holds it, give --osm FILE, or pass --download to fetch the region from "
+            "OpenStreetMap (internet; needs the 'download' extra)"
+        )
     log.warning("%s not found; downloading bbox %s with osmnx", region.osm_path, region.bbox)
     return network_from_ways(download_ways(region.bbox), region.metric_crs)
 
@@ -114,12 +123,29 @@ def check_inside(lon: float, lat: float, bbox: tuple[float, float, float, float]
         )
 
 
-def open_network(region: str | None = None, osm: Path | None = None) -> tuple[StreetNetwork, tuple, str]:
+def open_network(
+    region: str | None = None, osm: Path | None = None, *, download: bool = False
+) -> tuple[StreetNetwork, BBox, str]:
     """The network of ``--osm FILE`` or of a registered region, its bbox (degrees) and a label."""
     if osm is not None:
-        net = osm_network(osm)
-        x0, y0, x1, y1 = net.bounds_wgs84()
-        pad = 0.01  # degrees (~1 km): points just beyond the last street are judged by snapping
-        return net, (x0 - pad, y0 - pad, x1 + pad, y1 + pad), f"the network of {Path(osm).name}"
+        reg = region_for_osm(osm)
+        return osm_network(osm), reg.bbox, f"the network of {Path(osm).name}"
     reg = get_region(region or DEFAULT_REGION)
-    return region_network(reg), reg.bbox, f"region {reg.key}"
+    return region_network(reg, download=download), reg.bbox, f"region {reg.key}"
+
+
+def region_for_osm(path: Path) -> Region:
+    """A study region made from any OSM XML/PBF file: its streets' extent padded by ~1 km (degrees),
+    the local UTM zone as metric CRS, no district boundaries. The network is loaded (and cached)."""
+    path = Path(path).resolve()
+    net = osm_network(path)
+    x0, y0, x1, y1 = net.bounds_wgs84()
+    pad = 0.01  # degrees (~1 km): points just beyond the last street are judged by snapping
+    return Region(
+        key=path.name.split(".")[0],
+        osm_path=path,
+        bbox=(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
+        metric_crs=net.crs,
+        name_en=path.name,
+        source=f"OpenStreetMap file {path.name}, © OpenStreetMap contributors, ODbL",
+    )
