@@ -9,14 +9,39 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from circles.config import DEFAULT_REGION
+from circles.inputs import PlanOptions
+from circles.io.file_spec import parse_file_spec
 
 
 class Settings(BaseSettings):
-    """``CIRCLES_REGION``, ``CIRCLES_STATE_DIR`` (database and exports), ``CIRCLES_MAX_BODY_BYTES`` …"""
+    """``CIRCLES_REGION`` (or ``CIRCLES_OSM``), ``CIRCLES_COMMUNITIES``, ``CIRCLES_FACILITIES`` (JSON list),
+    ``CIRCLES_POPULATION``, ``CIRCLES_STATE_DIR`` (database and exports), ``CIRCLES_MAX_BODY_BYTES`` …"""
+
+    def plan_options(self) -> PlanOptions:
+        """What the service plans with (the same inputs as ``circles plan``)."""
+        return PlanOptions(
+            region=self.region,
+            osm=self.osm,
+            communities=parse_file_spec(self.communities) if self.communities else None,
+            facilities=[parse_file_spec(f) for f in self.facilities],
+            population=self.population,
+            crs_check=self.crs_check,
+            max_snap_m=self.max_snap_m,
+        )
 
     model_config = SettingsConfigDict(env_prefix="CIRCLES_", frozen=True)
 
     region: str = DEFAULT_REGION
+    #: any OSM XML/PBF file instead of the registered region
+    osm: Path | None = None
+    #: the planner's community polygons, ``FILE[#LAYER][:CRS]`` (None: the region's OSM residential areas)
+    communities: str | None = None
+    #: facility registers, each ``FILE[#SHEET][:CRS]`` (JSON list in the environment variable)
+    facilities: list[str] = []
+    #: population raster (GeoTIFF, persons per cell)
+    population: Path | None = None
+    #: refuse input files whose coordinates overwhelmingly fit another coordinate system
+    crs_check: bool = True
     #: folder of the facility-edit database and of generated exports; nothing is read outside it
     state_dir: Path = Path("out/service")
     max_body_bytes: int = 16_384

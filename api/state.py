@@ -16,7 +16,7 @@ from shapely.geometry import Point
 from circles._common import jsonable
 from circles.errors import InputError
 from circles.io.coords import normalise_crs_name, to_wgs84
-from circles.pipeline import PlanOptions, PlanResult, plan, with_facilities
+from circles.pipeline import PlanResult, plan, with_facilities
 from circles.routing.load import check_inside
 
 from .errors import NotFoundError
@@ -37,7 +37,7 @@ class ServiceState:
         self.settings = settings
         self.store = FacilityStore(settings.db_path)
         self.write_lock = threading.Lock()
-        base = plan(PlanOptions(region=settings.region, max_snap_m=settings.max_snap_m))
+        base = plan(settings.plan_options())
         self.result: PlanResult = self._apply_edits(base)
         self._candidates: gpd.GeoDataFrame | None = None
 

@@ -15,6 +15,7 @@ from circles.cli import app
 from circles.errors import CoordinateSystemError
 from circles.io.coords import wgs84_to_gcj02
 from circles.outputs.plan_files import write_outputs
+from circles.io.file_spec import FileSpec
 from circles.pipeline import PlanOptions, plan
 
 
@@ -120,8 +121,7 @@ def test_user_files_in_gcj02(tmp_path, chengdu_net):
     cpath, fpath = _user_inputs(tmp_path, chengdu_net, gcj=True)
     opts = PlanOptions(
         communities=cpath,
-        facilities=[fpath],
-        facilities_crs="gcj02",
+        facilities=[FileSpec(fpath, "gcj02")],
         osm_facilities=False,
         categories=["canteen"],
     )
@@ -143,9 +143,12 @@ def test_gcj02_declared_as_wgs84_is_caught(tmp_path, chengdu_net):
     inside = (lon > 104.05) & (lon < 104.12) & (lat > 30.66) & (lat < 30.72)
     glon, glat = wgs84_to_gcj02(lon[inside], lat[inside])
     pd.DataFrame({"category": "canteen", "lng": glon, "lat": glat}).to_csv(fpath, index=False)
-    opts = PlanOptions(communities=cpath, facilities=[fpath], facilities_crs="wgs84", categories=["canteen"])
-    with pytest.raises(CoordinateSystemError, match="gcj02"):
-        plan(opts)
+    # points on streets only: a shift along a street can keep points on streets, so streets alone never
+    # refuse a file; the check warns with its evidence and the plan says so
+    res = plan(PlanOptions(communities=cpath, facilities=[f"{fpath}:wgs84"], categories=["canteen"]))
+    check = res.summary["input_checks"][-1]["check"]
+    assert check["status"] == "suspect" and check["alternative"] == "gcj02"
+    assert any("WARNING" in n and "canteens.csv:gcj02" in n for n in res.data.notes)
 
 
 def test_cli_plan_and_bad_category(tmp_path, chengdu_osm):
@@ -215,9 +218,14 @@ def test_gcj02_facilities_inside_blocks_are_caught(tmp_path, default_plan):
         {"category": osm["category"].to_numpy(), "name": osm["name"].to_numpy(), "lon": glon, "lat": glat}
     ).to_csv(path, index=False)
     with pytest.raises(CoordinateSystemError, match="gcj02"):
-        plan(PlanOptions(facilities=[path], facilities_crs="wgs84", osm_facilities=True))
-    ok = plan(PlanOptions(facilities=[path], facilities_crs="gcj02", categories=["park"]))
+        plan(PlanOptions(facilities=[FileSpec(path, "wgs84")], osm_facilities=True))
+    ok = plan(PlanOptions(facilities=[FileSpec(path, "gcj02")], categories=["park"]))
     assert (ok.data.facilities["source"] == "user").sum() > 0
+    assert ok.summary["input_checks"][0]["check"]["status"] == "ok"
+    # the user may insist (--no-crs-check): the plan runs and says what the check found
+    forced = plan(PlanOptions(facilities=[FileSpec(path, "wgs84")], categories=["park"], crs_check=False))
+    assert forced.summary["input_checks"][0]["check"]["status"] == "refuse"
+    assert any("OVERRIDDEN" in n for n in forced.data.notes)
 
 
 def test_population_raster_gives_people(tmp_path, chengdu_osm):
@@ -291,12 +299,12 @@ def test_spreadsheet_outputs(default_plan):
 def test_formula_like_text_is_neutralised(tmp_path):
     from circles.outputs.tables import Column, Sheet, write_csv, write_xlsx
 
-    names = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "普通"]
+    names = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "普通"]
     frame = pd.DataFrame({"name": names, "v": [1, 2, 3, 4, 5]})
     cols = (Column("name", "name", "名称", "name"), Column("v", "v", "值", "value", "int"))
     write_csv(frame, cols, tmp_path / "x.csv")
     back = pd.read_csv(tmp_path / "x.csv", encoding="utf-8-sig", dtype=str)
-    assert back["name"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "普通"]
+    assert back["name"].tolist() == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "普通"]
     write_xlsx([Sheet("t", frame, cols)], ["readme"], tmp_path / "x.xlsx")
     import openpyxl
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from .config import DEFAULT_REGION
+from . import cli_inputs as ci
+from .config import DEFAULT_REGION, get_region
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -151,24 +152,14 @@ def network(
 @app.command()
 @friendly
 def plan(
-    region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
-    communities: Path | None = typer.Option(
-        None, help="Community polygons (GeoJSON/GPKG/SHP) with id, name, type, households/population."
-    ),
-    communities_crs: str = typer.Option(
-        "wgs84", help="Coordinate system of the community file: wgs84, gcj02, bd09 or an EPSG code."
-    ),
-    facilities: list[Path] | None = typer.Option(
-        None, help="Facility file(s): GeoJSON/GPKG/SHP/CSV with category, lon/lat. Repeatable."
-    ),
-    facilities_crs: str = typer.Option(
-        "wgs84",
-        "--crs",
-        "--facilities-crs",
-        help="Coordinate system of the facility files: wgs84, gcj02 (高德/腾讯), bd09 (百度) "
-        "or an EPSG code.",
-    ),
-    population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
+    out: Path = typer.Option(..., help="Output folder."),
+    region: ci.Region = DEFAULT_REGION,
+    osm: ci.Osm = None,
+    download: ci.Download = False,
+    communities: ci.Communities = None,
+    facilities: ci.Facilities = None,
+    population: ci.Population = None,
+    no_crs_check: ci.NoCrsCheck = False,
     category: list[str] | None = typer.Option(
         None, help="Only these categories (repeatable; key or Chinese name, e.g. canteen or 社区食堂)."
     ),
@@ -179,26 +170,29 @@ def plan(
         help="Include the region's SAMPLE facility layer (default: only without --facilities).",
     ),
     spacing_m: float = typer.Option(50.0, help="Spacing of resident points inside communities, metres."),
-    out: Path = typer.Option(..., help="Output folder."),
     map_: bool = typer.Option(True, "--map/--no-map", help="Also write the coverage map (map.html)."),
+    legacy_crs: ci.LegacyCrs = None,
 ) -> None:
-    """Coverage of every community by every facility category, the gap list and the region summary."""
+    """Coverage of every community by every facility category, the gap list (CSV, Excel, GeoJSON) and
+    the region summary."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from .outputs.plan_files import write_outputs
-    from .pipeline import PlanOptions, load_plan_data, run_plan
+    from .pipeline import load_plan_data, run_plan
 
-    opts = PlanOptions(
-        region=region,
-        communities=communities,
-        communities_crs=communities_crs,
-        facilities=list(facilities or []),
-        facilities_crs=facilities_crs,
-        population=population,
+    ci.refuse_legacy_crs(legacy_crs)
+    opts = ci.plan_options(
+        region,
+        osm,
+        download,
+        communities,
+        facilities,
+        population,
+        no_crs_check,
+        categories=list(category) if category else None,
         osm_facilities=not no_osm_facilities,
         sample_facilities=sample,
-        categories=list(category) if category else None,
         spacing_m=spacing_m,
     )
     if out.exists() and not out.is_dir():
@@ -292,62 +286,50 @@ def sites(
     category: str = typer.Option(
         ..., help="Facility category: key, Chinese name or alias, e.g. canteen or 社区食堂."
     ),
-    k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
-    region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
-    candidates: Path | None = typer.Option(
-        None,
-        help="Your candidate sites: points or polygons (GeoJSON/GPKG/SHP, or CSV with lon/lat); "
-        "optional site_id, name, kind, area_m2.",
+    out: Path = typer.Option(
+        ..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."
     ),
-    candidates_crs: str = typer.Option(
-        "wgs84",
-        "--candidates-crs",
-        help="Coordinate system of the candidates file: wgs84, gcj02 (高德/腾讯), bd09 (百度) "
-        "or an EPSG code.",
+    k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
+    candidates: str | None = typer.Option(
+        None,
+        help=f"Your candidate sites, {ci.FILE_SYNTAX}: points or polygons (GeoJSON/GPKG/SHP, or "
+        "Excel/CSV with lon/lat); optional site_id, name, kind, area_m2.",
     ),
     osm_candidates: bool = typer.Option(
         True,
         "--osm-candidates/--no-osm-candidates",
         help="Also offer the OSM extract's sites (parking, vacant land, small green spaces, markets…).",
     ),
-    communities: Path | None = typer.Option(None, help="Community polygons, as for `circles plan`."),
-    communities_crs: str = typer.Option("wgs84", help="Coordinate system of the community file."),
-    facilities: list[Path] | None = typer.Option(
-        None, help="Facility file(s), as for `circles plan`. Repeatable."
-    ),
-    facilities_crs: str = typer.Option(
-        "wgs84", "--crs", "--facilities-crs", help="Coordinate system of the facility files."
-    ),
-    population: Path | None = typer.Option(None, help="Population raster (GeoTIFF, persons per cell)."),
+    region: ci.Region = DEFAULT_REGION,
+    osm: ci.Osm = None,
+    download: ci.Download = False,
+    communities: ci.Communities = None,
+    facilities: ci.Facilities = None,
+    population: ci.Population = None,
+    no_crs_check: ci.NoCrsCheck = False,
     time_limit: float = typer.Option(
         60.0,
         help="MILP time limit, seconds; past it the best solution found is reported with its gap "
         "to the bound.",
     ),
-    out: Path = typer.Option(
-        ..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."
-    ),
+    legacy_crs: ci.LegacyCrs = None,
 ) -> None:
     """Choose up to k candidate micro-renewal sites (金角银边) that newly cover the most residents within
     the category's threshold (maximal covering, existing facilities fixed) and export them for GIS/CAD."""
+    from .io.file_spec import parse_file_spec
     from .outputs.export import export, export_format
-    from .pipeline import PlanOptions, load_plan_data, run_plan
+    from .pipeline import load_plan_data, run_plan
     from .planning.candidates import candidate_sites
     from .planning.sites import choose_sites
 
     export_format(_check_out_file(out))  # a wrong file ending fails before any work
-    opts = PlanOptions(
-        region=region,
-        communities=communities,
-        communities_crs=communities_crs,
-        facilities=list(facilities or []),
-        facilities_crs=facilities_crs,
-        population=population,
-    )
+    ci.refuse_legacy_crs(legacy_crs)
+    opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
+    cand_spec = parse_file_spec(candidates) if candidates else None
     data = load_plan_data(opts)
     category = data.catalog.resolve(category).key  # 社区食堂 -> canteen; unknown: the accepted names
     result = run_plan(data, opts)
-    cands = candidate_sites(result, candidates, candidates_crs, osm=osm_candidates)
+    cands = candidate_sites(result, cand_spec, osm=osm_candidates, crs_check=opts.crs_check)
     if len(cands) == 0:
         raise CirclesError("no candidate sites: give --candidates or allow --osm-candidates")
     choice = choose_sites(result, category, k, cands, time_limit_s=time_limit)
@@ -360,7 +342,14 @@ def sites(
 @app.command("map")
 @friendly
 def map_cmd(
-    region: str = typer.Option(DEFAULT_REGION, help="Registered region."),
+    out: Path = typer.Option(..., help="Output HTML file, e.g. maps/chengdu-central.html."),
+    region: ci.Region = DEFAULT_REGION,
+    osm: ci.Osm = None,
+    download: ci.Download = False,
+    communities: ci.Communities = None,
+    facilities: ci.Facilities = None,
+    population: ci.Population = None,
+    no_crs_check: ci.NoCrsCheck = False,
     category: list[str] | None = typer.Option(
         None,
         help="Facility category (repeatable; the first is switched on when the map opens). "
@@ -376,18 +365,19 @@ def map_cmd(
     ),
     tiles_attr: str | None = typer.Option(None, help="Attribution of a custom tile URL (required with one)."),
     tiles_crs: str = typer.Option("wgs84", help="Coordinates of a custom tile URL: wgs84 or gcj02."),
-    out: Path = typer.Option(..., help="Output HTML file, e.g. maps/chengdu-central.html."),
 ) -> None:
     """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
     facilities, communities shaded by covered share and the gaps outlined."""
     from .catalog import load_catalog
     from .outputs.webmap import write_map
-    from .pipeline import PlanOptions
     from .pipeline import plan as run_plan_all
 
     _check_out_file(out)
     cats = [load_catalog().resolve(c).key for c in category] if category else None
-    result = run_plan_all(PlanOptions(region=region, categories=cats))
+    opts = ci.plan_options(
+        region, osm, download, communities, facilities, population, no_crs_check, categories=cats
+    )
+    result = run_plan_all(opts)
     path = write_map(
         result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs
     )
@@ -397,25 +387,42 @@ def map_cmd(
 @app.command()
 @friendly
 def serve(
-    region: str = typer.Option(DEFAULT_REGION, help="Registered region to load."),
+    region: str | None = typer.Option(
+        None, help=f"Registered region (default $CIRCLES_REGION or {DEFAULT_REGION})."
+    ),
+    osm: ci.Osm = None,
+    communities: ci.Communities = None,
+    facilities: ci.Facilities = None,
+    population: ci.Population = None,
+    no_crs_check: ci.NoCrsCheck = False,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
-    state_dir: Path = typer.Option(
-        Path("out/service"), help="Folder of the facility-edit database and exports."
+    state_dir: Path | None = typer.Option(
+        None,
+        help="Folder of the facility-edit database and exports (default $CIRCLES_STATE_DIR or out/service).",
     ),
 ) -> None:
-    """Start the HTTP API (OpenAPI docs at /docs); the region is loaded once at start-up."""
+    """Start the HTTP API (OpenAPI docs at /docs) on the region or the planner's own data, loaded once at
+    start-up. Options left out fall back to the CIRCLES_* environment variables."""
     import uvicorn
 
     from api import create_app
     from api.settings import Settings
 
-    from .config import get_region
-
-    get_region(region)  # unknown region: one clear line before the server starts
-    uvicorn.run(
-        create_app(Settings(region=region, state_dir=state_dir)), host=host, port=port, log_level="info"
-    )
+    given: dict[str, Any] = {
+        "region": region,
+        "osm": osm,
+        "communities": communities,
+        "facilities": list(facilities) if facilities else None,
+        "population": population,
+        "state_dir": state_dir,
+        "crs_check": False if no_crs_check else None,
+    }
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    opts = settings.plan_options()  # a bad file spec or region fails here, before the server starts
+    if opts.osm is None:
+        get_region(opts.region)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def _print_worst_gaps(gaps: pd.DataFrame, weight_kind: str, console: Console, n: int = 8) -> None:

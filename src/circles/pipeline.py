@@ -17,8 +17,10 @@ import pandas as pd
 
 from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
-from .config import DEFAULT_REGION, Region, get_region, project_data_dir, shared_data_dir
+from .config import Region, get_region
 from .errors import InputError
+from .inputs import PlanOptions, load_communities, load_facilities
+from .io.crs_inputs import CrsReferenceSource, check_notes
 from .planning.coverage import (
     LEVELS_MIN,
     CategoryTimes,
@@ -28,8 +30,8 @@ from .planning.coverage import (
     coverage_table,
 )
 from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
-from .planning.residents import PERSONS_PER_HOUSEHOLD, persons_per_household
-from .routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph
+from .planning.residents import persons_per_household
+from .routing.graph import ProfileGraph
 from .routing.load import osm_network, profile_graph, region_for_osm, region_network
 from .routing.network import StreetNetwork
 
@@ -46,28 +48,6 @@ WEIGHT_LABELS = {
 
 
 @dataclass
-class PlanOptions:
-    """What to plan with. Paths may be ``None`` for the region's own data."""
-
-    region: str = DEFAULT_REGION
-    #: any OSM XML/PBF file instead of a registered region
-    osm: Path | None = None
-    #: fetch the region from the internet when its extract is absent (only when the user asks)
-    download: bool = False
-    communities: Path | None = None
-    communities_crs: str = "wgs84"
-    facilities: list[Path] = field(default_factory=list)
-    facilities_crs: str = "wgs84"
-    population: Path | None = None
-    osm_facilities: bool = True
-    sample_facilities: bool | None = None  # default: only when no facility file is given
-    categories: list[str] | None = None
-    spacing_m: float = 50.0
-    max_points: int = 200
-    max_snap_m: float = DEFAULT_MAX_SNAP_M
-
-
-@dataclass
 class PlanData:
     """Loaded inputs, ready for coverage: everything in EPSG:4326 plus metric copies of the points."""
 
@@ -80,6 +60,8 @@ class PlanData:
     points: gpd.GeoDataFrame
     weight_kind: str
     notes: list[str]
+    #: one record per user file: how its coordinates were read and what the coordinate check found
+    input_checks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -115,138 +97,6 @@ def facility_points(data: PlanData) -> FacilityPoints:
     )
 
 
-def sample_layer_path(region: str) -> Path:
-    return project_data_dir() / "facilities" / f"{region}_sample.geojson"
-
-
-def load_facilities(
-    opts: PlanOptions, region: Region, catalog: Catalog, net: StreetNetwork, walk: ProfileGraph
-) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """OSM facilities of the region, plus user files (checked for GCJ-02/BD-09 mix-ups) or, when none are
-    given, the region's authored sample layer (``source: sample``)."""
-    from .io.crs_check import check_crs_by_osm_matches, check_declared_crs
-    from .io.facilities import read_facilities
-    from .io.osm_features import osm_facilities
-
-    notes: list[str] = []
-    frames = []
-    if opts.osm_facilities and region.osm_path.exists():
-        frames.append(osm_facilities(region.osm_path, catalog, bbox=region.bbox))
-
-    # reference data for telling WGS84 from GCJ-02/BD-09 files: streets, and the facilities OSM knows
-    # (many facilities sit inside blocks, where the distance to a street alone cannot tell)
-    ref_tree = None
-    if frames and len(frames[0]):
-        from scipy.spatial import cKDTree
-
-        f0 = frames[0]
-        ref_tree = cKDTree(net.project(f0.geometry.x.to_numpy(), f0.geometry.y.to_numpy()))
-
-    def reference_distance(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        xy = net.project(lon, lat)
-        s = walk.snap(xy, max_snap_m=5000, strict=False)
-        d = np.where(s.seg >= 0, s.offstreet_m, 5000.0)
-        if ref_tree is not None:
-            d = np.minimum(d, ref_tree.query(xy)[0])
-        return d
-
-    for path in opts.facilities:
-        gdf = read_facilities(
-            path, crs=opts.facilities_crs, catalog=catalog, bbox=region.bbox, on_outside="drop"
-        )
-        if frames and opts.osm_facilities:
-            check_crs_by_osm_matches(gdf, opts.facilities_crs, frames[0], net)
-        check_declared_crs(gdf, opts.facilities_crs, reference_distance, what="streets and OSM facilities")
-        frames.append(gdf)
-    use_sample = opts.sample_facilities if opts.sample_facilities is not None else not opts.facilities
-    sample = sample_layer_path(region.key)
-    if use_sample and sample.exists():
-        gdf = read_facilities(sample, crs="wgs84", catalog=catalog, bbox=region.bbox, on_outside="drop")
-        gdf["source"] = "sample"
-        frames.append(gdf)
-        notes.append(
-            f"{len(gdf)} facilities of the focus categories OSM lacks are SAMPLE data ({sample.name}), "
-            "not observed"
-        )
-    if not frames:
-        raise InputError("no facilities: give --facilities or enable OSM facilities")
-    cols = ["facility_id", "category", "name", "floor_area_m2", "source", "geometry"]
-    fac = pd.concat([f.reindex(columns=cols) for f in frames], ignore_index=True)
-    fac = gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326")
-    fac["name"] = fac["name"].fillna("").astype(str)
-    fac["floor_area_m2"] = pd.to_numeric(fac["floor_area_m2"], errors="coerce")
-    dup = fac.duplicated(["facility_id", "category"])
-    if dup.any():
-        raise InputError(
-            f"duplicate facility ids across inputs: {', '.join(fac.loc[dup, 'facility_id'].astype(str)[:10])}"
-        )
-    if opts.categories:
-        fac = fac[fac["category"].isin(opts.categories)].reset_index(drop=True)
-    return fac, notes
-
-
-def load_communities(opts: PlanOptions, region: Region) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """User communities, or the region's named residential areas (OSM ``landuse=residential``) as
-    communities; districts joined from the region's district boundaries."""
-    from .io.communities import read_communities
-    from .io.osm_features import osm_communities
-
-    notes = []
-    if opts.communities is not None:
-        comm = read_communities(opts.communities, crs=opts.communities_crs, bbox=region.bbox)
-    else:
-        comm = osm_communities(region.osm_path, bbox=region.bbox, metric_crs=region.metric_crs)
-        notes.append(
-            "communities are the extract's landuse=residential areas (named 小区 compounds; no public 社区 "
-            "boundaries exist), all typed urban, with unknown households"
-        )
-    comm = comm.reset_index(drop=True)
-    comm["area_m2"] = comm.to_crs(region.metric_crs).area
-    for col in ("households", "population"):
-        if col not in comm:
-            comm[col] = np.nan
-    if "district" not in comm or comm["district"].isna().all():
-        comm["district"] = _districts(comm, region)
-    comm["district"] = comm["district"].fillna("").astype(str)
-    comm["persons_per_household"], note = _census_household_size(comm["district"])
-    if note and comm["households"].notna().any():
-        notes.append(note)
-    return comm, notes
-
-
-def _census_household_size(district: pd.Series) -> tuple[np.ndarray, str]:
-    """Persons per family household of each community's district (2020 census), the city-wide
-    2.49 where the district is unknown; and a note saying which were used."""
-    from .io.districts import CENSUS_SOURCE, census_for, district_name
-
-    census = census_for(str(shared_data_dir()))
-    names = [district_name(d) if d else None for d in district]
-    pph = np.array(
-        [census[n].persons_per_household if n in census else PERSONS_PER_HOUSEHOLD for n in names],
-        dtype=float,
-    )
-    used = sorted({f"{n} {census[n].persons_per_household:g}" for n in names if n in census})
-    if not used:
-        return (
-            pph,
-            f"households x {PERSONS_PER_HOUSEHOLD} persons (city-wide, 2020 census): districts unknown",
-        )
-    return pph, f"households x persons per household of each district ({', '.join(used)}; {CENSUS_SOURCE})"
-
-
-def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
-    path = region.districts_path
-    if path is None or not path.exists():
-        return pd.Series([""] * len(comm), index=comm.index)
-    d = gpd.read_file(path)[["district_name", "geometry"]].to_crs(region.metric_crs)
-    pts = gpd.GeoDataFrame(
-        geometry=comm.to_crs(region.metric_crs).representative_point(), crs=region.metric_crs
-    )
-    j = gpd.sjoin(pts, d, how="left", predicate="within")
-    j = j[~j.index.duplicated()]
-    return j["district_name"].reindex(comm.index)
-
-
 def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanData:
     """Load the network, facilities, communities and resident points for :func:`run_plan`."""
     from .planning.residents import resident_points
@@ -259,12 +109,14 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     step("network")
     net = osm_network(opts.osm) if opts.osm is not None else region_network(region, download=opts.download)
     walk = profile_graph(net, "walk")
+    crs_source = CrsReferenceSource(region, net, walk)
     step("communities")
-    comm, notes = load_communities(opts, region)
+    comm, notes, checks = load_communities(opts, region, crs_source)
     types = set(comm["type"])
     graphs = {p: profile_graph(net, p) for p in {COMMUNITY_PROFILES.get(t, "walk") for t in types} | {"walk"}}
     step("facilities")
-    fac, fnotes = load_facilities(opts, region, catalog, net, walk)
+    fac, fnotes, fchecks = load_facilities(opts, region, catalog, crs_source)
+    checks += fchecks
     step("resident points")
     metric = comm.to_crs(region.metric_crs)
     pts = resident_points(
@@ -290,7 +142,8 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     comm["residents"] = residents
     if kind == "area":
         notes.append("no population data: coverage is weighted by residential AREA, not by people")
-    return PlanData(region, net, graphs, catalog, comm, fac, pts, kind, notes + fnotes)
+    notes += fnotes + check_notes(checks)
+    return PlanData(region, net, graphs, catalog, comm, fac, pts, kind, notes, checks)
 
 
 def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None) -> PlanResult:
@@ -437,6 +290,7 @@ def region_summary(
         },
         "categories": cats,
         "notes": data.notes,
+        **({"input_checks": data.input_checks} if data.input_checks else {}),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
 

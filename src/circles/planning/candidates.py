@@ -29,6 +29,7 @@ from ..io.candidates import (
     candidate_frame,
     read_candidates,
 )
+from ..io.file_spec import FileSpec
 from ..io.osm_candidates import osm_candidates
 from ..io.osm_features import DEFAULT_METRIC_CRS
 
@@ -53,33 +54,34 @@ log = logging.getLogger(__name__)
 
 def candidate_sites(
     result: PlanResult,
-    path: str | Path | None = None,
-    crs: object = "wgs84",
+    source: str | Path | FileSpec | None = None,
+    crs: object = None,
     *,
     osm: bool = True,
     layer: str | int | None = None,
+    crs_check: bool = True,
 ) -> gpd.GeoDataFrame:
-    """The region's OSM candidates (when ``osm`` and the extract exists) plus the user's file ``path``
-    (read with :func:`read_candidates`, sites outside the region dropped, and checked for GCJ-02/BD-09
-    numbers declared as WGS84 against the street network). Ids must be unique across both."""
-    from ..io.crs_check import check_declared_crs
+    """The region's OSM candidates (when ``osm`` and the extract exists) plus the user's file ``source``
+    (a path or ``FileSpec`` such as ``"sites.xlsx:gcj02"``, read with :func:`read_candidates`; sites
+    outside the region dropped) whose coordinate system is checked against the map like every input
+    (refused when the evidence is overwhelming, unless ``crs_check`` is false; the verdict is in
+    ``attrs['input_check']``). Ids must be unique across both."""
+    from ..io.crs_inputs import CrsReferenceSource, check_file_crs
 
     data = result.data
     region = data.region
     frames = []
     if osm and region.osm_path.exists():
         frames.append(osm_candidates(region.osm_path, bbox=region.bbox, metric_crs=region.metric_crs))
-    if path is not None:
+    check = None
+    if source is not None:
         user = read_candidates(
-            path, crs=crs, bbox=region.bbox, on_outside="drop", layer=layer, metric_crs=region.metric_crs
+            source, crs=crs, bbox=region.bbox, on_outside="drop", layer=layer, metric_crs=region.metric_crs
         )
-        g = data.graphs.get("walk") or next(iter(data.graphs.values()))
-
-        def street_distance(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-            s = g.snap(data.net.project(lon, lat), max_snap_m=5000, strict=False)
-            return np.where(s.seg >= 0, s.offstreet_m, 5000.0)
-
-        check_declared_crs(user, crs, street_distance, what="streets")
+        walk = data.graphs.get("walk") or next(iter(data.graphs.values()))
+        ref = CrsReferenceSource(region, data.net, walk)
+        ref.osm_facilities = data.facilities[data.facilities["source"] == "osm"]
+        check = check_file_crs(user, "candidate sites", ref, enabled=crs_check)
         frames.append(user)
     if not frames:
         return candidate_frame([], [])
@@ -91,6 +93,8 @@ def candidate_sites(
             "duplicate candidate site ids across OSM and the candidates file: "
             + ", ".join(dict.fromkeys(out.loc[dup, "site_id"].astype(str)[:10]))
         )
+    if check is not None:
+        out.attrs["input_check"] = check
     return out
 
 
