@@ -176,3 +176,53 @@ def test_outputs_that_are_directories_or_files(tmp_path, chengdu_osm):
     f.write_text("keep me")
     res = runner.invoke(app, ["plan", "--out", str(f)])
     assert res.exit_code == 2 and "is a file" in res.output and f.read_text() == "keep me"
+
+
+# --- a planner's own registers: one coordinate system per file ---------------------------------------
+
+
+def _register(path, rows):
+    import pandas as pd
+
+    pd.DataFrame(rows, columns=["名称", "类别", "经度", "纬度"]).to_csv(
+        path, index=False, encoding="utf-8-sig"
+    )
+    return path
+
+
+def test_plan_refuses_an_undeclared_table_and_the_old_global_crs(tmp_path, chengdu_osm):
+    reg = _register(tmp_path / "食堂.csv", [["甲食堂", "社区食堂", 104.0657, 30.6598]])
+    res = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--facilities", str(reg)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    for choice in ("wgs84", "gcj02", "bd09", "EPSG"):
+        assert choice in res.output
+    assert not (tmp_path / "o").exists()  # nothing written
+    old = runner.invoke(
+        app, ["plan", "--out", str(tmp_path / "o"), "--facilities", str(reg), "--crs", "gcj02"]
+    )
+    assert old.exit_code == 2 and "no longer accepted" in old.output and "canteens.xlsx:gcj02" in old.output
+    bad = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--facilities", f"{reg}:gcj"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_plan_with_a_chinese_gcj02_register(tmp_path, chengdu_osm):
+    """类别 = 社区食堂, 经度/纬度 in GCJ-02, declared per file: the canteens land where they belong."""
+    from circles.io.coords import wgs84_to_gcj02
+
+    lon, lat = wgs84_to_gcj02([104.0657, 104.0801], [30.6598, 30.6455])
+    reg = _register(
+        tmp_path / "canteens.csv",
+        [["甲食堂", "社区食堂", lon[0], lat[0]], ["乙食堂", "食堂", lon[1], lat[1]]],
+    )
+    out = tmp_path / "o"
+    res = runner.invoke(
+        app, ["plan", "--out", str(out), "--facilities", f"{reg}:gcj02", "--category", "社区食堂", "--no-map"]
+    )
+    assert res.exit_code == 0, res.output
+    fac = json.loads((out / "facilities.geojson").read_text(encoding="utf-8"))["features"]
+    user = [f for f in fac if f["properties"]["source"] == "user"]
+    assert len(user) == 2 and {f["properties"]["category"] for f in user} == {"canteen"}
+    x, y = user[0]["geometry"]["coordinates"]
+    assert abs(x - 104.0657) < 2e-5 and abs(y - 30.6598) < 2e-5  # converted back to WGS84
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["input_checks"][0]["crs_read_as"] == "gcj02"

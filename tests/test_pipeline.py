@@ -12,10 +12,11 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from circles.cli import app
+from circles.config import shared_data_dir
 from circles.errors import CoordinateSystemError
 from circles.io.coords import wgs84_to_gcj02
-from circles.outputs.plan_files import write_outputs
 from circles.io.file_spec import FileSpec
+from circles.outputs.plan_files import write_outputs
 from circles.pipeline import PlanOptions, plan
 
 
@@ -311,3 +312,49 @@ def test_formula_like_text_is_neutralised(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "x.xlsx")["t"]
     assert ws["A2"].data_type == "s" and ws["A2"].quotePrefix  # text, not a formula
     assert ws["A6"].value == "普通" and not ws["A6"].quotePrefix
+
+
+def test_households_use_the_district_census_and_elderly_are_reported(tmp_path, chengdu_osm):
+    """2020 census: 锦江 2.18 and 成华 2.41 persons per household; canteens serve the elderly, so the gap list
+    reports uncovered residents aged 65+ with the district's share (锦江 12.97 %)."""
+    from circles.io.districts import census_for
+
+    census = census_for(str(shared_data_dir()))
+    lon0, lat0 = 104.0800, 30.6900
+    comm = gpd.GeoDataFrame(
+        {
+            "community_id": ["A", "B"],
+            "name": ["甲", "乙"],
+            "households": [1000, 1000],
+            "district": ["锦江", "Chenghua"],
+            "社区": ["水井坊社区", "不存在社区"],
+        },
+        geometry=[
+            box(lon0, lat0, lon0 + 0.003, lat0 + 0.003),
+            box(lon0 + 0.03, lat0, lon0 + 0.033, lat0 + 0.003),
+        ],
+        crs="EPSG:4326",
+    )
+    comm.to_file(tmp_path / "c.geojson", driver="GeoJSON")
+    reg = tmp_path / "canteens.csv"
+    pd.DataFrame({"类别": ["社区食堂"], "经度": [lon0 + 0.0015], "纬度": [lat0 + 0.0015]}).to_csv(
+        reg, index=False
+    )
+    res = plan(
+        PlanOptions(
+            communities=tmp_path / "c.geojson",
+            facilities=[f"{reg}:wgs84"],
+            categories=["canteen"],
+            osm_facilities=False,
+        )
+    )
+    c = res.data.communities.set_index("community_id")
+    assert c.loc["A", "residents"] == pytest.approx(1000 * census["锦江区"].persons_per_household)
+    assert c.loc["B", "residents"] == pytest.approx(1000 * census["成华区"].persons_per_household)
+    assert c.loc["A", "district"] == "锦江"  # kept as given; matched for the census
+    gap = res.gaps[(res.gaps["community_id"] == "B") & (res.gaps["category"] == "canteen")].iloc[0]
+    assert gap["uncovered_elderly"] == pytest.approx(
+        gap["uncovered_residents"] * census["成华区"].share_65plus
+    )
+    assert any("不存在社区" in n and "official 2023 list" in n for n in res.data.notes)
+    assert not any("水井坊社区" in n for n in res.data.notes)

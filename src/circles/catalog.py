@@ -46,6 +46,7 @@ _OPTIONAL = (
     "plan_target_year",
     "notes",
     "aliases",
+    "serves_elderly",
 )
 _TOP_LEVEL = ("schema_version", "category")
 
@@ -125,6 +126,8 @@ class Category:
     notes: str = ""
     #: other names users write for this category (Chinese and English), matched by :meth:`Catalog.resolve`
     aliases: tuple[str, ...] = ()
+    #: serves mainly older residents: gap lists report uncovered residents aged 65+ (census share)
+    serves_elderly: bool = False
 
     @property
     def thresholds_min(self) -> dict[str, float]:
@@ -186,6 +189,7 @@ class Category:
             "plan_target_year": self.plan_target_year,
             "osm_tags": [f.to_record() for f in self.osm_tags],
             "aliases": list(self.aliases),
+            "serves_elderly": self.serves_elderly,
             "sources": list(self.sources),
             "notes": self.notes,
         }
@@ -393,7 +397,14 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         plan_target_year=_optional_int(t, "plan_target_year", fail),
         notes=notes.strip(),
         aliases=_aliases(t.get("aliases", []), fail),
+        serves_elderly=_flag(t.get("serves_elderly", False), "serves_elderly", fail),
     )
+
+
+def _flag(value: Any, name: str, fail: _Fail) -> bool:
+    if not isinstance(value, bool):
+        raise fail(f"{name!r} must be true or false (got {value!r})")
+    return value
 
 
 def _aliases(aliases: Any, fail: _Fail) -> tuple[str, ...]:

@@ -131,6 +131,7 @@ def load_communities(
     if opts.communities is not None:
         comm = read_communities(opts.communities, bbox=region.bbox)
         checks.append(check_file_crs(comm, "communities", crs_source, enabled=opts.crs_check))
+        notes += admin_name_notes(comm)
     else:
         comm = osm_communities(region.osm_path, bbox=region.bbox, metric_crs=region.metric_crs)
         notes.append(
@@ -146,9 +147,37 @@ def load_communities(
         comm["district"] = _districts(comm, region)
     comm["district"] = comm["district"].fillna("").astype(str)
     comm["persons_per_household"], note = census_household_size(comm["district"])
+    comm["share_65plus"] = census_share_65plus(comm["district"])
     if comm["households"].notna().any():
         notes.append(note)
     return comm, notes, checks
+
+
+def admin_name_notes(comm: pd.DataFrame) -> list[str]:
+    """Notes on 社区 / 街道 names that are not in the official 2023 lists (near matches suggested);
+    the communities keep the names they were given."""
+    from .io.admin_names import admin_names_for
+
+    names = admin_names_for(str(shared_data_dir()))
+    if names is None:
+        return []
+    notes = []
+    for col, level, label in (("community", "community", "社区"), ("street", "street", "街道")):
+        if col not in comm or comm[col].isna().all():
+            continue
+        table = names.check_all(comm[col], level)
+        unknown = table[~table["status"].isin(["exact", "matched"])]
+        if len(unknown):
+            shown = [
+                f"{r.name}" + (f" (did you mean {r.suggestions}?)" if r.suggestions else "")
+                for r in unknown.head(10).itertuples()
+            ]
+            more = f" … and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            notes.append(
+                f"{len(unknown)} of {len(table)} {label} names are not in the official 2023 list "
+                f"(NBS division codes; kept as given): {'; '.join(shown)}{more}"
+            )
+    return notes
 
 
 def census_household_size(district: pd.Series) -> tuple[np.ndarray, str]:
@@ -169,6 +198,15 @@ def census_household_size(district: pd.Series) -> tuple[np.ndarray, str]:
             f"households x {PERSONS_PER_HOUSEHOLD} persons (city-wide, 2020 census): districts unknown",
         )
     return pph, f"households x persons per household of each district ({', '.join(used)}; {CENSUS_SOURCE})"
+
+
+def census_share_65plus(district: pd.Series) -> np.ndarray:
+    """Share of residents aged 65+ (0-1) of each community's district (2020 census); NaN where unknown."""
+    from .io.districts import census_for, district_name
+
+    census = census_for(str(shared_data_dir()))
+    names = [district_name(d) if d else None for d in district]
+    return np.array([census[n].share_65plus if n in census else np.nan for n in names], dtype=float)
 
 
 def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:

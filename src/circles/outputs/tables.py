@@ -67,6 +67,13 @@ GAP_COLUMNS: tuple[Column, ...] = (
         "metres",
     ),
     Column(
+        "uncovered_elderly",
+        "uncovered_elderly_65plus",
+        "未覆盖65岁以上老人(人)",
+        "uncovered residents aged 65+ (persons; district census share)",
+        "metres",
+    ),
+    Column(
         "uncovered_area_m2",
         "uncovered_area_m2",
         "未覆盖居住用地(m²)",

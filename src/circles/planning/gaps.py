@@ -44,6 +44,7 @@ GAP_COLUMNS = [
     "covered_share",
     "target_share",
     "uncovered_residents",
+    "uncovered_elderly",
     "uncovered_area_m2",
     "nearest_facility_id",
     "nearest_facility_name",
@@ -97,6 +98,7 @@ def coverage_gaps(
             "covered_share": cov["covered_share"].to_numpy(),
             "target_share": cov["target_share"].to_numpy(),
             "uncovered_residents": uncovered_res,
+            "uncovered_elderly": _elderly(uncovered_res, comm, cov["category"], catalog),
             "uncovered_area_m2": uncovered_area,
             "nearest_facility_id": cov["nearest_facility_id"].to_numpy(),
             "nearest_facility_name": cov["nearest_facility_name"].to_numpy(),
@@ -108,6 +110,19 @@ def coverage_gaps(
         }
     )
     return out
+
+
+def _elderly(
+    uncovered_res: np.ndarray, comm: pd.DataFrame, categories: pd.Series, catalog: Catalog
+) -> np.ndarray:
+    """Uncovered residents aged 65+ (persons): uncovered residents x the district's census share aged 65+,
+    for categories that serve the elderly (``serves_elderly`` in the catalog); NaN elsewhere or without
+    people or census figures."""
+    if "share_65plus" not in comm:
+        return np.full(len(comm), np.nan)
+    serves = np.array([catalog.get(k).serves_elderly for k in categories], dtype=bool)
+    share = pd.to_numeric(comm["share_65plus"], errors="coerce").to_numpy(dtype=float)
+    return np.where(serves, uncovered_res * share, np.nan)
 
 
 def capacity_gaps(
