@@ -358,3 +358,23 @@ def test_households_use_the_district_census_and_elderly_are_reported(tmp_path, c
     )
     assert any("不存在社区" in n and "official 2023 list" in n for n in res.data.notes)
     assert not any("水井坊社区" in n for n in res.data.notes)
+
+
+def test_resident_estimate_is_labelled_and_kept_apart(default_plan):
+    """Without population data: area weighting, plus a census-spread ESTIMATE beside it (never as counts)."""
+    from circles.io.districts import census_for
+
+    res, out = default_plan
+    comm = res.data.communities
+    assert res.data.weight_kind == "area" and comm["residents"].isna().all()  # no counted people
+    est = comm["residents_estimate"]
+    census = census_for(str(shared_data_dir()))
+    for district, grp in comm.groupby("district"):
+        if district in census:  # never more people than the district has
+            assert 0 < grp["residents_estimate"].sum() <= census[district].population
+    assert (est.dropna() > 0).all()
+    assert any(n.startswith("ESTIMATE") for n in res.data.notes)
+    canteen = next(c for c in res.summary["categories"] if c["category"] == "canteen")
+    assert "ESTIMATE" in canteen["residents_estimate"]["label"]
+    gaps = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
+    assert "uncovered_residents_ESTIMATE" in gaps.columns and gaps["uncovered_residents"].isna().all()

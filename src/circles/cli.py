@@ -265,6 +265,13 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
             fac,
         )
     console.print(t)
+    estimated = [c for c in summary["categories"] if c.get("residents_estimate")]
+    if estimated:
+        parts = [f"{c['name_zh']} {c['residents_estimate']['uncovered']:,}" for c in estimated]
+        console.print(
+            "residents NOT covered, ESTIMATE (census spread over residential land, not counted people): "
+            + ", ".join(parts)
+        )
     park = summary.get("park_service_coverage")
     if park:
         console.print(

@@ -209,6 +209,45 @@ def census_share_65plus(district: pd.Series) -> np.ndarray:
     return np.array([census[n].share_65plus if n in census else np.nan for n in names], dtype=float)
 
 
+ESTIMATE_LABEL = (
+    "ESTIMATE: each district's 2020 census population, pro rata to the part of the district inside the "
+    "region, spread over its residential areas by area — not counted people"
+)
+
+
+def estimate_residents(comm: gpd.GeoDataFrame, region: Region) -> tuple[np.ndarray, str]:
+    """Estimated residents of each community when no population data is given (persons, NaN where the
+    district or its census is unknown): the district's census population x (district area inside the
+    region / district area), spread over the district's communities in proportion to their area. A
+    labelled estimate (:data:`ESTIMATE_LABEL`), kept beside the area weighting, never mixed with counts."""
+    from .io.districts import census_for, district_name
+
+    census = census_for(str(shared_data_dir()))
+    path = region.districts_path
+    out = np.full(len(comm), np.nan)
+    if not census or path is None or not path.exists():
+        return out, ""
+    bounds = gpd.read_file(path)[["district_name", "geometry"]].to_crs(region.metric_crs)
+    inside = bounds.geometry.intersection(
+        gpd.GeoSeries.from_wkt([_bbox_wkt(region)], crs=WGS84).to_crs(region.metric_crs).iloc[0]
+    )
+    share_inside = dict(zip(bounds["district_name"], (inside.area / bounds.geometry.area).to_numpy()))
+    names = np.array([district_name(d) if d else None for d in comm["district"]], dtype=object)
+    area = comm["area_m2"].to_numpy(dtype=float)
+    used = []
+    for name in sorted({n for n in names if n in census and n in share_inside}):
+        rows = names == name
+        people = census[name].population * share_inside[name]
+        out[rows] = people * area[rows] / area[rows].sum()
+        used.append(f"{name} {people:,.0f}")
+    return out, f"{ESTIMATE_LABEL} ({'; '.join(used)})" if used else ""
+
+
+def _bbox_wkt(region: Region) -> str:
+    x0, y0, x1, y1 = region.bbox
+    return f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
+
+
 def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
     """The district (区) each community's representative point lies in, from the region's boundaries."""
     path = region.districts_path

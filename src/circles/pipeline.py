@@ -19,7 +19,7 @@ from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
 from .config import Region, get_region
 from .errors import InputError
-from .inputs import PlanOptions, load_communities, load_facilities
+from .inputs import PlanOptions, estimate_residents, load_communities, load_facilities
 from .io.crs_inputs import CrsReferenceSource, check_notes
 from .planning.coverage import (
     LEVELS_MIN,
@@ -142,6 +142,9 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     comm["residents"] = residents
     if kind == "area":
         notes.append("no population data: coverage is weighted by residential AREA, not by people")
+        comm["residents_estimate"], estimate_note = estimate_residents(comm, region)
+        if estimate_note:
+            notes.append(estimate_note)
     notes += fnotes + check_notes(checks)
     return PlanData(region, net, graphs, catalog, comm, fac, pts, kind, notes, checks)
 
@@ -243,6 +246,9 @@ def region_summary(
             if len(gaps)
             else 0,
         }
+        estimate = _estimated_coverage(data.communities, g)
+        if estimate:
+            entry["residents_estimate"] = estimate
         if cat.coverage_target:
             entry["coverage_target"] = cat.coverage_target
             entry["meets_target"] = bool(
@@ -292,6 +298,26 @@ def region_summary(
         "notes": data.notes,
         **({"input_checks": data.input_checks} if data.input_checks else {}),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def _estimated_coverage(comm: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any] | None:
+    """Residents covered and uncovered by the census-spread ESTIMATE (see
+    :func:`circles.inputs.estimate_residents`), when the plan has no population data; else None."""
+    if "residents_estimate" not in comm:
+        return None
+    est = comm["residents_estimate"].to_numpy(dtype=float)[rows["community_row"].to_numpy()]
+    known = np.isfinite(est)
+    if not known.any():
+        return None
+    covered = float((rows["covered_share"].to_numpy()[known] * est[known]).sum())
+    total = float(est[known].sum())
+    return {
+        "label": "ESTIMATE (census spread over residential land), not counted people",
+        "residents": round(total),
+        "covered": round(covered),
+        "uncovered": round(total - covered),
+        "covered_share": _ratio(covered, total),
     }
 
 

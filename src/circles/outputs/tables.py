@@ -74,6 +74,13 @@ GAP_COLUMNS: tuple[Column, ...] = (
         "metres",
     ),
     Column(
+        "uncovered_residents_estimate",
+        "uncovered_residents_ESTIMATE",
+        "未覆盖人口估算(人,估算)",
+        "uncovered residents ESTIMATE (census spread over residential land; not counted)",
+        "metres",
+    ),
+    Column(
         "uncovered_area_m2",
         "uncovered_area_m2",
         "未覆盖居住用地(m²)",

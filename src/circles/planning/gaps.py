@@ -46,6 +46,7 @@ GAP_COLUMNS = [
     "uncovered_residents",
     "uncovered_elderly",
     "uncovered_area_m2",
+    "uncovered_residents_estimate",
     "nearest_facility_id",
     "nearest_facility_name",
     "nearest_facility_source",
@@ -100,6 +101,7 @@ def coverage_gaps(
             "uncovered_residents": uncovered_res,
             "uncovered_elderly": _elderly(uncovered_res, comm, cov["category"], catalog),
             "uncovered_area_m2": uncovered_area,
+            "uncovered_residents_estimate": uncovered_share * _column(comm, "residents_estimate"),
             "nearest_facility_id": cov["nearest_facility_id"].to_numpy(),
             "nearest_facility_name": cov["nearest_facility_name"].to_numpy(),
             "nearest_facility_source": cov["nearest_facility_source"].to_numpy(),
@@ -110,6 +112,10 @@ def coverage_gaps(
         }
     )
     return out
+
+
+def _column(comm: pd.DataFrame, name: str) -> np.ndarray:
+    return comm[name].to_numpy(dtype=float) if name in comm else np.full(len(comm), np.nan)
 
 
 def _elderly(
