@@ -411,10 +411,10 @@ def test_read_candidates_points_polygons_and_gcj02(tmp_path):
 
     csv = tmp_path / "c.csv"
     csv.write_text("site_id,name,lon,lat\nq1,口袋公园,104.07,30.67\n", encoding="utf-8")
-    assert read_candidates(csv)["name"].iat[0] == "口袋公园"
+    assert read_candidates(csv, crs="wgs84")["name"].iat[0] == "口袋公园"
     csv.write_text("site_id,lon,lat\nq1,104.07,30.67\nq1,104.08,30.67\n", encoding="utf-8")
     with pytest.raises(DataFileError, match="duplicate"):
-        read_candidates(csv)
+        read_candidates(csv, crs="wgs84")
     line = gpd.GeoDataFrame(
         {"id": ["l"]}, geometry=[shapely.LineString([(104, 30.6), (104.01, 30.6)])], crs="EPSG:4326"
     )

@@ -4,12 +4,16 @@ candidate sites) and the Chinese coordinate systems (GCJ-02, BD-09) they may com
 
 Modules: :mod:`.osm` (highway ways), :mod:`.osm_features` (facilities, communities, buildings),
 :mod:`.osm_candidates` (candidate sites), :mod:`.facilities`, :mod:`.communities` and
-:mod:`.candidates` (user files), :mod:`.coords` (coordinate conversions), :mod:`.crs_check` (is a
-declared coordinate system right?). Column tuples with the same name in several modules
-(``FACILITY_COLUMNS``, ``COMMUNITY_COLUMNS``) are imported from their module.
+:mod:`.candidates` (user files: Excel, CSV, GeoJSON, GeoPackage, Shapefile; Chinese or English
+headers), :mod:`.file_spec` (which file, sheet or layer, and coordinate system: ``canteens.xlsx:gcj02``),
+:mod:`.coords` (coordinate conversions), :mod:`.crs_check` (is a declared coordinate system right?).
+Column tuples with the same name in several modules (``FACILITY_COLUMNS``, ``COMMUNITY_COLUMNS``) are
+imported from their module.
 """
 
+from ._files import MAX_INPUT_BYTES
 from .candidates import (
+    CANDIDATE_ALIASES,
     CANDIDATE_COLUMNS,
     CANDIDATE_KINDS,
     KIND_ZH,
@@ -17,7 +21,7 @@ from .candidates import (
     CandidateKind,
     read_candidates,
 )
-from .communities import read_communities
+from .communities import COMMUNITY_ALIASES, read_communities
 from .coords import (
     CRS_LABELS,
     bd09_to_gcj02,
@@ -29,7 +33,19 @@ from .coords import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from .facilities import read_facilities
+from .crs_check import (
+    CrsEvidence,
+    CrsReference,
+    CrsVerdict,
+    assess_crs,
+    build_crs_reference,
+    check_crs_by_osm_matches,
+    check_declared_crs,
+    crs_reference_from_osm,
+    read_reference_areas,
+)
+from .facilities import FACILITY_ALIASES, read_facilities
+from .file_spec import CRS_CHOICES, FileSpec, parse_file_spec
 from .osm import OSM_SUFFIXES, OsmWays, check_osm_file, read_highway_ways
 from .osm_candidates import osm_candidates
 from .osm_features import (
@@ -42,35 +58,49 @@ from .osm_features import (
     osm_residential_buildings,
 )
 
-# crs_check re-exports are added by its owner
-
 __all__ = [
+    "CANDIDATE_ALIASES",
     "CANDIDATE_COLUMNS",
     "CANDIDATE_KINDS",
+    "COMMUNITY_ALIASES",
+    "CRS_CHOICES",
     "CRS_LABELS",
     "DEFAULT_METRIC_CRS",
+    "FACILITY_ALIASES",
     "KIND_ZH",
+    "MAX_INPUT_BYTES",
     "MIN_COMMUNITY_AREA_M2",
     "OSM_SUFFIXES",
     "RESIDENTIAL_BUILDING_VALUES",
     "SMALL_GREEN_MAX_M2",
     "UNNAMED_COMMUNITY",
     "CandidateKind",
+    "FileSpec",
+    "CrsEvidence",
+    "CrsReference",
+    "CrsVerdict",
     "OsmWays",
+    "assess_crs",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
+    "build_crs_reference",
+    "check_crs_by_osm_matches",
+    "check_declared_crs",
     "check_osm_file",
+    "crs_reference_from_osm",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "normalise_crs_name",
     "osm_candidates",
     "osm_communities",
     "osm_facilities",
+    "parse_file_spec",
     "osm_residential_buildings",
     "read_candidates",
     "read_communities",
     "read_facilities",
     "read_highway_ways",
+    "read_reference_areas",
     "to_wgs84",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",

@@ -4,22 +4,27 @@ are read in, their conversion to WGS84 lon/lat, and the region check.
 Private to :mod:`circles.io`; its names are public within it and the readers import it by module name
 (``from . import _lonlat``).
 
-The coordinates in a file are read in the *declared* coordinate system: ``'wgs84'`` (also CGCS2000),
-``'gcj02'`` (高德/腾讯 exports), ``'bd09'`` (百度) or an EPSG code such as ``'EPSG:32648'`` (UTM 48N,
-metres), and converted with :func:`circles.io.coords.to_wgs84`. How the declaration and a CRS stored in
-the file combine (:func:`resolve_crs`):
+Every input file carries its own coordinate system (:mod:`circles.io.file_spec`): ``'wgs84'`` (also
+CGCS2000, EPSG:4490), ``'gcj02'`` (高德/腾讯 exports), ``'bd09'`` (百度) or an EPSG code such as
+``'EPSG:4547'`` (CGCS2000 Gauss–Krüger, metres); numbers are converted with
+:func:`circles.io.coords.to_wgs84`. How a declaration and the CRS a file stores combine
+(:func:`resolve_crs`):
 
-* the file says WGS84/CGCS2000 (every GeoJSON does, and Chinese POI exports store GCJ-02 numbers
-  under a "WGS84" label) -> the declaration wins;
-* the file carries another CRS (e.g. a GeoPackage in EPSG:32648) -> that CRS is used when the
-  declaration is the default ``'wgs84'``; a different EPSG declaration overrides it (logged);
-  ``'gcj02'``/``'bd09'`` declared for a projected file is a :class:`CoordinateSystemError`.
+* declared -> the declaration wins (an override: Chinese POI exports store GCJ-02 numbers under a
+  "WGS84" label, and every GeoJSON says WGS84), logged when it differs from the file's; except that
+  lon/lat degrees (``wgs84``, ``gcj02``, ``bd09``, a geographic EPSG) declared for a file that stores a
+  projected CRS (x/y in metres) is a :class:`CoordinateSystemError`: one of the two is wrong;
+* not declared -> the CRS the file stores (GeoPackage, Shapefile with .prj; GeoJSON is WGS84 by
+  RFC 7946); a file that stores none (a CSV or Excel table, a Shapefile without .prj) is refused with a
+  :class:`CoordinateSystemError` naming the choices: guessing would move points by hundreds of metres.
+
+Readers record the outcome in ``gdf.attrs`` (:func:`crs_attrs`): ``crs_read_as`` (the key used),
+``crs_declared`` (the declaration or None) and ``crs_from`` (``'declared'`` or ``'file'``).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -31,6 +36,7 @@ from .._common import BBox, bbox_text
 from ..errors import CoordinateSystemError, DataFileError, InputError, OutsideRegionError
 from . import _tables
 from .coords import CRS_LABELS, normalise_crs_name, to_wgs84
+from .file_spec import CRS_CHOICES, FileSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +80,67 @@ def is_geographic(key: str) -> bool:
     return key in CRS_LABELS or bool(pyproj.CRS.from_user_input(key).is_geographic)
 
 
-def resolve_crs(declared: str, file_crs: Any, path: Path) -> str:
-    """The coordinate system the file's numbers are in (see the module docstring)."""
+def undeclared_crs_error(rows: _tables.Rows) -> CoordinateSystemError:
+    """The refusal of a file that neither declares nor stores its coordinate system: names the file,
+    the choices, and how to declare one."""
+    example = FileSpec(rows.path, "gcj02", rows.part)
+    return CoordinateSystemError(
+        f"{rows.source}: no coordinate system declared. A CSV or Excel table (or a Shapefile without "
+        f".prj) does not say which system its numbers are in, and a wrong guess moves every point by "
+        f"hundreds of metres. Declare it after the file name, e.g. {example} (in Python: crs='gcj02'); "
+        f"choices: {CRS_CHOICES}"
+    )
+
+
+def stored_crs(file_crs: Any, declared: str | None, rows: _tables.Rows) -> str | None:
+    """The key of the CRS a file stores (None: none, or unusable and overridden by ``declared``); a
+    CRS equal to WGS84 but for axis order (OGC:CRS84) is ``'wgs84'``."""
     if file_crs is None:
-        return declared
+        return None
     try:
-        stored = normalise_crs_name(file_crs)
+        key = normalise_crs_name(file_crs)
     except CoordinateSystemError as e:
-        raise CoordinateSystemError(f"{path}: the file's coordinate system is not usable: {e}") from e
-    if stored == "wgs84" or stored == declared:
-        if stored != declared:
-            log.info("%s: file says WGS84, reading its coordinates as declared %s", path, declared)
-        return declared
-    if declared == "wgs84":
-        log.info("%s: using the file's coordinate system %s", path, stored)
-        return stored
-    if declared in ("gcj02", "bd09"):
-        raise CoordinateSystemError(
-            f"{path}: the file carries the projected coordinate system {stored} but {declared} "
-            f"(lon/lat degrees) was declared; declare --crs {stored} or fix the file's CRS"
+        if declared is None:
+            raise CoordinateSystemError(
+                f"{rows.source}: the file's coordinate system is not usable ({e}); declare one: {CRS_CHOICES}"
+            ) from e
+        log.warning("%s: the file's coordinate system is not usable (%s); using %s", rows.source, e, declared)
+        return None
+    if key != "wgs84" and pyproj.CRS.from_user_input(file_crs).equals("EPSG:4326", ignore_axis_order=True):
+        return "wgs84"
+    return key
+
+
+def resolve_crs(declared: str | None, file_crs: Any, rows: _tables.Rows) -> tuple[str, str]:
+    """The key of the coordinate system the file's numbers are in, and where it came from
+    (``'declared'`` or ``'file'``); see the module docstring."""
+    stored = stored_crs(file_crs, declared, rows)
+    if declared is None:
+        if stored is None:
+            raise undeclared_crs_error(rows)
+        log.info("%s: using the file's coordinate system %s", rows.source, stored)
+        return stored, "file"
+    if stored is not None and stored != declared:
+        if is_geographic(declared) and not is_geographic(stored):
+            raise CoordinateSystemError(
+                f"{rows.source}: the file stores the projected coordinate system {stored} (x/y in metres) "
+                f"but {declared} (longitude/latitude degrees) was declared; leave it undeclared to use the "
+                f"file's, or declare {stored}"
+            )
+        level = logging.INFO if stored == "wgs84" else logging.WARNING
+        log.log(
+            level,
+            "%s: the file says %s; reading its coordinates as declared, %s",
+            rows.source,
+            stored,
+            declared,
         )
-    log.warning("%s: file carries %s, reading it as declared %s", path, stored, declared)
-    return declared
+    return declared, "declared"
+
+
+def crs_attrs(declared: str | None, key: str, origin: str) -> dict[str, str | None]:
+    """What a reader records in ``gdf.attrs`` about the coordinate system (see the module docstring)."""
+    return {"crs_read_as": key, "crs_declared": declared, "crs_from": origin}
 
 
 def check_coordinates(xy_min: np.ndarray, xy_max: np.ndarray, key: str, rows: _tables.Rows) -> None:
@@ -108,7 +153,9 @@ def check_coordinates(xy_min: np.ndarray, xy_max: np.ndarray, key: str, rows: _t
         bad = (xy_min[:, 0] < -180) | (xy_max[:, 0] > 180) | (xy_min[:, 1] < -90) | (xy_max[:, 1] > 90)
         if bad.any():
             hint = (
-                "; these look like projected coordinates (metres): declare their CRS, e.g. --crs EPSG:32648"
+                "; these look like projected coordinates (metres): declare their EPSG code after the file "
+                f"name, e.g. {FileSpec(rows.path, 'EPSG:4547', rows.part)} (CGCS2000 Gauss–Krüger) or "
+                "FILE:EPSG:32648 (UTM 48N)"
                 if bad.all()
                 else ""
             )
@@ -120,8 +167,9 @@ def check_coordinates(xy_min: np.ndarray, xy_max: np.ndarray, key: str, rows: _t
             )
     elif (np.abs(xy_min) <= 180).all() and (np.abs(xy_max) <= 180).all():
         raise CoordinateSystemError(
-            f"{rows.path}: coordinates look like longitude/latitude degrees but are read as {key} "
-            "(projected); declare --crs wgs84, gcj02 or bd09"
+            f"{rows.source}: coordinates look like longitude/latitude degrees but are read as {key} "
+            f"(projected x/y in metres); declare the system they are in, e.g. "
+            f"{FileSpec(rows.path, 'wgs84', rows.part)}, :gcj02 or :bd09"
         )
 
 
@@ -141,14 +189,14 @@ def to_lonlat(geoms: np.ndarray, key: str, rows: _tables.Rows) -> np.ndarray:
 
 
 def read_as_lonlat(
-    geoms: np.ndarray, declared: str, file_crs: Any, rows: _tables.Rows
-) -> tuple[np.ndarray, str]:
-    """The geometries of a file in WGS84 lon/lat, and the key of the CRS their numbers were read in:
+    geoms: np.ndarray, declared: str | None, file_crs: Any, rows: _tables.Rows
+) -> tuple[np.ndarray, dict[str, str | None]]:
+    """The geometries of a file in WGS84 lon/lat, and :func:`crs_attrs` of how they were read:
     :func:`resolve_crs`, then :func:`check_coordinates` on their bounds, then :func:`to_lonlat`."""
-    key = resolve_crs(declared, file_crs, rows.path)
+    key, origin = resolve_crs(declared, file_crs, rows)
     b = shapely.bounds(geoms)
     check_coordinates(b[:, :2], b[:, 2:], key, rows)
-    return to_lonlat(geoms, key, rows), key
+    return to_lonlat(geoms, key, rows), crs_attrs(declared, key, origin)
 
 
 # --- the region ----------------------------------------------------------------------------------
@@ -170,7 +218,8 @@ def outside_rows(
     out: gpd.GeoDataFrame, bbox: BBox | None, on_outside: str, rows: _tables.Rows, what: str
 ) -> gpd.GeoDataFrame:
     """Rows outside ``bbox`` (WGS84 degrees): :class:`OutsideRegionError` naming them, or dropped with a
-    logged warning when ``on_outside='drop'``."""
+    logged warning naming them when ``on_outside='drop'``. A file with every row outside is an error
+    either way: it is the wrong file, or its coordinate system is wrong."""
     if bbox is None:
         return out
     away = outside(out.geometry.to_numpy(), bbox)
@@ -179,5 +228,12 @@ def outside_rows(
     msg = f"{int(away.sum())} {what} outside the region {bbox_text(bbox)}"
     if on_outside == "error":
         raise rows.fail(OutsideRegionError, msg, away)
-    log.warning("%s: dropping %s: %s", rows.path, msg, rows.where(away))
+    if away.all():
+        raise rows.fail(
+            OutsideRegionError,
+            f"all {len(away)} {what} are outside the region {bbox_text(bbox)} (the wrong file, or the wrong "
+            "coordinate system?)",
+            away,
+        )
+    log.warning("%s: dropping %s: %s", rows.source, msg, rows.where(away))
     return out[~away].reset_index(drop=True)

@@ -1,45 +1,51 @@
-"""Shared internals of the user-file readers (facilities, communities, candidate sites): reading a file
-into a GeoDataFrame, finding columns by alias, parsing cells, and naming offending rows in messages.
+"""Shared internals of the user-file readers (facilities, communities, candidate sites): naming offending
+rows in messages, finding columns by their Chinese or English header, and parsing cells.
 
 Private to :mod:`circles.io`; its names are public within it and the readers import it by module name
-(``from . import _tables``). Geometry, coordinate systems and the region are in :mod:`._lonlat`.
+(``from . import _tables``). Opening and reading files is in :mod:`._files` (CSV in :mod:`._csv`, Excel
+in :mod:`._excel`); geometry, coordinate systems and the region in :mod:`._lonlat`.
 
-Row numbers count records from 1 in file order (in a CSV, row 1 is the line after the header); an id
-or name is shown beside the row number when the file has one. At most :data:`MAX_LISTED` rows are
-listed.
+Row numbers are those a person sees: in an Excel sheet the row number Excel shows, in a CSV the record
+number counted from 1 (row 1 is the line after the header), in a vector file the feature number from 1.
+An id or name is shown beside the row number when the file has one. At most :data:`MAX_LISTED` rows
+are listed.
+
+Headers are matched ignoring case, spaces and full-width forms (``ＬＯＮ`` = ``lon``) and a trailing
+note in brackets (``面积（㎡）`` = ``面积``, ``经度(GCJ-02)`` = ``经度``); a second pass also ignores ``_``,
+``-`` and ``.`` (``Floor Area`` = ``floor_area``). Each column serves one field at most.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import logging
-import warnings
-from collections.abc import Mapping, Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from ..errors import DataFileError, InputError
 
-log = logging.getLogger(__name__)
-
 #: Rows (or values) named in one message at most.
 MAX_LISTED = 10
-#: File name endings read by pyogrio (GeoJSON, GeoPackage, Shapefile, zipped Shapefile).
-VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip")
-#: File name endings read as delimited text with longitude/latitude columns.
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
-#: Accepted names of the longitude and latitude columns of a table (any case).
-LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
-LAT_NAMES = ("lat", "latitude", "y", "纬度")
+#: Accepted headers of the longitude / x and latitude / y columns of a table of points.
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "x坐标", "坐标x", "横坐标", "point_x")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "y坐标", "坐标y", "纵坐标", "point_y")
+#: The coordinate fields of a table of points, as an alias table.
+LONLAT_ALIASES: Mapping[str, Sequence[str]] = {"lon": LON_NAMES, "lat": LAT_NAMES}
+#: How the coordinate fields are named in messages.
+FIELD_TITLES = {"lon": "longitude / x", "lat": "latitude / y"}
+#: Rows searched for the header row of a table (the first with a longitude and a latitude header).
+HEADER_SEARCH_ROWS = 10
+#: Headers of a row counter (序号 1, 2, 3 …).
+ROW_COUNTER_HEADERS = ("序号", "no", "no.")
+#: Labels of a total row at the bottom of a register (compared like headers, ':' ignored).
+TOTAL_LABELS = frozenset({"合计", "总计", "小计", "共计", "总数", "total", "sum", "subtotal", "grandtotal"})
 
-#: Output column -> accepted input names (lower case, first found wins), one table per input kind.
+#: Output column -> accepted input headers (first found wins), one table per input kind.
 Aliases = Mapping[str, Sequence[str]]
 
 
@@ -48,18 +54,37 @@ Aliases = Mapping[str, Sequence[str]]
 
 @dataclass
 class Rows:
-    """Row numbering and labels of one file, for messages."""
+    """Row numbering and labels of one file, for messages. ``part``: the sheet or layer read, if named."""
 
     path: Path
     labels: np.ndarray | None = None  # an id or name per record (object array), or None
+    numbers: np.ndarray | None = None  # the row number a person sees per record; None: 1, 2, …
+    part: str | None = None
+    label_fn: Callable[[], np.ndarray | None] | None = None  # labels computed when first needed
+
+    def row_label(self, i: int) -> Any:
+        """The label of record ``i`` (computing :attr:`labels` from :attr:`label_fn` the first time)."""
+        if self.labels is None and self.label_fn is not None:
+            self.labels, self.label_fn = self.label_fn(), None
+        return self.labels[i] if self.labels is not None else None
+
+    @property
+    def source(self) -> str:
+        """The file (and sheet or layer) as named at the start of messages: ``path`` or ``path#sheet``."""
+        return str(self.path) + (f"#{self.part}" if self.part else "")
+
+    def number(self, i: int) -> int:
+        """The row number shown for record ``i`` (0-based)."""
+        return int(self.numbers[i]) if self.numbers is not None else i + 1
 
     def where(self, mask: np.ndarray | Sequence[bool]) -> str:
         """'row 3 ('id7'), row 5, … and N more' for the records where ``mask`` is true."""
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         parts = []
         for i in idx[:MAX_LISTED]:
-            label = self.labels[i] if self.labels is not None else None
-            parts.append(f"{i + 1} ({label!r})" if isinstance(label, str) and label else str(i + 1))
+            label = self.row_label(int(i))
+            n = self.number(int(i))
+            parts.append(f"{n} ({label!r})" if isinstance(label, str) and label else str(n))
         text = ("row " if len(idx) == 1 else "rows ") + ", ".join(parts)
         return text + (f" … and {len(idx) - MAX_LISTED} more" if len(idx) > MAX_LISTED else "")
 
@@ -67,7 +92,16 @@ class Rows:
         self, cls: type[InputError], msg: str, mask: np.ndarray | None = None, hint: str = ""
     ) -> InputError:
         """``cls('<path>: <msg>: <rows><hint>')``."""
-        return cls(f"{self.path}: {msg}" + (f": {self.where(mask)}" if mask is not None else "") + hint)
+        return cls(f"{self.source}: {msg}" + (f": {self.where(mask)}" if mask is not None else "") + hint)
+
+    def subset(self, keep: np.ndarray) -> Rows:
+        """The numbering and labels of the records where ``keep`` is true."""
+        keep = np.asarray(keep, dtype=bool)
+        numbers = self.numbers if self.numbers is not None else np.arange(1, len(keep) + 1)
+        if self.label_fn is not None:
+            self.row_label(0)
+        labels = self.labels[keep] if self.labels is not None else None
+        return Rows(self.path, labels, numbers[keep], self.part)
 
 
 def listing(items: Sequence[str]) -> str:
@@ -76,186 +110,192 @@ def listing(items: Sequence[str]) -> str:
     return head + (f" … and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
 
 
-def attribute_names(gdf: gpd.GeoDataFrame) -> str:
-    """The column names of ``gdf`` other than its geometry, for messages."""
-    return ", ".join(map(str, gdf.columns.drop(gdf.geometry.name)))
+# --- headers -------------------------------------------------------------------------------------
+
+_TRAILING_NOTE = re.compile(r"\s*[(\[【][^()\[\]【】]*[)\]】]\s*$")
+_SPACE = re.compile(r"\s+")
+_JOINERS = re.compile(r"[_\-.]")
 
 
-# --- reading files -------------------------------------------------------------------------------
+def header_key(name: object) -> str:
+    """Comparable form of a header: NFKC (full-width to ASCII), lower case, no trailing note in
+    brackets, no white space."""
+    text = unicodedata.normalize("NFKC", str(name)).strip().lower()
+    text = _TRAILING_NOTE.sub("", text) or text
+    return _SPACE.sub("", text)
 
 
-def read_vector(path: Path, layer: str | int | None) -> gpd.GeoDataFrame:
-    """A GeoJSON / GeoPackage / Shapefile (also zipped) as read by pyogrio, CRS as stored; the first
-    layer unless ``layer`` (name or index) is given."""
-    import pyogrio
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            if layer is None:
-                layers = pyogrio.list_layers(path)
-                if len(layers) == 0:
-                    raise DataFileError(f"{path}: no layers in file")
-                if len(layers) > 1:
-                    log.info(
-                        "%s: %d layers, reading the first (%s); choose one with layer=",
-                        path,
-                        len(layers),
-                        layers[0][0],
-                    )
-                layer = layers[0][0]
-            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
-        except DataFileError:
-            raise
-        except Exception as e:  # GDAL/pyogrio raise a variety of types for unreadable files
-            raise DataFileError(f"{path}: cannot read as a GeoJSON/GeoPackage/Shapefile ({e})") from e
-    for w in caught:
-        log.warning("%s: %s", path, w.message)
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
-        raise DataFileError(f"{path}: layer {layer!r} has no geometry")
-    return gdf.reset_index(drop=True)
+def loose_key(name: object) -> str:
+    """:func:`header_key` without ``_``, ``-`` and ``.``."""
+    return _JOINERS.sub("", header_key(name))
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A delimited text file (UTF-8 or GB18030, delimiter sniffed), every cell as a string."""
+def find_column(columns: Iterable[Any], names: Sequence[str]) -> Any | None:
+    """The first column whose header matches one of ``names`` (in ``names`` order), or None."""
+    return find_columns(columns, {"_": names})["_"]
+
+
+def find_columns(columns: Iterable[Any], aliases: Aliases) -> dict[str, Any | None]:
+    """Output column -> the input column found for it (None when absent).
+
+    Exact matches (:func:`header_key`) are taken first for every field, then loose ones
+    (:func:`loose_key`); within a field the first accepted name found wins, and a column serves one
+    field only (fields are served in ``aliases`` order)."""
+    cols = list(columns)
+    found: dict[str, Any | None] = dict.fromkeys(aliases)
+    taken: set[int] = set()
+    for key in (header_key, loose_key):
+        by_key: dict[str, list[int]] = {}
+        for i, c in enumerate(cols):
+            by_key.setdefault(key(c), []).append(i)
+        for fld, names in aliases.items():
+            if found[fld] is not None:
+                continue
+            for name in names:
+                free = [i for i in by_key.get(key(name), []) if i not in taken]
+                if free:
+                    found[fld] = cols[free[0]]
+                    taken.add(free[0])
+                    break
+    return found
+
+
+def has_lonlat_headers(cells: Iterable[Any]) -> bool:
+    """Whether a row of header cells holds both a longitude and a latitude header."""
+    found = find_columns([c for c in cells if isinstance(c, str) and c.strip()], LONLAT_ALIASES)
+    return found["lon"] is not None and found["lat"] is not None
+
+
+def accepted_headers(aliases: Aliases, fld: str) -> str:
+    """'category, 类别, 类型, …' for messages."""
+    return ", ".join(aliases[fld])
+
+
+def missing_columns_error(
+    rows: Rows,
+    aliases: Aliases,
+    missing: Sequence[str],
+    columns: Iterable[Any],
+    hints: Mapping[str, str] | None = None,
+) -> DataFileError:
+    """A :class:`DataFileError` naming each ``missing`` field with its accepted headers (and a hint, e.g.
+    the accepted values), and the columns the file has."""
+    hints = hints or {}
+    parts = []
+    coords = [f for f in missing if f in LONLAT_ALIASES]
+    if coords:
+        accepted = "; ".join(f"{FIELD_TITLES[f]}: {accepted_headers(aliases, f)}" for f in coords)
+        parts.append(f"no longitude/latitude columns (accepted headers, any case: {accepted})")
+    for f in missing:
+        if f not in LONLAT_ALIASES:
+            hint = f"; {hints[f]}" if f in hints else ""
+            parts.append(f"no {f!r} column (accepted headers: {accepted_headers(aliases, f)}{hint})")
+    found = ", ".join(str(c) for c in columns) or "none"
+    return DataFileError(f"{rows.source}: " + "; ".join(parts) + f"; columns found: {found}")
+
+
+def extra_columns(
+    frame: pd.DataFrame, used: Mapping[str, Any | None], reserved: Sequence[str]
+) -> dict[Any, np.ndarray]:
+    """The columns of ``frame`` kept after the standard ones: neither the geometry, nor a column found in
+    ``used``, nor one whose header is a ``reserved`` output column; name -> values."""
+    taken = {c for c in used.values() if c is not None}
+    if "geometry" in frame.columns:
+        taken.add("geometry")
+    if hasattr(frame, "geometry"):
+        taken.add(frame.geometry.name)
+    reserved_keys = {header_key(r) for r in reserved}
+    return {
+        c: frame[c].to_numpy() for c in frame.columns if c not in taken and header_key(c) not in reserved_keys
+    }
+
+
+# --- cells ---------------------------------------------------------------------------------------
+
+
+def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Values as an object array (pandas string columns keep NaN for missing cells)."""
+    return np.asarray(values, dtype=object)
+
+
+def is_blank(v: Any) -> bool:
+    """Whether one cell is None, NA, NaN or a string of white space only."""
+    if isinstance(v, str):
+        return not v.strip()
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def blank(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Mask of cells that are None, NA or a string of white space only (cell by cell: use it on the few
+    cells that did not parse, not on whole columns)."""
+    obj = _as_objects(values)
+    return np.fromiter((is_blank(v) for v in obj), dtype=bool, count=len(obj))
+
+
+def _number_or_nan(v: Any) -> float:
+    """One cell that plain parsing refused, retried: full-width digits, thousands separators, spaces."""
+    if not isinstance(v, str):
+        return np.nan
+    text = unicodedata.normalize("NFKC", v).replace(",", "").replace(" ", "").replace("，", "")
     try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataFileError(f"{path}: cannot read ({e})") from e
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise DataFileError(f"{path}: not UTF-8 or GB18030 text")
-    header = text.lstrip().split("\n", 1)[0]
-    try:
-        sep = csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = ","
-    try:
-        return pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        raise DataFileError(f"{path}: not a readable CSV file ({e})") from e
+        return float(text)
+    except ValueError:
+        return np.nan
 
 
-def table_points(df: pd.DataFrame, rows: Rows) -> gpd.GeoDataFrame:
-    """A table with longitude/latitude columns (:data:`LON_NAMES`, :data:`LAT_NAMES`) as points with
-    no CRS; the other columns are kept."""
-    lon_col, lat_col = find_column(df.columns, LON_NAMES), find_column(df.columns, LAT_NAMES)
-    if lon_col is None or lat_col is None:
-        raise rows.fail(
-            DataFileError,
-            f"no longitude/latitude columns (accepted: {'/'.join(LON_NAMES)} "
-            f"and {'/'.join(LAT_NAMES)}, any case); columns found: "
-            f"{', '.join(map(str, df.columns))}",
-        )
-    x, bad_x = numbers(df[lon_col])
-    y, bad_y = numbers(df[lat_col])
-    bad = bad_x | bad_y | ~np.isfinite(x) | ~np.isfinite(y)
-    if bad.any():
-        raise rows.fail(
-            DataFileError, f"missing or non-numeric coordinates in columns {lon_col!r}/{lat_col!r}", bad
-        )
-    attrs = df.drop(columns=[lon_col, lat_col])
-    return gpd.GeoDataFrame(attrs, geometry=shapely.points(x, y), crs=None)
+def numbers(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(float values, NaN where blank or not a number; mask of cells that are neither blank nor a
+    number). Numbers stored as text are read, also with full-width digits or thousands separators."""
+    if np.asarray(values).dtype.kind in "fiu":  # parsed as numbers already: NaN is a blank
+        num = np.array(values, dtype=float)
+        return num, np.isinf(num)
+    obj = _as_objects(values)
+    num = np.array(pd.to_numeric(pd.Series(obj, dtype=object), errors="coerce"), dtype=float)
+    retry = np.flatnonzero(np.isnan(num))
+    bad = np.zeros(len(num), dtype=bool)
+    if len(retry):
+        cells = obj[retry]
+        empty = blank(cells)
+        again = np.array([_number_or_nan(v) for v in cells[~empty]], dtype=float)
+        num[retry[~empty]] = again
+        bad[retry[~empty]] = np.isnan(again)
+    bad |= np.isinf(num)
+    return num, bad
 
 
-def read_file(path: Path, layer: str | int | None, what: str, *, tables: bool) -> gpd.GeoDataFrame:
-    """The one entry point by file type: a vector file (:data:`VECTOR_SUFFIXES`) or, when ``tables``,
-    a delimited table of points (:data:`TABLE_SUFFIXES`), as a GeoDataFrame with at least one record,
-    CRS as stored (None for a table). ``what`` names the records in messages ('facilities')."""
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found")
-    name = path.name.lower()
-    if name.endswith(TABLE_SUFFIXES):
-        if not tables:
-            raise DataFileError(
-                f"{path}: {what} need polygon geometry; use GeoJSON, GeoPackage or Shapefile, not a table"
-            )
-        gdf = table_points(read_table(path), Rows(path))
-    elif name.endswith(VECTOR_SUFFIXES):
-        gdf = read_vector(path, layer)
-    else:
-        kinds = "GeoJSON, GeoPackage, Shapefile (.shp or .shp.zip)" + (", CSV with lon/lat" if tables else "")
-        raise DataFileError(f"{path}: unsupported file type {path.suffix!r}; {what} are read from {kinds}")
-    if len(gdf) == 0:
-        raise DataFileError(f"{path}: no {what} in file")
-    return gdf
+def _one_string(v: Any) -> str | None:
+    if v is None or (not isinstance(v, str) and bool(pd.isna(v))):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    s = str(v).strip()
+    return s or None
 
 
-# --- columns and cells ---------------------------------------------------------------------------
-
-
-def find_column(columns: Sequence[Any], names: Sequence[str]) -> Any | None:
-    """The first column whose stripped, lower-cased name is in ``names`` (in ``names`` order)."""
-    lower: dict[str, Any] = {}
-    for c in columns:
-        lower.setdefault(str(c).strip().lower(), c)
-    return next((lower[n] for n in names if n in lower), None)
-
-
-def find_columns(columns: Sequence[Any], aliases: Aliases) -> dict[str, Any | None]:
-    """Output column -> the input column found for it by :func:`find_column` (None when absent)."""
-    return {key: find_column(columns, names) for key, names in aliases.items()}
-
-
-def extra_columns(gdf: gpd.GeoDataFrame, used: Mapping[str, Any | None], reserved: Sequence[str]) -> dict:
-    """The columns of ``gdf`` kept after the standard ones: neither geometry, nor a column found in
-    ``used``, nor one whose lower-cased name is a ``reserved`` output column; name -> values."""
-    taken = {c for c in used.values() if c is not None} | {gdf.geometry.name}
-    extra = gdf[[c for c in gdf.columns if c not in taken and str(c).lower() not in reserved]]
-    return {c: extra[c].to_numpy() for c in extra.columns}
-
-
-def blank(values: pd.Series) -> np.ndarray:
-    """Mask of cells that are None, NA or a string of white space only."""
-    return values.map(
-        lambda v: (
-            v is None
-            or (not isinstance(v, str) and bool(pd.isna(v)))
-            or (isinstance(v, str) and not v.strip())
-        )
-    ).to_numpy(dtype=bool)
-
-
-def numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values, NaN where blank; mask of cells that are neither blank nor a number)."""
-    s = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    empty = blank(s)
-    num = pd.to_numeric(s.where(~empty, None), errors="coerce").to_numpy(dtype=float)
-    return num, ~empty & ~np.isfinite(num)
-
-
-def strings(values: pd.Series) -> np.ndarray:
+def strings(values: pd.Series | np.ndarray) -> np.ndarray:
     """Object array of stripped strings, None where blank; integral floats lose their '.0'."""
+    obj = _as_objects(values)
+    if pd.api.types.infer_dtype(obj, skipna=True) in ("string", "empty"):  # text only: vectorised
+        stripped = pd.Series(obj, dtype=object).str.strip()
+        out = stripped.to_numpy(dtype=object, copy=True)
+        out[stripped.isna().to_numpy() | (stripped == "").to_numpy(dtype=bool)] = None
+        return out
+    codes, uniques = pd.factorize(obj, use_na_sentinel=True)
+    mapped = np.array([_one_string(v) for v in uniques] + [None], dtype=object)
+    return mapped[codes]
 
-    def one(v: Any) -> str | None:
-        if v is None or (not isinstance(v, str) and bool(pd.isna(v))):
-            return None
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        s = str(v).strip()
-        return s or None
 
-    return np.array([one(v) for v in values], dtype=object)
-
-
-def optional_strings(gdf: pd.DataFrame, col: Any | None) -> np.ndarray:
+def optional_strings(frame: pd.DataFrame, col: Any | None) -> np.ndarray:
     """:func:`strings` of column ``col``, or all None when the file has no such column."""
-    return strings(gdf[col]) if col is not None else np.full(len(gdf), None, object)
+    return strings(frame[col]) if col is not None else np.full(len(frame), None, object)
 
 
-def non_negative(gdf: pd.DataFrame, col: Any | None, rows: Rows, unit: str = "") -> np.ndarray:
+def non_negative(frame: pd.DataFrame, col: Any | None, rows: Rows, unit: str = "") -> np.ndarray:
     """An optional numeric column: numbers >= 0 or blank (NaN); NaN everywhere when ``col`` is None.
     Anything else is a :class:`DataFileError` naming the rows; ``unit`` (e.g. 'm²') is named there."""
     if col is None:
-        return np.full(len(gdf), np.nan)
-    values, bad = numbers(gdf[col])
+        return np.full(len(frame), np.nan)
+    values, bad = numbers(frame[col])
     bad |= values < 0
     if bad.any():
         of_unit = f" of {unit}" if unit else ""
@@ -263,13 +303,106 @@ def non_negative(gdf: pd.DataFrame, col: Any | None, rows: Rows, unit: str = "")
     return values
 
 
-def fill_blank_ids(ids: np.ndarray, path: Path) -> tuple[np.ndarray, int]:
+def total_rows(frame: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
+    """Mask of the ``candidates`` rows with a cell that reads like a total label (:data:`TOTAL_LABELS`:
+    合计, 总计, Total, …)."""
+    idx = np.flatnonzero(candidates)
+    found = np.zeros(len(frame), dtype=bool)
+    for col in frame.columns:
+        if not len(idx):
+            break
+        keys = [header_key(v).rstrip(":：") if isinstance(v, str) else "" for v in frame[col].to_numpy()[idx]]
+        found[idx[np.isin(keys, list(TOTAL_LABELS))]] = True
+    return found
+
+
+def blank_rows(frame: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
+    """Mask of the ``candidates`` rows whose every cell in ``frame`` is blank."""
+    idx = np.flatnonzero(candidates)
+    empty = np.ones(len(idx), dtype=bool)
+    for col in frame.columns:
+        empty &= blank(frame[col].to_numpy()[idx])
+    out = np.zeros(len(frame), dtype=bool)
+    out[idx[empty]] = True
+    return out
+
+
+def drop_blank_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the columns that have no header (pandas names them 'Unnamed: n', e.g. from
+    trailing delimiters) and no data."""
+    drop = [c for c in frame.columns if str(c).startswith("Unnamed: ") and pd.isna(strings(frame[c])).all()]
+    return frame.drop(columns=drop) if drop else frame
+
+
+# --- tables of points ---------------------------------------------------------------------------
+
+
+@dataclass
+class PointTable:
+    """A CSV or Excel table of points as read, before its rows are checked: the ``attrs`` (every other
+    column, cells as read), ``x``/``y`` (NaN where blank or not a number), ``bad`` (mask of coordinate
+    cells that are neither blank nor a number) and the row ``numbers`` a person sees."""
+
+    attrs: pd.DataFrame
+    x: np.ndarray
+    y: np.ndarray
+    bad: np.ndarray
+    numbers: np.ndarray
+    lon_col: Any
+    lat_col: Any
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, lon_col: Any, lat_col: Any, row_numbers: np.ndarray
+    ) -> PointTable:
+        """Parse the coordinate columns of ``frame``; the rest become ``attrs``."""
+        x, bad_x = numbers(frame[lon_col])
+        y, bad_y = numbers(frame[lat_col])
+        attrs = frame.drop(columns=[lon_col, lat_col]).reset_index(drop=True)
+        return cls(attrs, x, y, bad_x | bad_y, np.asarray(row_numbers), lon_col, lat_col)
+
+    @classmethod
+    def concat(cls, parts: Sequence[PointTable], lon_col: Any, lat_col: Any) -> PointTable:
+        """The parts (chunks of one file) one after the other."""
+        if not parts:
+            empty = np.zeros(0)
+            return cls(pd.DataFrame(), empty, empty, empty.astype(bool), empty.astype(int), lon_col, lat_col)
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            pd.concat([p.attrs for p in parts], ignore_index=True),
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.y for p in parts]),
+            np.concatenate([p.bad for p in parts]),
+            np.concatenate([p.numbers for p in parts]),
+            lon_col,
+            lat_col,
+        )
+
+    def subset(self, keep: np.ndarray) -> PointTable:
+        """The rows where ``keep`` is true."""
+        return PointTable(
+            self.attrs[keep].reset_index(drop=True),
+            self.x[keep],
+            self.y[keep],
+            self.bad[keep],
+            self.numbers[keep],
+            self.lon_col,
+            self.lat_col,
+        )
+
+
+# --- ids -----------------------------------------------------------------------------------------
+
+
+def fill_blank_ids(ids: np.ndarray, rows: Rows) -> tuple[np.ndarray, int]:
     """``ids`` with blank (None) ones replaced by ``'<file stem>:<row>'``, and how many were blank."""
     blank_id = pd.isna(ids)
     if not blank_id.any():
         return ids, 0
     ids = ids.copy()
-    ids[blank_id] = [f"{path.name.split('.')[0]}:{i + 1}" for i in np.flatnonzero(blank_id)]
+    stem = rows.path.name.split(".")[0]
+    ids[blank_id] = [f"{stem}:{rows.number(int(i))}" for i in np.flatnonzero(blank_id)]
     return ids, int(blank_id.sum())
 
 
@@ -277,3 +410,42 @@ def duplicated(ids: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(mask of rows whose id occurs more than once, those ids in first-seen order)."""
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     return dup, list(dict.fromkeys(ids[dup]))
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What one kind of input file holds: ``what`` names its records in messages ('facilities'),
+    ``aliases`` the accepted headers per output column, ``required`` the columns every file must
+    have, ``tables`` whether CSV/Excel tables of points are accepted (else polygons are needed)."""
+
+    what: str
+    aliases: Aliases
+    required: tuple[str, ...] = ()
+    tables: bool = True
+    labels: tuple[str, ...] = ()  # output columns that label rows in messages: an id, then a name
+    numeric: tuple[str, ...] = ()  # output columns of numbers (a CSV reads them as numbers at once)
+
+
+def is_row_counter(col: Any | None) -> bool:
+    """Whether column ``col`` is headed as a row counter (:data:`ROW_COUNTER_HEADERS`)."""
+    return col is not None and header_key(col) in ROW_COUNTER_HEADERS
+
+
+def row_labels(
+    frame: pd.DataFrame, columns: Mapping[str, Any | None], fields: Sequence[str]
+) -> np.ndarray | None:
+    """Per row, the first non-blank of the ``fields`` columns (an id, then a name; a row counter is
+    skipped: the row number says it), or None when the file has none of them."""
+    labels: np.ndarray | None = None
+    for f in fields:
+        col = columns.get(f)
+        if col is None or is_row_counter(col):
+            continue
+        values = strings(frame[col])
+        labels = values if labels is None else np.where(pd.notna(labels), labels, values)
+    return labels
+
+
+def label_values(ids: np.ndarray, names: np.ndarray, id_col: Any | None) -> np.ndarray:
+    """:func:`row_labels` from a reader's ids and names (:func:`strings` of their columns)."""
+    return names if is_row_counter(id_col) else np.where(pd.notna(ids), ids, names)

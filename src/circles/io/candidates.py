@@ -1,5 +1,6 @@
 """Candidate micro-renewal sites (金角银边, 设施嵌入): the candidate table, the kinds of site, and reading
-a user's candidate file (points or polygons in WGS84, GCJ-02, BD-09 or an EPSG CRS).
+a user's candidate file (points or polygons in WGS84, GCJ-02, BD-09 or an EPSG CRS, declared per
+file).
 
 The kinds are defined by the OpenStreetMap tags that mark them (surface parking, vacant and brownfield
 land, construction sites, small green spaces, disused buildings, markets); :mod:`circles.io.osm_candidates`
@@ -22,14 +23,15 @@ from shapely.geometry.base import BaseGeometry
 
 from .._common import WGS84, BBox
 from ..errors import DataFileError
-from . import _lonlat, _tables
-from .coords import normalise_crs_name
+from . import _files, _lonlat, _tables
+from .file_spec import FileSpec
 from .osm_features import DEFAULT_METRIC_CRS
 
 __all__ = [
     "CANDIDATE_ALIASES",
     "CANDIDATE_COLUMNS",
     "CANDIDATE_KINDS",
+    "CANDIDATE_SCHEMA",
     "KIND_ZH",
     "SMALL_GREEN_MAX_M2",
     "CandidateKind",
@@ -167,18 +169,32 @@ def kind_of(tags: Mapping[str, str]) -> tuple[CandidateKind, str] | None:
 
 # --- candidates from a user file ----------------------------------------------------------------
 
-#: Accepted input column names per output column (any case).
+#: Accepted input headers per output column, first found wins (any case, spaces, full-width forms or a
+#: trailing note in brackets such as ``面积（㎡）``).
 CANDIDATE_ALIASES: _tables.Aliases = {
-    "site_id": ("site_id", "id", "candidate_id", "candidate_", "fid_"),
-    "name": ("name", "名称"),
-    "kind": ("kind", "type"),
-    "area_m2": ("area_m2", "area", "面积"),
+    "site_id": (
+        "site_id",
+        "candidate_id",
+        "candidate_",
+        "id",
+        "fid_",
+        "编号",
+        "地块编号",
+        "点位编号",
+        "序号",
+    ),
+    "name": ("name", "名称", "地块名称", "点位名称", "场地名称", "地址"),
+    "kind": ("kind", "type", "类型", "类别", "用地类型", "场地类型"),
+    "area_m2": ("area_m2", "area", "面积", "用地面积", "占地面积", "场地面积", "建筑面积"),
 }
+CANDIDATE_SCHEMA = _tables.Schema(
+    "candidate sites", CANDIDATE_ALIASES, labels=("site_id", "name"), numeric=("area_m2",)
+)
 
 
 def read_candidates(
-    path: str | Path,
-    crs: object = "wgs84",
+    source: str | Path | FileSpec,
+    crs: object = None,
     bbox: BBox | None = None,
     *,
     on_outside: str = "error",
@@ -188,33 +204,35 @@ def read_candidates(
     """Read a user's candidate sites (points or polygons) into the :data:`CANDIDATE_COLUMNS` table,
     EPSG:4326.
 
-    ``path``: GeoJSON, GeoPackage (first layer unless ``layer``), Shapefile (.shp / .shp.zip) or CSV
-    with lon/lat columns (as :func:`circles.io.facilities.read_facilities`); ``crs``: the coordinate
-    system of the numbers — ``'wgs84'``, ``'gcj02'`` (高德/腾讯), ``'bd09'`` (百度) or an EPSG code.
-    Optional columns: ``site_id`` (or ``id``; blank ones become ``'<file stem>:<row>'``; must be
-    unique), ``name``, ``kind`` (free text, default ``'user'``), ``area_m2`` (or ``area``; m² >= 0; a
-    polygon without it gets its own area in ``metric_crs``). Polygons are kept as polygons (repaired
-    with ``make_valid``); lines are refused. Sites outside ``bbox`` (WGS84 degrees) raise
-    :class:`OutsideRegionError` or, with ``on_outside='drop'``, are dropped (logged).
+    ``source``, ``crs`` and ``layer`` as for :func:`circles.io.facilities.read_facilities` (Excel, CSV
+    with longitude/latitude columns, GeoJSON, GeoPackage, Shapefile; a table without a declared
+    coordinate system is refused). Optional columns (headers per :data:`CANDIDATE_ALIASES`):
+    ``site_id`` (编号/id; blank ones become ``'<file stem>:<row>'``; must be unique), ``name``,
+    ``kind`` (free text, default ``'user'``), ``area_m2`` (面积; m² >= 0; a polygon without it gets its
+    own area in ``metric_crs``). Polygons are kept as polygons (repaired with ``make_valid``); lines
+    are refused. ``gdf.attrs`` records the file and how its coordinates were read.
+
+    Sites outside the region ``bbox`` (WGS84 degrees): with ``on_outside='drop'`` they are dropped with
+    a logged warning naming them (site lists often reach past the district; the planner reads them
+    this way); with ``'error'`` (the default here) they raise :class:`OutsideRegionError`; a file with
+    every site outside raises either way.
     """
-    path = Path(path)
+    spec, part = _files.input_spec(source, crs, layer)
     _lonlat.check_on_outside(on_outside)
-    declared = normalise_crs_name(crs)
-    gdf = _tables.read_file(path, layer, "candidate sites", tables=True)
-    cols = _tables.find_columns(gdf.columns, CANDIDATE_ALIASES)
-    rows = _tables.Rows(path)
+    src = _files.read_file(spec, part, CANDIDATE_SCHEMA)
+    gdf, cols, rows = src.frame, src.columns, src.rows
     ids = _tables.optional_strings(gdf, cols["site_id"])
     names = _tables.optional_strings(gdf, cols["name"])
-    rows.labels = np.where(pd.notna(ids), ids, names)
+    rows.labels = _tables.label_values(ids, names, cols["site_id"])
 
     sites, polygonal = _site_geometries(gdf.geometry.to_numpy().copy(), rows)
-    geoms, key = _lonlat.read_as_lonlat(sites, declared, gdf.crs, rows)
+    geoms, crs_used = _lonlat.read_as_lonlat(sites, spec.crs, gdf.crs, rows)
     still = polygonal & ~shapely.is_valid(geoms)
     if still.any():
         _lonlat.repair_polygons(geoms, still)
 
     area = _site_areas(_tables.non_negative(gdf, cols["area_m2"], rows, "m²"), geoms, polygonal, metric_crs)
-    ids, _ = _tables.fill_blank_ids(ids, path)
+    ids, _ = _tables.fill_blank_ids(ids, rows)
     dup, values = _tables.duplicated(ids)
     if dup.any():
         raise rows.fail(DataFileError, "duplicate site ids " + ", ".join(repr(v) for v in values), dup)
@@ -236,8 +254,10 @@ def read_candidates(
         list(geoms),
     )
     out = _lonlat.outside_rows(out, bbox, on_outside, rows, "candidate sites")
-    out.attrs.update(source_file=str(path), crs_read_as=key)
-    log.info("%s: %d candidate sites read (coordinates read as %s)", path, len(out), key)
+    out.attrs.update(source_file=str(spec.path), source_part=rows.part, **crs_used)
+    log.info(
+        "%s: %d candidate sites read (coordinates read as %s)", rows.source, len(out), crs_used["crs_read_as"]
+    )
     return out
 
 
@@ -258,7 +278,7 @@ def _site_geometries(geoms: np.ndarray, rows: _tables.Rows) -> tuple[np.ndarray,
     if invalid.any():
         _lonlat.repair_polygons(geoms, invalid)
         log.warning(
-            "%s: repaired %d invalid polygons (%s)", rows.path, int(invalid.sum()), rows.where(invalid)
+            "%s: repaired %d invalid polygons (%s)", rows.source, int(invalid.sum()), rows.where(invalid)
         )
     return geoms, polygonal
 

@@ -1,9 +1,10 @@
-"""Reading a user's facility list (GeoJSON, GeoPackage, Shapefile or CSV) into points in WGS84.
+"""Reading a user's facility list (Excel, CSV, GeoJSON, GeoPackage or Shapefile) into points in WGS84.
 
-The numbers in the file are read in the declared coordinate system (``'wgs84'``, ``'gcj02'``,
-``'bd09'`` or an EPSG code); how it combines with a CRS stored in the file is described in
-:mod:`circles.io._lonlat`. Every problem raises a specific error (all subclass ``ValueError``) naming
-the file and the offending rows.
+Every file carries its own coordinate system (``canteens.xlsx:gcj02``, see
+:mod:`circles.io.file_spec`); how a declaration combines with a CRS stored in the file, and why a table
+without one is refused, is described in :mod:`circles.io._lonlat`. Headers and category names may be
+Chinese or English (:data:`FACILITY_ALIASES`, :meth:`circles.catalog.Catalog.resolve`). Every problem
+raises a specific error (all subclass ``ValueError``) naming the file and the offending rows.
 """
 
 from __future__ import annotations
@@ -20,29 +21,52 @@ import shapely
 from .._common import WGS84, BBox
 from ..catalog import Catalog, load_catalog
 from ..errors import DataFileError, UnknownCategoryError
-from . import _lonlat, _tables
-from .coords import normalise_crs_name
+from . import _files, _lonlat, _tables
+from .file_spec import FileSpec
 
-__all__ = ["FACILITY_ALIASES", "FACILITY_COLUMNS", "read_facilities"]
+__all__ = ["FACILITY_ALIASES", "FACILITY_COLUMNS", "FACILITY_SCHEMA", "read_facilities"]
 
 log = logging.getLogger(__name__)
 
-#: Leading columns of :func:`read_facilities` output (then any other attributes, then geometry).
+#: Leading columns of :func:`read_facilities` output (then ``community``, ``street`` and ``district``
+#: when the file has them, then any other attributes, then geometry).
 FACILITY_COLUMNS = ("facility_id", "category", "name", "floor_area_m2", "source")
-#: Accepted input column names per output column (any case). Shapefile field names are cut to
-#: 10 characters, hence the truncated aliases.
+#: Administrative columns kept under these names when the file has them.
+FACILITY_ADMIN_COLUMNS = ("community", "street", "district")
+#: Accepted input headers per output column, first found wins (any case, spaces, full-width forms or a
+#: trailing note in brackets such as ``面积（㎡）``). Shapefile field names are cut to 10 characters,
+#: hence the truncated aliases.
 FACILITY_ALIASES: _tables.Aliases = {
-    "facility_id": ("facility_id", "facility_i"),
-    "category": ("category",),
-    "name": ("name",),
-    "floor_area_m2": ("floor_area_m2", "floor_area"),
-    "source": ("source",),
+    "facility_id": ("facility_id", "facility_i", "设施编号", "编号", "id", "代码", "编码", "序号"),
+    "category": ("category", "设施类型", "设施类别", "类别", "类型", "分类", "设施分类"),
+    "name": ("name", "设施名称", "名称", "站点名称", "机构名称", "名字"),
+    "floor_area_m2": (
+        "floor_area_m2",
+        "floor_area",
+        "area_m2",
+        "area",
+        "建筑面积",
+        "使用面积",
+        "面积",
+        "场地面积",
+    ),
+    "source": ("source", "来源", "数据来源"),
+    "community": ("community", "所属社区", "社区", "社区名称"),
+    "street": ("street", "所属街道", "街道", "街道办", "镇街", "乡镇街道", "乡镇(街道)"),
+    "district": ("district", "所属区", "区", "区县", "所属区县", "区(市)县", "区市县"),
 }
+FACILITY_SCHEMA = _tables.Schema(
+    "facilities",
+    FACILITY_ALIASES,
+    required=("category",),
+    labels=("facility_id", "name"),
+    numeric=("floor_area_m2",),
+)
 
 
 def read_facilities(
-    path: str | Path,
-    crs: object = "wgs84",
+    source: str | Path | FileSpec,
+    crs: object = None,
     catalog: Catalog | None = None,
     bbox: BBox | None = None,
     on_outside: str = "error",
@@ -50,45 +74,49 @@ def read_facilities(
 ) -> gpd.GeoDataFrame:
     """Read a facility list into a GeoDataFrame of points in WGS84 (EPSG:4326, lon/lat degrees).
 
-    ``path``: GeoJSON, GeoPackage (first layer unless ``layer``), Shapefile (.shp or .shp.zip) or
-    CSV (UTF-8 or GB18030) with longitude/latitude columns named lon/lng/longitude/x and
-    lat/latitude/y (any case). ``crs``: coordinate system of the numbers, see :mod:`circles.io._lonlat`.
+    ``source``: a path or :class:`~circles.io.file_spec.FileSpec` (``"canteens.xlsx#Sheet1:gcj02"``):
+    Excel .xlsx (first sheet unless named; see :mod:`circles.io._excel`), CSV (UTF-8, UTF-16 or
+    GB18030) with longitude/latitude columns (经度/纬度, lon/lat, lng, x/y, …), GeoJSON, GeoPackage
+    (first layer unless named) or Shapefile (.shp or .shp.zip). ``crs``: the coordinate system of the
+    numbers, if not in ``source`` (None: not declared, then the file's own; a table without one is
+    refused); ``layer``: the sheet or layer, if not in ``source``. See :mod:`circles.io._lonlat`.
 
-    Columns: ``category`` (required, a key of ``catalog``, default :func:`load_catalog`), ``name``,
+    Columns (headers per :data:`FACILITY_ALIASES`): ``category`` (required; a key, Chinese name or
+    alias of a ``catalog`` category, default :func:`load_catalog`; stored as the key), ``name``,
     ``floor_area_m2`` (m², a number >= 0 or blank), ``facility_id`` (unique; blank ones become
-    ``'<file stem>:<row>'``) and ``source`` (default ``'user'``); other columns are kept after these.
-    Polygon facilities are placed at a representative point. ``bbox`` (lon_min, lat_min, lon_max,
-    lat_max, WGS84 degrees): facilities outside raise :class:`OutsideRegionError`, or are dropped with
-    a logged warning when ``on_outside='drop'``.
+    ``'<file stem>:<row>'``) and ``source`` (default ``'user'``); ``community``, ``street`` and
+    ``district`` when given; other columns are kept after these. Polygon facilities are placed at a
+    representative point. ``gdf.attrs`` records the file and how its coordinates were read
+    (``crs_read_as``, ``crs_declared``, ``crs_from``).
 
-    Raises :class:`DataFileError` (unreadable or unsupported file, missing column, bad geometry or
-    value), :class:`UnknownCategoryError`, :class:`OutsideRegionError` (invalid lon/lat, outside
-    ``bbox``) or :class:`CoordinateSystemError`.
+    Rows outside the region ``bbox`` (lon_min, lat_min, lon_max, lat_max, WGS84 degrees): with
+    ``on_outside='drop'`` they are dropped with a logged warning naming them: registers often list
+    facilities of neighbouring districts, and the planner reads facility files this way. With
+    ``'error'`` (the default here) they raise :class:`OutsideRegionError`; a file with every row
+    outside raises either way.
+
+    Raises :class:`DataFileError` (unreadable, unsupported or oversized file, missing column, bad
+    geometry or value), :class:`UnknownCategoryError`, :class:`OutsideRegionError` (invalid lon/lat,
+    outside ``bbox``) or :class:`CoordinateSystemError` (undeclared, unknown or contradictory).
     """
-    path = Path(path)
+    spec, part = _files.input_spec(source, crs, layer)
     _lonlat.check_on_outside(on_outside)
-    declared = normalise_crs_name(crs)
     catalog = catalog if catalog is not None else load_catalog()
-    gdf = _tables.read_file(path, layer, "facilities", tables=True)
-    cols = _tables.find_columns(gdf.columns, FACILITY_ALIASES)
-    rows = _tables.Rows(path)
-    if cols["category"] is None:
-        raise rows.fail(
-            DataFileError,
-            f"no 'category' column (columns found: {_tables.attribute_names(gdf)}); "
-            f"each facility needs a category, one of: {', '.join(catalog)}",
-        )
+    hints = {"category": f"each facility needs a category, one of: {catalog.accepted_names()}"}
+    src = _files.read_file(spec, part, FACILITY_SCHEMA, hints)
+    gdf, cols, rows = src.frame, src.columns, src.rows
     ids = _tables.optional_strings(gdf, cols["facility_id"])
     names = _tables.optional_strings(gdf, cols["name"])
-    rows.labels = np.where(pd.notna(ids), ids, names)
+    rows.labels = _tables.label_values(ids, names, cols["facility_id"])
 
     points = _facility_points(gdf.geometry.to_numpy(), rows)
-    geoms, key = _lonlat.read_as_lonlat(points, declared, gdf.crs, rows)
+    geoms, crs_used = _lonlat.read_as_lonlat(points, spec.crs, gdf.crs, rows)
     category = _categories(gdf[cols["category"]], catalog, rows)
     area = _tables.non_negative(gdf, cols["floor_area_m2"], rows, "m²")
-    ids = _facility_ids(ids, rows, has_column=cols["facility_id"] is not None)
-    source = _tables.optional_strings(gdf, cols["source"])
-    source[pd.isna(source)] = "user"
+    ids = _facility_ids(ids, rows, cols["facility_id"])
+    source_values = _tables.optional_strings(gdf, cols["source"])
+    source_values[pd.isna(source_values)] = "user"
+    admin = {c: _tables.strings(gdf[cols[c]]) for c in FACILITY_ADMIN_COLUMNS if cols[c] is not None}
 
     out = gpd.GeoDataFrame(
         {
@@ -96,15 +124,18 @@ def read_facilities(
             "category": category,
             "name": np.where(pd.isna(names), "", names),
             "floor_area_m2": area,
-            "source": source,
-            **_tables.extra_columns(gdf, cols, FACILITY_COLUMNS),
+            "source": source_values,
+            **admin,
+            **_tables.extra_columns(gdf, cols, (*FACILITY_COLUMNS, *FACILITY_ADMIN_COLUMNS)),
         },
         geometry=geoms,
         crs=WGS84,
     )
     out = _lonlat.outside_rows(out, bbox, on_outside, rows, "facilities")
-    out.attrs.update(source_file=str(path), crs_read_as=key)
-    log.info("%s: %d facilities read (coordinates read as %s)", path, len(out), key)
+    out.attrs.update(source_file=str(spec.path), source_part=rows.part, **crs_used)
+    log.info(
+        "%s: %d facilities read (coordinates read as %s)", rows.source, len(out), crs_used["crs_read_as"]
+    )
     return out
 
 
@@ -128,7 +159,7 @@ def _facility_points(geoms: np.ndarray, rows: _tables.Rows) -> np.ndarray:
         out[polygonal] = shapely.point_on_surface(poly)
         log.info(
             "%s: %d polygon facilities placed at a representative point inside the polygon (%s)",
-            rows.path,
+            rows.source,
             int(polygonal.sum()),
             rows.where(polygonal),
         )
@@ -140,35 +171,44 @@ def _facility_points(geoms: np.ndarray, rows: _tables.Rows) -> np.ndarray:
 
 
 def _categories(values: pd.Series, catalog: Catalog, rows: _tables.Rows) -> np.ndarray:
-    """Lower-cased category keys; an :class:`UnknownCategoryError` naming every unknown (or blank)
-    value and its rows."""
-    category = np.array(
-        [c.lower() if isinstance(c, str) else c for c in _tables.strings(values)], dtype=object
-    )
-    unknown = np.array([c not in catalog for c in category])
+    """Category keys of the values (keys, Chinese names or aliases: :meth:`Catalog.resolve`); an
+    :class:`UnknownCategoryError` naming every unknown (or blank) value and its rows."""
+    raw = _tables.strings(values)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    keys: list[str | None] = []
+    for v in uniques:
+        try:
+            keys.append(catalog.resolve(v).key)
+        except UnknownCategoryError:
+            keys.append(None)
+    category = np.array([*keys, None], dtype=object)[codes]
+    unknown = pd.isna(category)
     if not unknown.any():
         return category
-    bad_values: list[Any] = list(dict.fromkeys(category[unknown]))
+    bad_values: list[Any] = list(dict.fromkeys(raw[unknown]))
     parts = [
-        f"{v!r} in {rows.where(category == v)}"
-        if v is not None
-        else f"blank in {rows.where(pd.isna(category))}"
+        f"{v!r} in {rows.where(raw == v)}" if v is not None else f"blank in {rows.where(pd.isna(raw))}"
         for v in bad_values[: _tables.MAX_LISTED]
     ]
     more = (
         f" … and {len(bad_values) - _tables.MAX_LISTED} more" if len(bad_values) > _tables.MAX_LISTED else ""
     )
     raise UnknownCategoryError(
-        f"{rows.path}: unknown facility categories: {'; '.join(parts)}{more}; "
-        f"known categories: {', '.join(catalog)}"
+        f"{rows.source}: unknown facility categories: {'; '.join(parts)}{more}; "
+        f"known categories (key, Chinese name or alias): {catalog.accepted_names()}"
     )
 
 
-def _facility_ids(ids: np.ndarray, rows: _tables.Rows, *, has_column: bool) -> np.ndarray:
-    """Ids with blank ones filled (``'<file stem>:<row>'``); a :class:`DataFileError` for duplicates."""
-    ids, filled = _tables.fill_blank_ids(ids, rows.path)
-    if filled and has_column:
-        log.info("%s: %d facilities without an id got '<file>:<row>' ids", rows.path, filled)
+def _facility_ids(ids: np.ndarray, rows: _tables.Rows, col: Any | None) -> np.ndarray:
+    """Ids with blank ones filled (``'<file stem>:<row>'``) and those of a row counter (序号) made
+    ``'<file stem>:<n>'``, so two registers numbered from 1 do not clash; a :class:`DataFileError` for
+    duplicates."""
+    if _tables.is_row_counter(col):
+        stem = rows.path.name.split(".")[0]
+        ids = np.array([None if v is None else f"{stem}:{v}" for v in ids], dtype=object)
+    ids, filled = _tables.fill_blank_ids(ids, rows)
+    if filled and col is not None:
+        log.info("%s: %d facilities without an id got '<file>:<row>' ids", rows.source, filled)
     dup, values = _tables.duplicated(ids)
     if dup.any():
         raise rows.fail(
