@@ -201,7 +201,7 @@ def test_plan_refuses_an_undeclared_table_and_the_old_global_crs(tmp_path, cheng
         app, ["plan", "--out", str(tmp_path / "o"), "--facilities", str(reg), "--crs", "gcj02"]
     )
     assert old.exit_code == 2 and "no longer accepted" in old.output and "canteens.xlsx:gcj02" in old.output
-    bad = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--facilities", f"{reg}:gcj"])
+    bad = runner.invoke(app, ["plan", "--out", str(tmp_path / "o"), "--facilities", f"{reg}:mars"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
 
@@ -209,7 +209,7 @@ def test_plan_with_a_chinese_gcj02_register(tmp_path, chengdu_osm):
     """类别 = 社区食堂, 经度/纬度 in GCJ-02, declared per file: the canteens land where they belong."""
     from circles.io.coords import wgs84_to_gcj02
 
-    lon, lat = wgs84_to_gcj02([104.0657, 104.0801], [30.6598, 30.6455])
+    lon, lat = wgs84_to_gcj02([104.0657, 104.0712], [30.6598, 30.6631])
     reg = _register(
         tmp_path / "canteens.csv",
         [["甲食堂", "社区食堂", lon[0], lat[0]], ["乙食堂", "食堂", lon[1], lat[1]]],

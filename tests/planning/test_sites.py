@@ -424,7 +424,8 @@ def test_read_candidates_points_polygons_and_gcj02(tmp_path):
 
 
 def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
-    from circles.errors import CoordinateSystemError
+    """Six GCJ-02 points on a (synthetic) street declared as WGS84: the check warns with its evidence
+    (streets alone never refuse: a shift along a straight street keeps points on it)."""
     from circles.io.coords import wgs84_to_gcj02
     from circles.planning.candidates import candidate_sites
 
@@ -433,9 +434,11 @@ def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
     df = pd.DataFrame({"site_id": [f"g{i}" for i in range(6)], "lon": glon, "lat": glat})
     path = tmp_path / "gcj.csv"
     df.to_csv(path, index=False)
-    with pytest.raises(CoordinateSystemError, match="GCJ-02"):
-        candidate_sites(plan_line, path, "wgs84")
-    c = candidate_sites(plan_line, path, "gcj02")  # the region has no OSM extract here: the file only
+    warned = candidate_sites(plan_line, path, "wgs84")
+    check = warned.attrs["input_check"]["check"]
+    assert check["status"] == "suspect" and check["alternative"] == "gcj02" and "GCJ-02" in check["message"]
+    c = candidate_sites(plan_line, path, "gcj02")
+    assert c.attrs["input_check"]["check"]["status"] == "ok"  # the region has no OSM extract here: the file only
     assert list(c["site_id"]) == [f"g{i}" for i in range(6)] and (c["source"] == "user").all()
     back = c.to_crs(CRS).geometry
     assert np.allclose(back.y, Y0, atol=1.0) and np.allclose(

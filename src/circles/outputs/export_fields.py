@@ -157,6 +157,11 @@ FIELD_DOCS: Mapping[str, str] = {
     "target_share": "share the community should reach",
     "uncovered_residents": "residents outside the threshold (null when weights are area)",
     "uncovered_area_m2": "residential area outside the threshold, m²",
+    "uncovered_elderly": "residents aged 65+ outside the threshold (district census share; "
+    "categories serving the elderly; null otherwise)",
+    "uncovered_residents_estimate": "ESTIMATE of residents outside the threshold (census population "
+    "spread over residential land; not counted people; null when population is known)",
+    "reachable": "false when no facility of the category can be reached on the street network",
     "nearest_facility_id": "id of the facility serving most of the community",
     "nearest_facility_name": "name of that facility",
     "nearest_facility_source": "its data source: osm / user / sample (SAMPLE = not observed)",
