@@ -438,7 +438,9 @@ def test_candidate_sites_checks_the_declared_crs(plan_line, tmp_path):
     check = warned.attrs["input_check"]["check"]
     assert check["status"] == "suspect" and check["alternative"] == "gcj02" and "GCJ-02" in check["message"]
     c = candidate_sites(plan_line, path, "gcj02")
-    assert c.attrs["input_check"]["check"]["status"] == "ok"  # the region has no OSM extract here: the file only
+    assert (
+        c.attrs["input_check"]["check"]["status"] == "ok"
+    )  # the region has no OSM extract here: the file only
     assert list(c["site_id"]) == [f"g{i}" for i in range(6)] and (c["source"] == "user").all()
     back = c.to_crs(CRS).geometry
     assert np.allclose(back.y, Y0, atol=1.0) and np.allclose(
