@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -27,12 +27,34 @@ async def get_state(request: Request) -> ServiceState:
 
 State = Annotated[ServiceState, Depends(get_state)]
 
-#: a facility category key of the catalog (``GET /categories``)
-CategoryKey = Annotated[str, Query(max_length=64, description="facility category key (see /categories)")]
-OptionalCategoryKey = Annotated[
-    str | None, Query(max_length=64, description="facility category key (see /categories)")
+_CATEGORY_TEXT = (
+    "facility category: key, Chinese or English name or alias (see /categories), e.g. canteen, 社区食堂"
+)
+#: a facility category of the catalog by key, name or alias (resolved with ``state.category_key``)
+CategoryKey = Annotated[str, Query(max_length=64, description=_CATEGORY_TEXT)]
+OptionalCategoryKey = Annotated[str | None, Query(max_length=64, description=_CATEGORY_TEXT)]
+District = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="district (区): 成华区, 成华 or Chenghua; unknown ones are a 422 listing the valid",
+    ),
 ]
-District = Annotated[str | None, Query(max_length=64, description="administrative district name")]
+#: "within N minutes" for any category (its own threshold when absent)
+Minutes = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="judge coverage within these minutes (default: the category's own threshold)",
+    ),
+]
+GroupLevel = Literal["compound", "community", "street", "district"]
+GroupBy = Annotated[
+    GroupLevel | None,
+    Query(description="roll up per 小区 (compound), 社区 (community), 街道 (street) or 区 (district)"),
+]
 Limit = Annotated[int, Query(ge=1, description="page size; at most the service's max_page (default 1000)")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")]
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from circles import __version__
 
 from .errors import BodySizeLimit, register_errors
-from .routers import coverage, facilities, isochrones, meta, outputs
+from .routers import communities, coverage, facilities, imports, isochrones, meta, outputs
 from .schemas import ERROR_RESPONSES
 from .settings import Settings
 from .state import ServiceState
@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         title="circles — 15-minute community life circle planner",
         version=__version__,
         description=(
-            "Coverage layers, gap lists, isochrones and facility edits. "
+            "Coverage layers, gap lists (within any minutes, rolled up per 社区/街道/区), isochrones, "
+            "facility edits and bulk imports. "
             "Map data © OpenStreetMap contributors (ODbL)."
         ),
         lifespan=lifespan,
@@ -46,7 +47,11 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.state.settings = settings
     app.state.service = state
     register_errors(app)
-    for r in (meta, isochrones, coverage, facilities, outputs):
+    for r in (meta, isochrones, coverage, communities, facilities, imports, outputs):
         app.include_router(r.router, responses=ERROR_RESPONSES)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        prefixes=[("/imports/", settings.max_upload_bytes)],
+    )
     return app

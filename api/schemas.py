@@ -18,6 +18,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "bad request"),
         (404, "unknown id or region"),
+        (409, "conflicts with the service's state"),
         (413, "request body too large"),
         (422, "invalid parameter or body"),
     )
@@ -130,6 +131,9 @@ class CommunitySummary(BaseModel):
     name: str
     type: str
     district: str
+    #: the 社区 and 街道 the community belongs to, where the community layer names them
+    community: str | None = None
+    street: str | None = None
     area_m2: float
     residents: float | None
     n_gaps: int
@@ -145,3 +149,167 @@ class CommunityPage(BaseModel):
 class CommunityDetail(CommunitySummary):
     weight_kind: str
     categories: list[CategoryCoverage]
+
+
+class RollupRow(BaseModel):
+    """One 社区 / 街道 / 区 (or 小区) and category: member communities, how many fall short of the
+    target share, the weight (residents, or m² of residential area: ``weight_kind``) covered and not,
+    and the worst members (``'甲小区 0%; 乙小区 12%'``)."""
+
+    model_config = ConfigDict(extra="allow")
+    category: str
+    category_zh: str
+    group: str
+    level: str
+    members: int
+    members_applicable: int
+    members_short: int
+    total_weight: float | None
+    covered_weight: float | None
+    uncovered_weight: float | None
+    covered_share: float | None
+    worst_members: str
+    threshold_min: float | None
+    target_share: float | None
+    weight_kind: str
+
+
+class RollupPage(BaseModel):
+    """``/gaps?group_by=…``: the roll-up, groups with the most uncovered weight first."""
+
+    total: int
+    limit: int
+    offset: int
+    group_by: str
+    minutes: float | None
+    weight_kind: str
+    weighting: str
+    items: list[RollupRow]
+
+
+class RefusedRows(BaseModel):
+    """Rows of an upload that were not accepted, with the reason (``count`` null: the whole file)."""
+
+    reason: str
+    count: int | None
+    examples: list[str]
+
+
+class CategoryCount(BaseModel):
+    category: str
+    name_zh: str
+    count: int
+
+
+class CrsCheck(BaseModel):
+    """The coordinate check of an upload (:func:`circles.io.crs_check.assess_crs`): ``ok``,
+    ``unverifiable``, ``suspect`` (warning) or ``refuse`` (applying needs ``force=true``)."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["ok", "unverifiable", "suspect", "refuse"]
+    message: str
+    declared: str | None = None
+    alternative: str | None = None
+    crs_read_as: str | None = None
+
+
+class FlaggedName(BaseModel):
+    name: str
+    status: str
+    suggestions: list[str]
+
+
+class NameCheck(BaseModel):
+    """How the 社区 (``level: community``) or 街道 (``street``) names of a file compare with the official
+    2023 lists: exact, matched by stem (水井坊 = 水井坊社区居委会), near an official name, unknown."""
+
+    level: str
+    names: int
+    exact: int
+    matched: int
+    near: int
+    unknown: int
+    flagged: list[FlaggedName]
+
+
+class DistrictCheck(BaseModel):
+    given: str
+    official: str | None
+    rows: int
+
+
+class CommunityImportDetails(BaseModel):
+    communities_now: int
+    types: dict[str, int]
+    admin_columns: dict[str, int]
+    households_rows: int
+    population_rows: int
+    weight_kind: str
+    names: list[NameCheck]
+    districts: list[DistrictCheck]
+
+
+class ImportReport(BaseModel):
+    """The validation report of an upload (its dry run). ``status``: ``ready`` (can be applied),
+    ``refused`` (nothing to apply: see ``refused``), ``applied``."""
+
+    import_id: str
+    kind: Literal["facilities", "communities"]
+    file_name: str
+    crs: str | None
+    part: str | None
+    created_at: str
+    status: Literal["ready", "refused", "applied"]
+    message: str
+    rows_read: int | None
+    rows_accepted: int
+    rows_dropped_outside: int
+    rows_refused: int | None
+    dropped_outside: list[str]
+    refused: list[RefusedRows]
+    categories: list[CategoryCount]
+    communities: CommunityImportDetails | None
+    check: CrsCheck | None
+    needs_force: bool
+    applied_at: str | None
+    forced: bool
+
+
+class ImportPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[ImportReport]
+
+
+class CategoryChange(BaseModel):
+    category: str
+    name_zh: str
+    facilities_added: int
+    communities_affected: int
+    coverage_gaps_before: int
+    coverage_gaps_after: int
+
+
+class ImportApplied(BaseModel):
+    """What applying an import changed."""
+
+    import_id: str
+    kind: Literal["facilities", "communities"]
+    applied_at: str
+    forced: bool
+    message: str
+    facilities_added: int
+    categories: list[CategoryChange]
+    communities_before: int
+    communities_after: int
+    weight_kind: str
+    coverage_gaps_before: int
+    coverage_gaps_after: int
+
+
+class CommunityConflict(BaseModel):
+    """409 of ``/communities/{name}``: several communities carry the name."""
+
+    detail: str
+    community_ids: list[str]

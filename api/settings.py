@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     #: folder of the facility-edit database and of generated exports; nothing is read outside it
     state_dir: Path = Path("out/service")
     max_body_bytes: int = 16_384
+    #: largest file upload (``POST /imports/...``), bytes
+    max_upload_bytes: Annotated[int, Field(ge=1)] = 50_000_000
     max_snap_m: float = 500.0
     #: largest ``limit`` of a paginated list (/gaps, /communities, /facilities)
     max_page: Annotated[int, Field(ge=1)] = 1000
@@ -58,3 +60,8 @@ class Settings(BaseSettings):
     @property
     def export_dir(self) -> Path:
         return self.state_dir / "exports"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Uploaded files, one folder per import (kept: an applied community layer is read from here)."""
+        return self.state_dir / "imports"

@@ -1,105 +1,205 @@
-"""``/coverage``, ``/gaps``, ``/communities``: the coverage layer and the gap list."""
+"""``/coverage`` and ``/gaps``: the coverage layer and the gap list, within any minutes, rolled up per
+社区 / 街道 / 区, as JSON, GeoJSON, CSV or Excel."""
 
 from __future__ import annotations
 
-import io
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from circles import OSM_ATTRIBUTION
-from circles._common import jsonable
+from circles.errors import InputError
 from circles.outputs.layers import service_area_layer
+from circles.outputs.tables import COVERAGE_COLUMNS, GAP_COLUMNS, Sheet
 from circles.pipeline import WEIGHT_LABELS, PlanResult
 from circles.planning.coverage import share_within
+from circles.planning.queries import (
+    coverage_at,
+    district_names,
+    planned_categories,
+    resolve_district_in,
+    rollup_at,
+)
 
 from ..dependencies import (
     CategoryKey,
     District,
     GeoJSONResponse,
-    ListPage,
+    GroupBy,
+    Minutes,
     OptionalCategoryKey,
     Page,
     State,
     page_params,
 )
-from ..errors import NotFoundError
-from ..schemas import CategoryCoverage, CommunityDetail, CommunityPage, CommunitySummary, GapPage
+from ..schemas import GapPage, RollupPage
+from ..state import GapIndex
+from ..tables import (
+    csv_response,
+    feature_collection,
+    group_features,
+    labelled_coverage,
+    present_levels,
+    query_lines,
+    records,
+    rollup_sheet,
+    xlsx_response,
+)
 
 router = APIRouter(tags=["coverage"])
 
-GapFormat = Literal["json", "geojson", "csv"]
+GapFormat = Literal["json", "geojson", "csv", "xlsx"]
+CoverageFormat = Literal["geojson", "csv", "xlsx"]
+FILE_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/geo+json": {},
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        }
+    }
+}
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [jsonable(row) for row in df.to_dict(orient="records")]
+def _members(res: PlanResult, district: str | None) -> np.ndarray | None:
+    """Mask of the community rows in ``district`` (an official name), or None for all."""
+    if district is None:
+        return None
+    return np.asarray(district_names(res.data.communities["district"]) == district, dtype=bool)
 
 
-@router.get("/coverage", response_class=GeoJSONResponse)
+@router.get("/coverage", response_class=GeoJSONResponse, responses=FILE_CONTENT)
 def coverage(
     state: State,
     category: CategoryKey,
-    minutes: Annotated[
-        float | None, Query(gt=0, le=60, description="default: the category's urban threshold")
-    ] = None,
-) -> GeoJSONResponse:
-    """The area within ``minutes`` of the nearest facility of ``category`` (walking), and every community
-    with the share of its residents (or area) inside it (each community judged by its own profile)."""
+    minutes: Minutes = None,
+    district: District = None,
+    group_by: GroupBy = None,
+    format: Annotated[CoverageFormat, Query()] = "geojson",
+) -> Response:
+    """The area within ``minutes`` of the nearest facility of ``category`` (walking; default the
+    category's urban threshold) and every community with the share of its residents (or area) inside
+    it (each community judged by its own profile). ``group_by``: features per 社区 / 街道 / 区 (the
+    union of their communities) with members short of the target and the worst ones. ``format=csv`` /
+    ``xlsx``: the coverage table (and roll-up) instead."""
     res = state.result
-    cat = res.data.catalog.get(category)
+    key = state.category_key(category)
+    dist = resolve_district_in(res, district) if district is not None else None
+    members = _members(res, dist)
+    if format != "geojson":
+        return _coverage_file(res, key, minutes, dist, members, group_by, format)
+    cat = res.data.catalog.get(key)
     m = float(minutes) if minutes is not None else cat.threshold_min("urban")
-    area = service_area_layer(res, category, [m])
-    comm = res.data.communities
-    types = comm["type"].to_numpy().astype(str)
-    share = share_within(res.times[category], res.engine.points, types, m)
+    area = service_area_layer(res, key, [m])
     feats: list[dict[str, Any]] = [
         {
             "type": "Feature",
             "properties": {
                 "kind": "service_area",
-                "category": category,
+                "category": key,
                 "minutes": m,
                 "area_m2": float(area["area_m2"].iloc[0]),
             },
             "geometry": json.loads(area.to_json(drop_id=True))["features"][0]["geometry"],
         }
     ]
-    geo = json.loads(comm[["geometry"]].to_json(drop_id=True))["features"]
-    for i, g in enumerate(geo):
-        feats.append(
-            {
-                "type": "Feature",
-                "geometry": g["geometry"],
-                "properties": {
-                    "kind": "community",
-                    "community_id": str(comm["community_id"].iat[i]),
-                    "name": str(comm["name"].iat[i]),
-                    "type": str(types[i]),
-                    "covered_share": jsonable(round(float(share[i]), 4)),
-                    "applies": bool(cat.applies(str(types[i]))),
-                },
-            }
-        )
-    return GeoJSONResponse(
-        {
-            "type": "FeatureCollection",
-            "attribution": OSM_ATTRIBUTION,
-            "weighting": WEIGHT_LABELS.get(res.data.weight_kind),
-            "features": feats,
-        }
+    if group_by is not None:
+        table = rollup_at(res, group_by, [key], minutes=m, rows=members)
+        feats += group_features(res, group_by, table, members)
+    else:
+        feats += _community_features(res, key, m, members)
+    return feature_collection(
+        feats,
+        len(feats) - 1,
+        weighting=WEIGHT_LABELS.get(res.data.weight_kind),
+        weight_kind=res.data.weight_kind,
     )
 
 
-@router.get(
-    "/gaps",
-    response_model=GapPage,
-    responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}},
-)
+def _community_features(
+    res: PlanResult, key: str, minutes: float, members: np.ndarray | None
+) -> list[dict[str, Any]]:
+    comm = res.data.communities
+    cat = res.data.catalog.get(key)
+    types = comm["type"].to_numpy().astype(str)
+    share = share_within(res.times[key], res.engine.points, types, minutes)
+    rows = np.arange(len(comm)) if members is None else np.flatnonzero(members)
+    geo = json.loads(comm.iloc[rows][["geometry"]].to_json(drop_id=True))["features"] if len(rows) else []
+    return [
+        {
+            "type": "Feature",
+            "geometry": g["geometry"],
+            "properties": {
+                "kind": "community",
+                "community_id": str(comm["community_id"].iat[i]),
+                "name": str(comm["name"].iat[i]),
+                "type": str(types[i]),
+                "covered_share": None if not np.isfinite(share[i]) else round(float(share[i]), 4),
+                "applies": bool(cat.applies(str(types[i]))),
+            },
+        }
+        for i, g in zip(rows, geo)
+    ]
+
+
+def _coverage_file(
+    res: PlanResult,
+    key: str,
+    minutes: float | None,
+    district: str | None,
+    members: np.ndarray | None,
+    group_by: str | None,
+    format: str,
+) -> Response:
+    rows = coverage_at(res, key, minutes)
+    if members is not None:
+        rows = rows[members[rows["community_row"].to_numpy(dtype=np.int64)]]
+    table = labelled_coverage(res, rows)
+    if format == "csv":
+        if group_by is not None:
+            rolled = rollup_at(res, group_by, [key], minutes=minutes, rows=members)
+            return csv_response(
+                rolled, rollup_sheet(group_by, rolled).columns, f"coverage_{key}_{group_by}", len(rolled)
+            )
+        return csv_response(table, COVERAGE_COLUMNS, f"coverage_{key}", len(table))
+    levels = [group_by] if group_by is not None else present_levels(res)
+    sheets = [Sheet("覆盖 coverage", table, COVERAGE_COLUMNS)]
+    sheets += [rollup_sheet(lv, rollup_at(res, lv, [key], minutes=minutes, rows=members)) for lv in levels]
+    query = query_lines(category=key, minutes=minutes, district=district, group_by=group_by)
+    return xlsx_response(res, sheets, query, f"coverage_{key}", len(table))
+
+
+@dataclass(frozen=True)
+class GapQuery:
+    """The filters of one ``/gaps`` request, resolved (category key, official district name)."""
+
+    category: str | None
+    level: int | None
+    minutes: float | None
+    district: str | None
+    kind: str | None
+    min_residents: float | None
+    min_area_m2: float | None
+
+    def describe(self, group_by: str | None) -> list[str]:
+        return query_lines(
+            category=self.category,
+            level=self.level,
+            minutes=self.minutes,
+            district=self.district,
+            kind=self.kind,
+            min_residents=self.min_residents,
+            min_area_m2=self.min_area_m2,
+            group_by=group_by,
+        )
+
+
+@router.get("/gaps", response_model=GapPage | RollupPage, responses=FILE_CONTENT)
 async def gaps(
     state: State,
     *,
@@ -107,24 +207,40 @@ async def gaps(
     level: Annotated[
         int | None, Query(ge=5, le=15, description="service circle: 5, 10 or 15 minutes")
     ] = None,
+    minutes: Minutes = None,
     district: District = None,
     kind: Annotated[Literal["coverage", "capacity"] | None, Query()] = None,
     min_residents: Annotated[float | None, Query(ge=0, le=1e9)] = None,
     min_area_m2: Annotated[float | None, Query(ge=0, le=1e12)] = None,
+    group_by: GroupBy = None,
     page: Annotated[Page, Depends(page_params(50))],
     format: Annotated[GapFormat, Query()] = "json",
 ) -> Response:
     """The gap list (配套缺失清单), most severe first, filtered and paginated; ``total`` counts all
-    matches."""
-    idx = state.gap_index()
-    res = idx.result
-    rows = idx.matching(
-        category=category,
+    matches. ``minutes``: communities whose covered share within N minutes is below target ("which
+    communities lack a canteen within 10 minutes"). ``group_by``: the coverage of the matching
+    categories rolled up per 小区 / 社区 / 街道 / 区 (a :class:`RollupPage`), most uncovered first.
+    ``format``: JSON, GeoJSON, CSV (UTF-8 with BOM) or an Excel workbook (with a sheet per level)."""
+    res = state.result
+    q = GapQuery(
+        category=state.category_key(category) if category is not None else None,
         level=level,
-        district=district,
+        minutes=minutes,
+        district=resolve_district_in(res, district) if district is not None else None,
         kind=kind,
         min_residents=min_residents,
         min_area_m2=min_area_m2,
+    )
+    if group_by is not None:
+        return await anyio.to_thread.run_sync(_rollup_answer, res, q, group_by, page, format)
+    idx = state.gap_index() if minutes is None else await anyio.to_thread.run_sync(state.gap_index, minutes)
+    rows = idx.matching(
+        category=q.category,
+        level=q.level,
+        district=q.district,
+        kind=q.kind,
+        min_residents=q.min_residents,
+        min_area_m2=q.min_area_m2,
     )
     total = len(rows)
     rows = rows[page.slice()]
@@ -133,24 +249,30 @@ async def gaps(
             "total": total,
             "limit": page.limit,
             "offset": page.offset,
-            "weighting": WEIGHT_LABELS.get(res.data.weight_kind, ""),
+            "weighting": WEIGHT_LABELS.get(idx.result.data.weight_kind, ""),
             "items": [idx.records[i] for i in rows],
         }
         return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json")
-    return await anyio.to_thread.run_sync(_gaps_file, res, rows, format, total, page)
+    return await anyio.to_thread.run_sync(_gaps_file, idx, q, rows, format, total, page)
 
 
-def _gaps_file(res: PlanResult, rows: np.ndarray, format: GapFormat, total: int, page: Page) -> Response:
-    """CSV or GeoJSON page of the gap list (in a worker thread: geometry serialisation is CPU work)."""
-    selected = res.gaps.iloc[rows]
+def _gaps_file(
+    idx: GapIndex, q: GapQuery, rows: np.ndarray, format: GapFormat, total: int, page: Page
+) -> Response:
+    """CSV, Excel or GeoJSON page of the gap list (in a worker thread: geometry and files are CPU work)."""
+    res = idx.result
+    selected = idx.gaps.iloc[rows]
     if format == "csv":
-        buf = io.StringIO()
-        selected.to_csv(buf, index=False)
-        return Response(
-            buf.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"X-Total-Count": str(total), "Content-Disposition": 'inline; filename="gaps.csv"'},
-        )
+        return csv_response(selected, GAP_COLUMNS, "gaps", total)
+    if format == "xlsx":
+        cats = _categories(res, q)
+        members = _members(res, q.district)
+        sheets = [Sheet("缺失清单 gaps", selected, GAP_COLUMNS)]
+        sheets += [
+            rollup_sheet(lv, rollup_at(res, lv, cats, minutes=q.minutes, rows=members))
+            for lv in present_levels(res)
+        ]
+        return xlsx_response(res, sheets, q.describe(None), "gaps", total)
     geom = res.data.communities.set_index("community_id")["geometry"]
     gj = (
         json.loads(geom.reindex(selected["community_id"]).reset_index(drop=True).to_json(drop_id=True))
@@ -159,82 +281,61 @@ def _gaps_file(res: PlanResult, rows: np.ndarray, format: GapFormat, total: int,
     )
     feats = [
         {"type": "Feature", "geometry": f["geometry"], "properties": p}
-        for f, p in zip(gj["features"], _records(selected))
+        for f, p in zip(gj["features"], records(selected))
     ]
-    return GeoJSONResponse(
-        {
-            "type": "FeatureCollection",
-            "total": total,
-            "limit": page.limit,
-            "offset": page.offset,
-            "attribution": OSM_ATTRIBUTION,
-            "features": feats,
-        },
-        headers={"X-Total-Count": str(total)},
-    )
+    return feature_collection(feats, total, total=total, limit=page.limit, offset=page.offset)
 
 
-def _summaries(res: PlanResult) -> pd.DataFrame:
-    """One row per community (in table order) with its number of coverage gaps (``n_gaps``)."""
-    comm = res.data.communities
-    n = (
-        res.gaps[res.gaps["kind"] == "coverage"].groupby("community_id").size()
-        if len(res.gaps)
-        else pd.Series(dtype=int)
-    )
-    out = comm[["community_id", "name", "type", "district", "area_m2", "residents"]].copy()
-    out["community_id"] = out["community_id"].astype(str)
-    out["n_gaps"] = out["community_id"].map(n).fillna(0).astype(int)
-    return out
+def _categories(res: PlanResult, q: GapQuery) -> list[str]:
+    """The categories a query covers: the one given, else those of its level, else all planned."""
+    if q.category is not None:
+        return [q.category]
+    if q.level is not None and q.level not in (5, 10, 15):
+        raise InputError(f"level must be 5, 10 or 15 (minutes), got {q.level}")
+    catalog = res.data.catalog
+    return [k for k in planned_categories(res) if q.level is None or catalog.get(k).level_min == q.level]
 
 
-@router.get("/communities", response_model=CommunityPage)
-def communities(state: State, *, district: District = None, page: ListPage) -> CommunityPage:
-    """Communities with their number of coverage gaps."""
-    df = _summaries(state.result)
-    if district is not None:
-        df = df[df["district"] == district]
-    items = [CommunitySummary.model_validate(r) for r in _records(df.iloc[page.slice()])]
-    return CommunityPage(total=len(df), limit=page.limit, offset=page.offset, items=items)
+def _rollup_rows(res: PlanResult, q: GapQuery, group_by: str) -> pd.DataFrame:
+    """The roll-up of the query's categories within its minutes over its district, filtered by the
+    uncovered weight asked for."""
+    if q.kind == "capacity":
+        raise InputError("roll-ups sum coverage: kind=capacity has none; leave kind out or use kind=coverage")
+    people = res.data.weight_kind != "area"
+    if q.min_residents is not None and not people:
+        raise InputError("min_residents needs population data; this region is area-weighted: use min_area_m2")
+    if q.min_area_m2 is not None and people:
+        raise InputError("this plan's roll-ups count residents, not area: use min_residents")
+    table = rollup_at(res, group_by, _categories(res, q), minutes=q.minutes, rows=_members(res, q.district))
+    floor = q.min_residents if q.min_residents is not None else q.min_area_m2
+    if floor is not None and len(table):
+        table = table[table["uncovered_weight"] >= floor]
+    return table.reset_index(drop=True)
 
 
-@router.get("/communities/{community_id}", response_model=CommunityDetail)
-def community(state: State, community_id: Annotated[str, Path(max_length=128)]) -> CommunityDetail:
-    """One community's coverage for every category: covered share, nearest facility, time and distance."""
-    res = state.result
-    ids = res.data.communities["community_id"].astype(str).to_numpy()
-    hit = np.flatnonzero(ids == community_id)
-    if not len(hit):
-        raise NotFoundError(f"no community with id {community_id!r}")
-    row = int(hit[0])
-    summ = _summaries(res).iloc[row]
-    cov = res.coverage[res.coverage["community_row"] == row]
-    gap_cats = set(
-        res.gaps.loc[
-            (res.gaps["community_id"] == community_id) & (res.gaps["kind"] == "coverage"), "category"
-        ]
-    )
-    cats = [_category_coverage(res, r, gap_cats) for r in cov.to_dict(orient="records")]
-    return CommunityDetail(**jsonable(summ.to_dict()), weight_kind=res.data.weight_kind, categories=cats)
-
-
-def _category_coverage(res: PlanResult, r: dict[str, Any], gap_cats: set[str]) -> CategoryCoverage:
-    """One coverage row of a community as the API shows it (times in minutes, distances in metres)."""
-    c = res.data.catalog.get(r["category"])
-    return CategoryCoverage(
-        category=c.key,
-        name_zh=c.name_zh,
-        level_min=c.level_min,
-        applies=bool(r["applies"]),
-        threshold_min=jsonable(r["threshold_min"]),
-        covered_share=jsonable(r["covered_share"]),
-        share_5=jsonable(r["share_5"]),
-        share_10=jsonable(r["share_10"]),
-        share_15=jsonable(r["share_15"]),
-        nearest_facility_id=r["nearest_facility_id"] or None,
-        nearest_facility_name=r["nearest_facility_name"] or None,
-        nearest_facility_source=r["nearest_facility_source"] or None,
-        nearest_time_min=jsonable(r["nearest_time_s"] / 60.0),
-        nearest_walk_m=jsonable(r["nearest_walk_m"]),
-        gap=c.key in gap_cats,
-    )
+def _rollup_answer(res: PlanResult, q: GapQuery, group_by: str, page: Page, format: GapFormat) -> Response:
+    table = _rollup_rows(res, q, group_by)
+    total = len(table)
+    shown = table.iloc[page.slice()]
+    if format == "csv":
+        return csv_response(shown, rollup_sheet(group_by, shown).columns, f"gaps_{group_by}", total)
+    if format == "xlsx":
+        return xlsx_response(
+            res, [rollup_sheet(group_by, shown)], q.describe(group_by), f"gaps_{group_by}", total
+        )
+    if format == "geojson":
+        feats = group_features(res, group_by, shown, _members(res, q.district))
+        return feature_collection(
+            feats, total, total=total, limit=page.limit, offset=page.offset, group_by=group_by
+        )
+    body = {
+        "total": total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "group_by": group_by,
+        "minutes": q.minutes,
+        "weight_kind": res.data.weight_kind,
+        "weighting": WEIGHT_LABELS.get(res.data.weight_kind, ""),
+        "items": records(shown),
+    }
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json")

@@ -25,8 +25,7 @@ def list_facilities(
     """Facilities (WGS84): OSM, SAMPLE (authored, not observed) and user-added ones."""
     fac = state.result.data.facilities
     if category is not None:
-        state.result.data.catalog.get(category)
-        fac = fac[fac["category"] == category]
+        fac = fac[fac["category"] == state.category_key(category)]
     if source is not None:
         fac = fac[fac["source"] == source]
     items = [
@@ -46,7 +45,8 @@ def list_facilities(
 
 @router.post("/facilities", response_model=FacilityCreated, status_code=status.HTTP_201_CREATED)
 def add_facility(state: State, body: FacilityIn) -> FacilityCreated:
-    """Add one facility; it is stored durably and the coverage and gaps of its category are updated."""
+    """Add one facility (``category`` by key, Chinese name or alias); it is stored durably and the
+    coverage and gaps of its category are updated."""
     record, n = state.add_facility(body.category, body.lon, body.lat, body.crs, body.name, body.floor_area_m2)
     return FacilityCreated(facility=Facility.model_validate(record), communities_affected=n)
 

@@ -27,9 +27,8 @@ def region_map(
     res = state.result
     if region != res.data.region.key:
         raise NotFoundError(f"this service serves region {res.data.region.key!r}, not {region!r}")
-    if category is not None:
-        res.data.catalog.get(category)
-    return HTMLResponse(state.map_html(category, minutes))
+    key = state.category_key(category) if category is not None else None
+    return HTMLResponse(state.map_html(key, minutes))
 
 
 @router.get("/sites")
@@ -45,7 +44,7 @@ def sites(
     from circles.planning.sites import choose_sites
 
     res = state.result
-    res.data.catalog.get(category)
+    category = state.category_key(category)
     choice = choose_sites(res, category, k, state.site_candidates(), time_limit_s=20)
     body = choice.as_dict()
     if format is not None:

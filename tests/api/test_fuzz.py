@@ -49,3 +49,9 @@ def test_every_operation_without_server_errors(api_schema):
         _fuzz_operation(op)
         seen.append(f"{op.method.upper()} {op.path}")
     assert "POST /facilities" in seen and "GET /gaps" in seen
+    assert {
+        "POST /imports/facilities",
+        "POST /imports/communities",
+        "POST /imports/{import_id}/apply",
+    } <= set(seen)
+    assert "GET /communities/{id_or_name}" in seen
