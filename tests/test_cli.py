@@ -226,3 +226,29 @@ def test_plan_with_a_chinese_gcj02_register(tmp_path, chengdu_osm):
     assert abs(x - 104.0657) < 2e-5 and abs(y - 30.6598) < 2e-5  # converted back to WGS84
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["input_checks"][0]["crs_read_as"] == "gcj02"
+
+
+def test_gaps_within_any_minutes_rolled_up(tmp_path, chengdu_osm):
+    """'Which communities lack a canteen within 10 minutes', per district, as Excel; and per 小区 as CSV."""
+    import openpyxl
+    import pandas as pd
+
+    xlsx = tmp_path / "g.xlsx"
+    res = runner.invoke(
+        app,
+        ["gaps", "--category", "社区食堂", "--minutes", "10", "--group-by", "district", "--out", str(xlsx)],
+    )
+    assert res.exit_code == 0, res.output
+    wb = openpyxl.load_workbook(xlsx)
+    rows = list(wb[wb.sheetnames[1]].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert header[1] == "单元 unit" and {r[2] for r in body} == {"district"}
+    assert len({r[1] for r in body}) == len(body) >= 3  # one row per district
+    short_10 = sum(r[5] for r in body)
+    csv = tmp_path / "g.csv"
+    res = runner.invoke(app, ["gaps", "--category", "canteen", "--minutes", "15", "--out", str(csv)])
+    assert res.exit_code == 0, res.output
+    per_row_15 = pd.read_csv(csv, encoding="utf-8-sig")
+    assert (per_row_15["category"] == "canteen").all() and len(per_row_15) <= short_10  # 15 min reaches more
+    bad = runner.invoke(app, ["gaps", "--district", "Nowhere", "--out", str(csv)])
+    assert bad.exit_code == 2 and "成华区 (Chenghua)" in bad.output

@@ -346,6 +346,82 @@ def sites(
     typer.echo(f"wrote {path} ({len(cands)} candidates tested; © OpenStreetMap contributors)")
 
 
+@app.command()
+@friendly
+def gaps(
+    out: Path = typer.Option(
+        ..., help="Output .xlsx (Chinese and English headers) or .csv (UTF-8 with BOM)."
+    ),
+    category: list[str] | None = typer.Option(
+        None, help="Categories (repeatable; key or Chinese name, e.g. 社区食堂). Default: every category."
+    ),
+    minutes: float | None = typer.Option(
+        None, help="Judge coverage within this many minutes (any category; default: each category's own)."
+    ),
+    group_by: str = typer.Option(
+        "compound", help="compound (each community row), community (社区), street (街道) or district (区)."
+    ),
+    district: str | None = typer.Option(None, help="Only this district (成华, 成华区 or Chenghua)."),
+    region: ci.Region = DEFAULT_REGION,
+    osm: ci.Osm = None,
+    download: ci.Download = False,
+    communities: ci.Communities = None,
+    facilities: ci.Facilities = None,
+    population: ci.Population = None,
+    no_crs_check: ci.NoCrsCheck = False,
+    legacy_crs: ci.LegacyCrs = None,
+) -> None:
+    """The gap list (配套缺失清单) in the planner's units: "which communities lack a canteen within 10
+    minutes", per 小区, or rolled up per 社区 / 街道 / 区, as Excel or CSV."""
+    from .outputs.plan_files import workbook_meta
+    from .outputs.tables import (
+        GAP_COLUMNS,
+        ROLLUP_COLUMNS,
+        Column,
+        Sheet,
+        readme_lines,
+        write_csv,
+        write_xlsx,
+    )
+    from .pipeline import plan as run_plan_all
+    from .planning import queries
+    from .planning.rollup import GROUP_LEVELS
+
+    ci.refuse_legacy_crs(legacy_crs)
+    suffix = out.name.lower().rsplit(".", 1)[-1]
+    if suffix not in ("xlsx", "csv"):
+        raise InputError(f"--out {out.name}: write .xlsx or .csv")
+    if group_by not in GROUP_LEVELS:
+        raise InputError(f"--group-by must be one of {', '.join(GROUP_LEVELS)}, not {group_by!r}")
+    _check_out_file(out)
+    opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
+    opts.categories = list(category) if category else None
+    result = run_plan_all(opts)
+    keys = opts.categories or queries.planned_categories(result)
+    rows = None
+    if district is not None:
+        name = queries.resolve_district_in(result, district)
+        rows = queries.district_names(result.data.communities["district"]) == name
+    if group_by == "compound":
+        table = queries.with_admin_columns(result, queries.gaps_at(result, minutes, keys))
+        if rows is not None:
+            table = table[table["district"].isin(result.data.communities.loc[rows, "district"])]
+        columns: tuple[Column, ...] = GAP_COLUMNS
+    else:
+        table = queries.rollup_at(result, group_by, keys, minutes=minutes, rows=rows)
+        columns = (Column("category", "category", "设施类别", "category"), *ROLLUP_COLUMNS)
+    if suffix == "csv":
+        write_csv(table, columns, out)
+    else:
+        meta = workbook_meta(result)
+        within = f"within {minutes:g} min" if minutes else "at each category's own threshold"
+        meta["notes"] = [f"coverage judged {within}; grouped by {group_by}", *meta["notes"]]
+        write_xlsx([Sheet(f"{group_by} gaps", table, columns)], readme_lines(meta), out)
+    typer.echo(
+        f"wrote {out} ({len(table)} rows; {result.summary['weighting']}; © OpenStreetMap contributors)"
+    )
+
+
 @app.command("map")
 @friendly
 def map_cmd(
