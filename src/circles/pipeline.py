@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import OSM_ATTRIBUTION, __version__
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
 from .config import Region, get_region
 from .errors import InputError
 from .inputs import PlanOptions, estimate_residents, load_communities, load_facilities
 from .io.crs_inputs import CrsReferenceSource, check_notes
 from .planning.coverage import (
-    LEVELS_MIN,
     CategoryTimes,
     CoverageEngine,
     FacilityPoints,
@@ -31,6 +28,7 @@ from .planning.coverage import (
 )
 from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
 from .planning.residents import persons_per_household
+from .planning.summary import WEIGHT_LABELS, region_summary  # noqa: F401 (WEIGHT_LABELS re-exported)
 from .routing.graph import ProfileGraph
 from .routing.load import osm_network, profile_graph, region_for_osm, region_network
 from .routing.network import StreetNetwork
@@ -38,13 +36,6 @@ from .routing.network import StreetNetwork
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-WEIGHT_LABELS = {
-    "population": "residents (community population)",
-    "households": "residents (households x persons per household of the district, 2020 census)",
-    "raster": "residents (population raster)",
-    "area": "AREA-WEIGHTED: m² of residential area, not people (no population data given)",
-    "mixed": "residents where known, m² of area elsewhere (mixed)",
-}
 
 
 @dataclass
@@ -217,117 +208,6 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     )
     summary = region_summary(data, cov, gaps, result.engine, result.timings_s)
     return PlanResult(data, result.engine, cov, gaps, summary, dict(result.timings_s), times)
-
-
-def region_summary(
-    data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine: CoverageEngine, timings: dict
-) -> dict:
-    """Share of residents (or area) covered per category and level, and the plan targets."""
-    cats = []
-    for key, grp in cov.groupby("category", sort=False):
-        cat = data.catalog.get(key)
-        g = grp[grp["applies"]]
-        tot = g["total_weight"].sum()
-        entry = {
-            "category": key,
-            "name_zh": cat.name_zh,
-            "name_en": cat.name_en,
-            "level_min": cat.level_min,
-            "focus": cat.focus,
-            "threshold_min": sorted(set(g["threshold_min"].dropna().tolist())),
-            "facilities": _count_by_source(data.facilities, key),
-            "communities": int(len(g)),
-            "covered_share": _ratio((g["covered_share"] * g["total_weight"]).sum(), tot),
-            **{
-                f"share_{lv}min": _ratio((g[f"share_{lv}"] * g["total_weight"]).sum(), tot)
-                for lv in LEVELS_MIN
-            },
-            "communities_short": int(((gaps["category"] == key) & (gaps["kind"] == "coverage")).sum())
-            if len(gaps)
-            else 0,
-        }
-        estimate = _estimated_coverage(data.communities, g)
-        if estimate:
-            entry["residents_estimate"] = estimate
-        if cat.coverage_target:
-            entry["coverage_target"] = cat.coverage_target
-            entry["meets_target"] = bool(
-                entry["covered_share"] is not None and entry["covered_share"] >= cat.coverage_target
-            )
-        cats.append(entry)
-    park = next((c for c in cats if c["category"] == "park"), None)
-    kind = data.weight_kind
-    return {
-        "region": data.region.key,
-        "region_name": data.region.name_zh,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "circles_version": __version__,
-        "attribution": OSM_ATTRIBUTION,
-        "data_source": data.region.source,
-        "weight_kind": kind,
-        "weighting": WEIGHT_LABELS.get(kind, kind),
-        "communities": int(len(data.communities)),
-        "resident_points": int(len(engine.points)),
-        "resident_points_off_network": int(len(engine.unsnapped_points)),
-        "total_weight": float(data.points["weight"].sum()),
-        "facilities": {
-            k: v
-            for k, v in data.facilities.groupby(["category", "source"])
-            .size()
-            .unstack(fill_value=0)
-            .T.to_dict()
-            .items()
-        }
-        if len(data.facilities)
-        else {},
-        "sample_facilities": int((data.facilities["source"] == "sample").sum()),
-        "gaps": {
-            "coverage": int((gaps["kind"] == "coverage").sum()) if len(gaps) else 0,
-            "capacity": int((gaps["kind"] == "capacity").sum()) if len(gaps) else 0,
-        },
-        "park_service_coverage": None
-        if park is None
-        else {
-            "covered_share": park["covered_share"],
-            "target": park.get("coverage_target", 0.9),
-            "meets_target": park.get("meets_target"),
-            "threshold_min": park["threshold_min"],
-            "source": "plan item 6: park/green-space service-radius coverage > 90% by 2025",
-        },
-        "categories": cats,
-        "notes": data.notes,
-        **({"input_checks": data.input_checks} if data.input_checks else {}),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-    }
-
-
-def _estimated_coverage(comm: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any] | None:
-    """Residents covered and uncovered by the census-spread ESTIMATE (see
-    :func:`circles.inputs.estimate_residents`), when the plan has no population data; else None."""
-    if "residents_estimate" not in comm:
-        return None
-    est = comm["residents_estimate"].to_numpy(dtype=float)[rows["community_row"].to_numpy()]
-    known = np.isfinite(est)
-    if not known.any():
-        return None
-    covered = float((rows["covered_share"].to_numpy()[known] * est[known]).sum())
-    total = float(est[known].sum())
-    return {
-        "label": "ESTIMATE (census spread over residential land), not counted people",
-        "residents": round(total),
-        "covered": round(covered),
-        "uncovered": round(total - covered),
-        "covered_share": _ratio(covered, total),
-    }
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return round(float(a / b), 4) if b > 0 else None
-
-
-def _count_by_source(fac: gpd.GeoDataFrame, key: str) -> dict[str, int]:
-    f = fac[fac["category"] == key]
-    return {str(k): int(v) for k, v in f["source"].value_counts().items()}
 
 
 def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | None = None) -> PlanResult:
