@@ -47,6 +47,8 @@ _OPTIONAL = (
     "notes",
     "aliases",
     "serves_elderly",
+    "site_min_area_m2",
+    "site_min_width_m",
 )
 _TOP_LEVEL = ("schema_version", "category")
 
@@ -128,6 +130,10 @@ class Category:
     aliases: tuple[str, ...] = ()
     #: serves mainly older residents: gap lists report uncovered residents aged 65+ (census share)
     serves_elderly: bool = False
+    #: smallest site (land, m²) and narrowest clear width (m) a new facility needs; candidate sites
+    #: below them are not offered (:mod:`circles.planning.suitability`)
+    site_min_area_m2: float | None = None
+    site_min_width_m: float | None = None
 
     @property
     def thresholds_min(self) -> dict[str, float]:
@@ -190,6 +196,8 @@ class Category:
             "osm_tags": [f.to_record() for f in self.osm_tags],
             "aliases": list(self.aliases),
             "serves_elderly": self.serves_elderly,
+            "site_min_area_m2": self.site_min_area_m2,
+            "site_min_width_m": self.site_min_width_m,
             "sources": list(self.sources),
             "notes": self.notes,
         }
@@ -398,6 +406,8 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         notes=notes.strip(),
         aliases=_aliases(t.get("aliases", []), fail),
         serves_elderly=_flag(t.get("serves_elderly", False), "serves_elderly", fail),
+        site_min_area_m2=_optional_positive(t, "site_min_area_m2", fail),
+        site_min_width_m=_optional_positive(t, "site_min_width_m", fail),
     )
 
 

@@ -294,18 +294,33 @@ def sites(
         ..., help="Facility category: key, Chinese name or alias, e.g. canteen or 社区食堂."
     ),
     out: Path = typer.Option(
-        ..., help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles) or .geojson; EPSG:4326."
+        ...,
+        help="Output file: .gpkg (GeoPackage), .shp.zip (zipped Shapefiles), .geojson or .dxf (CAD drawing, "
+        "in metres).",
+    ),
+    crs: str | None = typer.Option(
+        None,
+        "--crs",
+        help="Coordinate system of the export: wgs84 (EPSG:4326, default), cgcs2000 (EPSG:4490), "
+        "cgcs2000-gk (the region's CGCS2000 3-degree Gauss-Kruger zone, EPSG:4534-4554; default for .dxf), "
+        "gcj02 (for 高德/腾讯 base maps, marked as such) or EPSG:n.",
     ),
     k: int = typer.Option(5, "--k", min=1, help="Choose at most this many new sites."),
     candidates: str | None = typer.Option(
         None,
         help=f"Your candidate sites, {ci.FILE_SYNTAX}: points or polygons (GeoJSON/GPKG/SHP, or "
-        "Excel/CSV with lon/lat); optional site_id, name, kind, area_m2.",
+        "Excel/CSV with lon/lat); optional site_id, name, kind, area_m2, usable (可用: yes/no overrides the "
+        "suitability rules) and reason.",
     ),
     osm_candidates: bool = typer.Option(
         True,
         "--osm-candidates/--no-osm-candidates",
         help="Also offer the OSM extract's sites (parking, vacant land, small green spaces, markets…).",
+    ),
+    overrides: Path | None = typer.Option(
+        None,
+        help="CSV/Excel of your verdicts on candidates: site_id, usable (yes/no, 是/否), reason; they win "
+        "over the suitability rules of data/site_rules.toml.",
     ),
     region: ci.Region = DEFAULT_REGION,
     osm: ci.Osm = None,
@@ -319,18 +334,22 @@ def sites(
         help="MILP time limit, seconds; past it the best solution found is reported with its gap "
         "to the bound.",
     ),
-    legacy_crs: ci.LegacyCrs = None,
+    legacy_crs: ci.LegacyInputCrs = None,
 ) -> None:
     """Choose up to k candidate micro-renewal sites (金角银边) that newly cover the most residents within
     the category's threshold (maximal covering, existing facilities fixed) and export them for GIS/CAD."""
+    from .io.candidates import read_site_overrides
     from .io.file_spec import parse_file_spec
     from .outputs.export import export, export_format
+    from .outputs.export_crs import check_crs_spec
     from .pipeline import load_plan_data, run_plan
     from .planning.candidates import candidate_sites
     from .planning.sites import choose_sites
 
-    export_format(_check_out_file(out))  # a wrong file ending fails before any work
+    fmt = export_format(_check_out_file(out))  # a wrong file ending fails before any work
     ci.refuse_legacy_crs(legacy_crs)
+    check_crs_spec(crs, fmt)  # a bad --crs (or degrees for a drawing) fails before any work too
+    verdicts = read_site_overrides(overrides) if overrides is not None else None
     opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
     cand_spec = parse_file_spec(candidates) if candidates else None
     data = load_plan_data(opts)
@@ -339,11 +358,15 @@ def sites(
     cands = candidate_sites(result, cand_spec, osm=osm_candidates, crs_check=opts.crs_check)
     if len(cands) == 0:
         raise CirclesError("no candidate sites: give --candidates or allow --osm-candidates")
-    choice = choose_sites(result, category, k, cands, time_limit_s=time_limit)
-    path = export(result, out, sites=choice)
+    choice = choose_sites(result, category, k, cands, time_limit_s=time_limit, overrides=verdicts)
+    path = export(result, out, sites=choice, crs=crs)
     for line in choice.describe():
         typer.echo(line)
-    typer.echo(f"wrote {path} ({len(cands)} candidates tested; © OpenStreetMap contributors)")
+    n_usable = int(choice.candidates["usable"].sum()) if len(choice.candidates) else 0
+    typer.echo(
+        f"wrote {path} ({fmt}; {len(cands)} candidates tested, {n_usable} usable; "
+        "© OpenStreetMap contributors)"
+    )
 
 
 @app.command()

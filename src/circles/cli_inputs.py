@@ -49,6 +49,11 @@ LegacyCrs = Annotated[
     str | None,
     typer.Option("--crs", "--facilities-crs", "--communities-crs", "--candidates-crs", hidden=True),
 ]
+#: The old per-kind input CRS options without ``--crs`` (commands whose ``--crs`` is the output's).
+LegacyInputCrs = Annotated[
+    str | None,
+    typer.Option("--facilities-crs", "--communities-crs", "--candidates-crs", hidden=True),
+]
 
 
 def refuse_legacy_crs(value: str | None) -> None:

@@ -172,7 +172,7 @@ def test_zipped_shapefile_round_trip(line, tmp_path):
         assert_same(read, expected_values(gdf, shapefile=True), shapefile=True, layer=layer)
     sites = gpd.read_file(f"/vsizip/{path}", layer="sites", engine="pyogrio")
     assert list(sites["name"]) == ["乙停车场", "丙绿地"] and (sites["attrib"] == OSM_ATTRIBUTION).all()
-    assert list(sites["cls_gaps"])[0] == "测试小区1; 测试小区2; 测试小区5"
+    assert list(sites["closes"])[0] == "测试小区1; 测试小区2; 测试小区5"
 
 
 @pytest.mark.skipif(OGRINFO is None, reason="ogrinfo (gdal-bin) not installed")
@@ -197,7 +197,7 @@ def test_zipped_shapefile_opens_in_ogrinfo(line, tmp_path):
         env=env,
         check=True,
     ).stdout
-    assert "name (String) = 乙停车场" in out and "cls_gaps (String) = 测试小区1; 测试小区2; 测试小区5" in out
+    assert "name (String) = 乙停车场" in out and "closes (String) = 测试小区1; 测试小区2; 测试小区5" in out
     out = subprocess.run(
         [OGRINFO, "-ro", "-so", f"/vsizip/{path}"],
         capture_output=True,
@@ -290,8 +290,10 @@ def test_shapefile_field_names_are_short_unique_and_documented():
     ]
     m = shapefile_field_names(cols)
     assert m == shapefile_field_names(cols)  # deterministic
-    assert m["community_id"] == "comm_id" and m["party_service_station_share"] == "ptysvcstsh"
-    assert m["party_service_centre_share"] == "ptysvcctsh" and m["nearest_facility_source"] == "nr_fac_src"
+    assert m["community_id"] == "comm_id" and m["party_service_station_share"] == "pss_share"
+    assert m["party_service_station_min"] == "pss_min" and m["party_service_station_nearest"] == "pss_near"
+    assert m["party_service_centre_share"] == "psc_share" and m["nearest_facility_source"] == "near_src"
+    assert m["uncovered_area_m2"] == "unc_m2"
     assert m["name"] == "name" and m["Name"] == "Name1"
     assert m["x" * 12] == "x" * 10 and m["x" * 12 + "y"] == "x" * 9 + "1"
     assert m["名称"] == "field" and m["1st"] == "f1st"
@@ -405,3 +407,107 @@ def test_default_region_sites_reopen_in_gdal(chengdu_sites, tmp_path):
             check=True,
         ).stdout
         assert 'ID["EPSG",4326]' in out and f"Feature Count: {len(res.data.communities)}" in out
+
+
+# --- coordinate systems --------------------------------------------------------------------------
+
+
+def _close_in_wgs84(read: gpd.GeoDataFrame, expected: gpd.GeoDataFrame, tol_deg: float = 1e-6) -> None:
+    a = read.to_crs("EPSG:4326").geometry.to_numpy()
+    b = expected.to_crs("EPSG:4326").geometry.to_numpy()
+    assert len(a) == len(b) and (shapely.hausdorff_distance(a, b) < tol_deg).all()
+
+
+@pytest.mark.parametrize(
+    "crs,epsg", [("cgcs2000-gk", 4544), ("EPSG:4490", 4490), ("cgcs2000", 4490), ("32648", 32648)]
+)
+def test_exports_read_back_in_the_stated_crs(line, tmp_path, crs, epsg):
+    res, ch = line
+    layers = export_layers(res, sites=ch)
+    gpkg = export(res, tmp_path / "s.gpkg", sites=ch, crs=crs)
+    shz = export(res, tmp_path / "s.shp.zip", sites=ch, crs=crs)
+    for src in (str(gpkg), f"/vsizip/{shz}"):
+        for name in ("sites", "site_areas", "communities", "isochrones"):
+            assert pyogrio.read_info(src, layer=name)["crs"] == f"EPSG:{epsg}", (src, name)
+            read = gpd.read_file(src, layer=name, engine="pyogrio")
+            assert read.crs.to_epsg() == epsg
+            _close_in_wgs84(read, layers[name])
+    meta = pyogrio.read_dataframe(gpkg, layer="export_info")
+    assert f"EPSG:{epsg}" in dict(zip(meta["key"], meta["value"]))["crs"]
+    with zipfile.ZipFile(shz) as z:
+        assert f"EPSG:{epsg}" in z.read("README.txt").decode("utf-8")
+    if epsg == 4544:  # metres near the central meridian 105°E, no zone prefix
+        x = gpd.read_file(gpkg, layer="sites", engine="pyogrio").geometry.x
+        assert (300_000 < x).all() and (x < 500_000).all()
+        assert "CM 105E" in dict(zip(meta["key"], meta["value"]))["crs"]
+
+
+def test_geojson_in_another_crs_says_so(line, tmp_path):
+    res, ch = line
+    path = export(res, tmp_path / "s.geojson", sites=ch, crs="cgcs2000-gk")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4544"
+    assert doc["coordinate_system"].startswith("EPSG:4544")
+    read = gpd.read_file(path, engine="pyogrio")
+    assert read.crs.to_epsg() == 4544
+    _close_in_wgs84(read, ch.sites)
+    path = export(res, tmp_path / "g.geojson", sites=ch, crs="EPSG:4490")
+    assert gpd.read_file(path, engine="pyogrio").crs.to_epsg() == 4490
+
+
+def test_gcj02_export_is_shifted_and_marked(line, tmp_path):
+    from circles.io.coords import wgs84_to_gcj02
+
+    res, ch = line
+    gpkg = export(res, tmp_path / "s.gpkg", sites=ch, crs="gcj02")
+    shz = export(res, tmp_path / "s.shp.zip", sites=ch, crs="gcj02")
+    gj = export(res, tmp_path / "s.geojson", sites=ch, crs="gcj02")
+    pts = export_layers(res, sites=ch)["sites"]
+    glon, glat = wgs84_to_gcj02(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
+    for src in (str(gpkg), f"/vsizip/{shz}"):
+        read = gpd.read_file(src, layer="sites", engine="pyogrio")
+        assert "GCJ-02" in read.crs.name and read.crs.to_epsg() is None
+        np.testing.assert_allclose(read.geometry.x, glon, atol=1e-9)
+        np.testing.assert_allclose(read.geometry.y, glat, atol=1e-9)
+    doc = json.loads(gj.read_text(encoding="utf-8"))
+    assert "crs" not in doc and doc["coordinate_system"].startswith("GCJ-02")
+    with zipfile.ZipFile(shz) as z:
+        assert (
+            "GCJ-02" in z.read("sites.prj").decode("ascii") and "NOT WGS84" in z.read("README.txt").decode()
+        )
+
+
+def test_bad_crs_is_refused(line, tmp_path):
+    from circles.outputs.export_crs import check_crs_spec, gk_zone_epsg
+
+    res, ch = line
+    for bad in ("foo", "EPSG:1", "EPSG:999999", "utm"):
+        with pytest.raises(InputError):
+            export(res, tmp_path / "x.gpkg", sites=ch, crs=bad)
+    with pytest.raises(InputError, match="metres"):
+        export(res, tmp_path / "x.dxf", sites=ch, crs="wgs84")
+    with pytest.raises(InputError, match="metres"):
+        check_crs_spec("EPSG:4490", "dxf")
+    check_crs_spec("cgcs2000-gk", "dxf")
+    assert gk_zone_epsg(104.07) == (4544, 105) and gk_zone_epsg(116.4) == (4548, 117)
+    with pytest.raises(InputError):
+        gk_zone_epsg(10.0)
+    assert not list(tmp_path.iterdir())
+
+
+def test_fields_have_readable_short_names_and_chinese_labels(line, tmp_path):
+    res, ch = line
+    path = export(res, tmp_path / "s.shp.zip", sites=ch)
+    with zipfile.ZipFile(path) as z:
+        rows = list(csv.DictReader(io.StringIO(z.read("fields.csv").decode("utf-8-sig"))))
+    assert list(rows[0]) == ["layer", "field", "full_name", "label_zh", "type", "description"]
+    short = {(r["layer"], r["full_name"]): r["field"] for r in rows}
+    assert short["communities", "canteen_share"] == "cnt_share"
+    assert short["sites", "suggested_floor_m2"] == "floor_m2" and short["sites", "width_m"] == "width_m"
+    assert short["sites", "nearest_existing_m"] == "exist_m" and short["candidates", "reason"] == "reason"
+    labels = {(r["layer"], r["full_name"]): r["label_zh"] for r in rows}
+    assert labels["communities", "canteen_share"] == "社区食堂覆盖比例"
+    assert labels["sites", "suggested_floor_m2"] == "建议建筑面积（m²）"
+    assert all(r["label_zh"] and r["description"] for r in rows), [
+        r["full_name"] for r in rows if not r["label_zh"]
+    ]

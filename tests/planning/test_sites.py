@@ -207,7 +207,8 @@ def test_describe_names_the_method_and_the_sites(plan_line):
     assert lines[0] == "canteen 社区食堂: 2 site(s) (k = 2) by MILP (HiGHS)"
     assert "newly covered: 700 residents (bound 700, gap 0.00%; greedy 550)" in lines[1]
     assert lines[2].startswith(
-        "#1 B 用户候选 乙停车场 (1,600 m², source user): +350 residents, closes 3 gap(s): 测试小区1"
+        "#1 B 用户候选 乙停车场 (1,600 m², 40 × 40 m, source user): +350 residents, "
+        "closes 3 gap(s): 测试小区1"
     )
 
 
@@ -220,9 +221,15 @@ def test_existing_facilities_stay_fixed(plan_line, tmp_path):
     np.testing.assert_allclose(cand.loc[["A", "B", "C"], "new_weight"], [400, 350, 350])
     assert ch.covered_before == pytest.approx(1000) and ch.uncovered_before == pytest.approx(700)
     assert ch.total_weight == pytest.approx(1700)
-    # without F, D would be the first choice
-    ch2 = choose_sites(synthetic_plan(tmp_path, facilities=()), "canteen", 1, synthetic_candidates())
+    # without F, D would be the first choice, were it not too small for a canteen (50 < 150 m²)
+    res2 = synthetic_plan(tmp_path, facilities=())
+    ch2 = choose_sites(res2, "canteen", 1, synthetic_candidates(), respect_min_area=False)
     assert list(ch2.sites["site_id"]) == ["D"] and ch2.objective == pytest.approx(1000)
+    ch3 = choose_sites(res2, "canteen", 1, synthetic_candidates())
+    assert (
+        list(ch3.sites["site_id"]) == ["A"]
+        and "too_small" in ch3.candidates.set_index("site_id").loc["D", "rules"]
+    )
 
 
 def test_k_larger_than_the_candidates(plan_line):
@@ -249,9 +256,10 @@ def test_no_uncovered_residents(tmp_path):
     assert len(ch.sites) == 0 and ch.objective == 0 and ch.solution.optimal
     assert ch.solution.method.startswith("trivial") and ch.gaps_before == 0
     assert any("already covered" in n for n in ch.notes)
-    assert (
-        ch.candidates["usable"].all() and np.isfinite(ch.candidates["snap_m"]).all()
-    )  # snapped all the same
+    cand = ch.candidates.set_index("site_id")
+    assert cand.loc[["A", "B", "C"], "usable"].all() and not cand.loc["D", "usable"]  # D: 50 m² < 150 m²
+    assert "150 m²" in cand.loc["D", "reason"] and "小于社区食堂所需的 150 m²" in cand.loc["D", "reason"]
+    assert np.isfinite(cand.loc[["A", "B", "C"], "snap_m"]).all()  # snapped all the same
     assert list(ch.sites.columns) == [*SITE_COLUMNS, "geometry"]
 
 
@@ -360,9 +368,11 @@ def test_osm_candidates_by_kind(tmp_path):
         "osm:w103": "vacant_land",
         "osm:w101": "parking",
         "osm:n9001": "parking",
+        "osm:w105": "green_space",  # a 4 ha park: kept, the rules say why it is not usable
         "osm:w106": "green_space",
         "osm:n9002": "market",
     }
+    assert json.loads(c.set_index("site_id").loc["osm:w105", "tags"]) == {"leisure": "park", "name": "大公园"}
     c = c.set_index("site_id")
     assert c.loc["osm:w101", "area_m2"] == pytest.approx(2000, rel=0.01)
     assert c.loc["osm:w103", "area_m2"] == pytest.approx(10000, rel=0.01)
@@ -462,4 +472,166 @@ def test_real_extract_candidates(chengdu_osm):
         and counts.get("market", 0) >= 10
     )
     assert counts.get("idle_building", 0) == 0 and counts.get("vacant_land", 0) == 0
-    assert c["site_id"].is_unique and (c.loc[c["kind"] == "green_space", "area_m2"] <= 10_000).all()
+    assert c["site_id"].is_unique and (c.loc[c["kind"] == "green_space", "area_m2"] > 10_000).sum() >= 10
+
+
+# --- suitability, dimensions and the brief -------------------------------------------------------
+
+
+def test_chengdu_interchange_greens_and_private_gardens_are_not_chosen(default_plan_result):
+    """The issue's cases on the real extract: 刃具立交 (an interchange green), the two leisure=garden
+    patches, 沙河公园 and the 19 ha 府河桥市场 are offered as candidates but not usable, each with its
+    reason in Chinese and English; the chosen sites carry their size."""
+    ch = choose_sites(default_plan_result, "canteen", 5)
+    cand = ch.candidates.set_index("site_id")
+    assert cand["usable"].dtype == bool and (cand["reason"].str.len() > 0).all()
+    blade = cand.loc["osm:w132543616"]  # 刃具立交
+    assert blade["name"] == "刃具立交" and not blade["usable"]
+    assert "interchange" in blade["rules"] and "立交" in blade["reason"] and "interchange" in blade["reason"]
+    for garden in ("osm:w570290380", "osm:w570290396"):
+        assert not cand.loc[garden, "usable"] and cand.loc[garden, "rules"] == "private_garden"
+        assert "附属花园" in cand.loc[garden, "reason"] and "leisure=garden" in cand.loc[garden, "reason"]
+    assert not cand.loc["osm:w193612365", "usable"] and "park" in cand.loc["osm:w193612365", "rules"]
+    assert not cand.loc["osm:w550058838", "usable"] and "large_market" in cand.loc["osm:w550058838", "rules"]
+    # the other two greens inside interchange loops of 府青立交
+    assert not cand.loc[["osm:w132622899", "osm:w132221904"], "usable"].any()
+    bad = {"osm:w132543616", "osm:w570290380", "osm:w570290396", "osm:w193612365", "osm:w550058838"}
+    assert not bad & set(ch.sites["site_id"]) and len(ch.sites) == 5
+    assert (cand.loc[list(ch.sites["site_id"]), "usable"]).all()
+    s = ch.sites
+    poly = s.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    assert poly.all() and (s["width_m"] > 10).all() and (s["length_m"] >= s["width_m"]).all()
+    assert (s["clear_width_m"] <= s["width_m"] + 0.1).all()
+    # area-weighted plan: the floor area cannot be computed for want of households, and says so
+    assert s["suggested_floor_m2"].isna().all() and s["floor_basis"].str.contains("no floor-area rule").all()
+    assert (s["nearest_existing_m"] > 0).all() and s["nearest_existing_name"].str.contains("SAMPLE").all()
+    assert any("not usable by the suitability rules" in n for n in ch.notes)
+    centre = choose_sites(default_plan_result, "party_service_centre", 2)
+    assert centre.sites["floor_basis"].str.contains("cannot be computed").all()
+
+
+def test_dimensions_floor_area_and_nearest_existing(plan_line):
+    from circles.catalog import load_catalog
+    from circles.planning.site_brief import suggested_floor
+
+    ch = choose_sites(plan_line, "canteen", 2, synthetic_candidates())
+    b, c = ch.sites.iloc[0], ch.sites.iloc[1]
+    assert (b["width_m"], b["length_m"], b["clear_width_m"]) == pytest.approx((40, 40, 40), abs=0.2)
+    assert np.isnan(c["width_m"]) and np.isnan(c["length_m"])  # C is a point
+    assert b["added_households"] == pytest.approx(350 / 2.49, abs=0.1)
+    assert np.isnan(b["suggested_floor_m2"]) and "no floor-area rule" in b["floor_basis"]
+    # C (4200) to the existing canteen F (6600): 2,400 m of street; B is beyond the hour's walk
+    assert (
+        c["nearest_existing_m"] == pytest.approx(2400, abs=2)
+        and c["nearest_existing_name"] == "现有F (SAMPLE)"
+    )
+    assert c["nearest_existing_min"] == pytest.approx(2400 / 1.1 / 60, abs=0.1)
+    assert np.isnan(b["nearest_existing_m"]) and b["nearest_existing_name"] == ""
+    cat = load_catalog()
+    hh, floor, basis = suggested_floor(cat["party_service_centre"], np.array([249.0, 2490.0]), True)
+    np.testing.assert_allclose(hh, [100, 1000])
+    np.testing.assert_allclose(floor, [30, 300])
+    assert basis[0].startswith("按每百户 30 m² × 新增 100 户") and "30 m² per 100 households" in basis[0]
+    hh, floor, basis = suggested_floor(cat["party_service_centre"], np.array([249.0]), False)
+    assert np.isnan(floor[0]) and "cannot be computed" in basis[0]
+    _, floor, basis = suggested_floor(cat["labourer_harbour"], np.array([100.0]), True)
+    assert floor[0] == 25 and "minimum floor area" in basis[0]
+
+
+def test_user_verdicts_win_over_the_rules(plan_line, tmp_path):
+    from circles.io.candidates import read_site_overrides
+
+    csv_path = tmp_path / "overrides.csv"
+    csv_path.write_text("编号,可用,原因\nA,否,业主不同意\nD,是,已协调\nZ,是,\n", encoding="utf-8-sig")
+    verdicts = read_site_overrides(csv_path)
+    assert list(verdicts["site_id"]) == ["A", "D", "Z"] and list(verdicts["user_usable"]) == [0.0, 1.0, 1.0]
+    ch = choose_sites(plan_line, "canteen", 1, synthetic_candidates(), overrides=verdicts)
+    cand = ch.candidates.set_index("site_id")
+    assert not cand.loc["A", "usable"] and cand.loc["A", "reason"].startswith("用户指定不可用：业主不同意")
+    assert cand.loc["D", "usable"] and "overriding rules too_small" in cand.loc["D", "reason"]
+    assert cand.loc["D", "rules"] == "user, too_small"
+    assert "A" not in set(ch.sites["site_id"]) and any("no candidate: Z" in n for n in ch.notes)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("site_id,usable\nA,maybe\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="usable"):
+        read_site_overrides(bad)
+    bad.write_text("site_id,note\nA,x\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="usable"):
+        read_site_overrides(bad)
+
+
+def test_a_usable_column_in_the_candidates_file(tmp_path):
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text(
+        "编号,名称,经度,纬度,可用,原因\nq1,口袋公园,104.07,30.67,否,产权不清\nq2,街角,104.08,30.67,,\n",
+        encoding="utf-8",
+    )
+    c = read_candidates(csv_path, crs="wgs84").set_index("site_id")
+    assert c.loc["q1", "user_usable"] == 0.0 and c.loc["q1", "user_reason"] == "产权不清"
+    assert np.isnan(c.loc["q2", "user_usable"]) and c.loc["q2", "user_reason"] == ""
+
+
+def test_road_rules_on_a_drawn_interchange():
+    from shapely.geometry import LineString, box
+
+    from circles.catalog import load_catalog
+    from circles.planning.suitability import SiteFacts, assess_sites, load_site_rules, site_dimensions
+
+    rules = load_site_rules()
+    # a 60 m loop of primary road with its ramp; a city block of 500 m bounded by primary roads
+    streets = gpd.GeoDataFrame(
+        {"highway": ["primary", "primary_link", "primary"]},
+        geometry=[
+            LineString([(0, 0), (60, 0), (60, 60), (0, 60), (0, 0)]),
+            LineString([(60, 70), (200, 70)]),
+            LineString([(1000, 0), (1500, 0), (1500, 500), (1000, 500), (1000, 0)]),
+        ],
+        crs="EPSG:32648",
+    )
+    sites = gpd.GeoDataFrame(
+        {
+            "kind": ["green_space", "green_space", "parking", "green_space", "green_space"],
+            "name": ["", "", "", "东门立交绿地", ""],
+            "area_m2": [900.0, 300.0, 2500.0, 400.0, 400.0],
+            "tags": ["", "", "", "", json.dumps({"leisure": "garden", "access": "yes"})],
+        },
+        geometry=[
+            box(15, 15, 45, 45),
+            box(100, 75, 130, 85),
+            box(1200, 200, 1250, 250),
+            box(3000, 0, 3020, 20),
+            box(4000, 0, 4020, 20),
+        ],
+        crs="EPSG:32648",
+    )
+    width, length, clear = site_dimensions(sites.geometry.to_numpy())
+    v = assess_sites(SiteFacts.from_frame(sites, clear), rules, load_catalog()["canteen"], streets)
+    assert list(v.usable) == [False, False, True, False, True]  # a public garden (access=yes) is fine
+    assert v.rules[0] == "interchange" and "3,600 m²" in v.reason[0]
+    assert v.rules[1] == "ramp_green" and "primary_link" in v.reason[1]
+    assert v.rules[3] == "road_name" and "东门立交绿地" in v.reason[3]
+    assert v.reason[2].startswith("可用") and "usable" in v.reason[2]
+    np.testing.assert_allclose(width[[0, 1]], [30, 10])
+    np.testing.assert_allclose(length[1], 30)
+
+
+def test_the_rules_file_is_checked(tmp_path):
+    from circles.planning.suitability import load_site_rules
+
+    rules = load_site_rules()
+    assert {"interchange", "private_garden", "park", "too_small", "too_narrow"} <= set(rules.ids)
+    assert all(r.reason_zh and r.reason_en and r.source for r in rules.rules)
+    base = 'id = "x"\nreason_zh = "中"\nreason_en = "en"\nsource = "s"\n'
+    for body, match in (
+        (base, "no condition"),
+        (base + "area_above_m2 = -1\n", "area_above_m2"),
+        (base + "colour = 1\narea_unknown = true\n", "unknown field"),
+        (base + 'near_highway = { highway = ["primary"] }\n', "near_highway"),
+    ):
+        path = tmp_path / "r.toml"
+        path.write_text("[[rule]]\n" + body, encoding="utf-8")
+        with pytest.raises(DataFileError, match=match):
+            load_site_rules(path)
+    path.write_text(("[[rule]]\n" + base + "area_unknown = true\n") * 2, encoding="utf-8")
+    with pytest.raises(DataFileError, match="duplicate"):
+        load_site_rules(path)

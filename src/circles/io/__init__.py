@@ -20,6 +20,7 @@ from .candidates import (
     SMALL_GREEN_MAX_M2,
     CandidateKind,
     read_candidates,
+    read_site_overrides,
 )
 from .communities import COMMUNITY_ALIASES, read_communities
 from .coords import (
@@ -48,6 +49,7 @@ from .facilities import FACILITY_ALIASES, read_facilities
 from .file_spec import CRS_CHOICES, FileSpec, parse_file_spec
 from .osm import OSM_SUFFIXES, OsmWays, check_osm_file, read_highway_ways
 from .osm_candidates import osm_candidates
+from .osm_context import osm_buildings, osm_streets
 from .osm_features import (
     DEFAULT_METRIC_CRS,
     MIN_COMMUNITY_AREA_M2,
@@ -91,12 +93,15 @@ __all__ = [
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "normalise_crs_name",
+    "osm_buildings",
     "osm_candidates",
     "osm_communities",
     "osm_facilities",
     "parse_file_spec",
     "osm_residential_buildings",
+    "osm_streets",
     "read_candidates",
+    "read_site_overrides",
     "read_communities",
     "read_facilities",
     "read_highway_ways",

@@ -3,13 +3,17 @@ a user's candidate file (points or polygons in WGS84, GCJ-02, BD-09 or an EPSG C
 file).
 
 The kinds are defined by the OpenStreetMap tags that mark them (surface parking, vacant and brownfield
-land, construction sites, small green spaces, disused buildings, markets); :mod:`circles.io.osm_candidates`
-finds them in an extract. Every table here is in WGS84 (EPSG:4326, degrees), areas in m².
+land, construction sites, green spaces, disused buildings, markets); :mod:`circles.io.osm_candidates`
+finds them in an extract. Whether a candidate can take a facility (interchange greens, private gardens,
+parks, sizes) is decided by the rules of ``data/site_rules.toml`` (:mod:`circles.planning.suitability`);
+the user overrides that per site with a ``usable`` column in the candidates file or an overrides file
+(:func:`read_site_overrides`). Every table here is in WGS84 (EPSG:4326, degrees), areas in m².
 """
 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,26 +38,49 @@ __all__ = [
     "CANDIDATE_SCHEMA",
     "KIND_ZH",
     "SMALL_GREEN_MAX_M2",
+    "OVERRIDE_ALIASES",
     "CandidateKind",
     "candidate_frame",
     "kind_of",
+    "parse_usable",
     "read_candidates",
+    "read_site_overrides",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Columns of a candidate table (plus ``geometry``: the site's polygon where known, else a point).
-CANDIDATE_COLUMNS: tuple[str, ...] = ("site_id", "kind", "kind_zh", "name", "area_m2", "source", "osm_tag")
+#: ``tags``: the OSM object's tags as JSON text (empty for the user's sites), read by the suitability
+#: rules; ``user_usable``: the user's verdict (1 usable, 0 not, NaN not given) and ``user_reason`` its
+#: reason, from the candidates file or an overrides file.
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "site_id",
+    "kind",
+    "kind_zh",
+    "name",
+    "area_m2",
+    "source",
+    "osm_tag",
+    "tags",
+    "user_usable",
+    "user_reason",
+)
+_NUMERIC = ("area_m2", "user_usable")
 
-#: Green spaces larger than this (m²) are not offered as sites: a pocket park or a grass corner can take
-#: a small facility at its edge (金角银边), a real park is green space to keep. Project default.
+#: The green-space size limit (m²) of the ``large_green`` rule in ``data/site_rules.toml``: a pocket
+#: park or a grass corner can take a small facility at its edge (金角银边), a larger green space is
+#: green space to keep. Project default; the rules file holds the value used.
 SMALL_GREEN_MAX_M2 = 10_000.0
 
 
 def candidate_frame(rows: list[dict[str, Any]], geoms: Sequence[BaseGeometry]) -> gpd.GeoDataFrame:
-    """A candidate table (:data:`CANDIDATE_COLUMNS` + geometry, EPSG:4326) from row dicts."""
+    """A candidate table (:data:`CANDIDATE_COLUMNS` + geometry, EPSG:4326) from row dicts (``tags``
+    defaults to empty, ``user_usable`` to NaN, ``user_reason`` to empty)."""
+    rows = [{"tags": "", "user_usable": np.nan, "user_reason": ""} | r for r in rows]
     df = pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
-    df = df.astype({c: object for c in CANDIDATE_COLUMNS if c != "area_m2"} | {"area_m2": "float64"})
+    df = df.astype(
+        {c: object for c in CANDIDATE_COLUMNS if c not in _NUMERIC} | dict.fromkeys(_NUMERIC, "float64")
+    )
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs=WGS84, index=df.index), crs=WGS84)
 
 
@@ -105,8 +132,9 @@ def _idle_building(t: Mapping[str, str]) -> str | None:
 def _green(t: Mapping[str, str]) -> str | None:
     if t.get("landuse") in _LANDUSE_GREEN:
         return f"landuse={t['landuse']}"
-    if t.get("leisure") in _LEISURE_GREEN and t.get("access") not in ("private", "no"):
-        return f"leisure={t['leisure']}"
+    if t.get("leisure") in _LEISURE_GREEN:  # private gardens and parks: the rules say why not
+        text = f"leisure={t['leisure']}"
+        return text + (f", access={t['access']}" if "access" in t else "")
     return None
 
 
@@ -116,8 +144,9 @@ def _market(t: Mapping[str, str]) -> str | None:
 
 @dataclass(frozen=True)
 class CandidateKind:
-    """One kind of OSM candidate site: ``match(tags)`` returns the matching tag text or None;
-    sites larger than ``max_area_m2`` (m²) are not offered."""
+    """One kind of OSM candidate site: ``match(tags)`` returns the matching tag text or None.
+    ``max_area_m2`` is kept for callers that set it (larger sites are left out); the kinds here set
+    none: size limits are rules in ``data/site_rules.toml`` that say why a site is not usable."""
 
     key: str
     name_zh: str
@@ -145,10 +174,9 @@ CANDIDATE_KINDS: tuple[CandidateKind, ...] = (
     CandidateKind(
         "green_space",
         "小型绿地",
-        f"landuse=grass|village_green|meadow, leisure=park|garden up to "
-        f"{SMALL_GREEN_MAX_M2:,.0f} m² (corner of a small green space; public access)",
+        "landuse=grass|village_green|meadow, leisure=park|garden (the corner of a small public green "
+        "space; the rules leave out parks, private gardens, interchange greens and large ones)",
         _green,
-        SMALL_GREEN_MAX_M2,
     ),
     CandidateKind(
         "market", "集贸市场", "amenity=marketplace (功能置换: share an existing market building)", _market
@@ -186,7 +214,18 @@ CANDIDATE_ALIASES: _tables.Aliases = {
     "name": ("name", "名称", "地块名称", "点位名称", "场地名称", "地址"),
     "kind": ("kind", "type", "类型", "类别", "用地类型", "场地类型"),
     "area_m2": ("area_m2", "area", "面积", "用地面积", "占地面积", "场地面积", "建筑面积"),
+    "usable": ("usable", "可用", "是否可用", "可否使用", "可用性"),
+    "reason": ("reason", "原因", "理由", "说明"),
 }
+#: Accepted headers of an overrides file (:func:`read_site_overrides`).
+OVERRIDE_ALIASES: _tables.Aliases = {
+    "site_id": CANDIDATE_ALIASES["site_id"],
+    "usable": CANDIDATE_ALIASES["usable"],
+    "reason": CANDIDATE_ALIASES["reason"],
+}
+#: Cell values read as "usable" / "not usable" (compared lower case, full-width forms folded).
+USABLE_YES = frozenset({"1", "yes", "y", "true", "t", "是", "可用", "可以", "能", "√", "✓"})
+USABLE_NO = frozenset({"0", "no", "n", "false", "f", "否", "不可用", "不可以", "不能", "×", "✗"})
 CANDIDATE_SCHEMA = _tables.Schema(
     "candidate sites", CANDIDATE_ALIASES, labels=("site_id", "name"), numeric=("area_m2",)
 )
@@ -209,8 +248,10 @@ def read_candidates(
     coordinate system is refused). Optional columns (headers per :data:`CANDIDATE_ALIASES`):
     ``site_id`` (编号/id; blank ones become ``'<file stem>:<row>'``; must be unique), ``name``,
     ``kind`` (free text, default ``'user'``), ``area_m2`` (面积; m² >= 0; a polygon without it gets its
-    own area in ``metric_crs``). Polygons are kept as polygons (repaired with ``make_valid``); lines
-    are refused. ``gdf.attrs`` records the file and how its coordinates were read.
+    own area in ``metric_crs``), ``usable`` (可用: yes/no, 是/否, 1/0; blank = let the rules decide) and
+    ``reason`` (原因) overriding the suitability rules for that site. Polygons are kept as polygons
+    (repaired with ``make_valid``); lines are refused. ``gdf.attrs`` records the file and how its
+    coordinates were read.
 
     Sites outside the region ``bbox`` (WGS84 degrees): with ``on_outside='drop'`` they are dropped with
     a logged warning naming them (site lists often reach past the district; the planner reads them
@@ -238,6 +279,8 @@ def read_candidates(
         raise rows.fail(DataFileError, "duplicate site ids " + ", ".join(repr(v) for v in values), dup)
     kinds = _tables.optional_strings(gdf, cols["kind"])
     kinds = np.where(pd.isna(kinds), "user", kinds)
+    usable = parse_usable(_tables.optional_strings(gdf, cols["usable"]), rows)
+    reasons = _tables.optional_strings(gdf, cols["reason"])
     out = candidate_frame(
         [
             {
@@ -248,8 +291,10 @@ def read_candidates(
                 "area_m2": a,
                 "source": "user",
                 "osm_tag": "",
+                "user_usable": u,
+                "user_reason": "" if pd.isna(r) else r,
             }
-            for i, k, nm, a in zip(ids, kinds, names, area)
+            for i, k, nm, a, u, r in zip(ids, kinds, names, area, usable, reasons)
         ],
         list(geoms),
     )
@@ -291,3 +336,70 @@ def _site_areas(area: np.ndarray, geoms: np.ndarray, polygonal: np.ndarray, metr
         sub = area[polygonal]
         area[polygonal] = np.where(np.isfinite(sub), sub, own)
     return area
+
+
+# --- the user's verdicts ------------------------------------------------------------------------
+
+
+def parse_usable(values: np.ndarray, rows: _tables.Rows) -> np.ndarray:
+    """Cells of a ``usable`` column as 1.0 (usable), 0.0 (not) or NaN (blank: the rules decide);
+    anything else (see :data:`USABLE_YES`, :data:`USABLE_NO`) is a :class:`DataFileError` naming the
+    rows."""
+    out = np.full(len(values), np.nan)
+    bad = np.zeros(len(values), bool)
+    for i, v in enumerate(values):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            continue
+        key = unicodedata.normalize("NFKC", str(v)).strip().lower()
+        if key.endswith(".0"):
+            key = key[:-2]
+        if key in USABLE_YES:
+            out[i] = 1.0
+        elif key in USABLE_NO:
+            out[i] = 0.0
+        else:
+            bad[i] = True
+    if bad.any():
+        raise rows.fail(DataFileError, "usable must be yes/no (是/否, 1/0) or blank", bad)
+    return out
+
+
+def read_site_overrides(source: str | Path) -> pd.DataFrame:
+    """The user's verdicts on candidate sites from a CSV (UTF-8, with or without BOM) or Excel file
+    with the columns ``site_id`` (编号), ``usable`` (可用: yes/no, 是/否, 1/0) and optionally ``reason``
+    (原因). Returns ``site_id``, ``user_usable`` (1.0/0.0) and ``user_reason`` (text, may be empty);
+    rows with a blank ``usable`` are dropped. :class:`DataFileError` for a missing column, a bad value
+    or a site id listed twice."""
+    path = Path(source)
+    if not path.is_file():
+        raise DataFileError(f"overrides file not found: {path}")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            frame = pd.read_excel(path, dtype=object)
+        else:
+            frame = pd.read_csv(path, dtype=object, encoding="utf-8-sig")
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise DataFileError(f"{path}: cannot read as a CSV (UTF-8) or Excel table ({e})") from e
+    rows = _tables.Rows(path)
+    cols = _tables.find_columns(list(frame.columns), OVERRIDE_ALIASES)
+    missing = [f for f in ("site_id", "usable") if cols[f] is None]
+    if missing:
+        raise _tables.missing_columns_error(rows, OVERRIDE_ALIASES, missing, list(frame.columns), {})
+    ids = _tables.optional_strings(frame, cols["site_id"])
+    usable = parse_usable(_tables.optional_strings(frame, cols["usable"]), rows)
+    reasons = _tables.optional_strings(frame, cols["reason"])
+    keep = np.isfinite(usable) & pd.notna(ids)
+    out = pd.DataFrame(
+        {
+            "site_id": ids[keep].astype(str),
+            "user_usable": usable[keep],
+            "user_reason": ["" if pd.isna(r) else str(r) for r in reasons[keep]],
+        }
+    )
+    dup = out["site_id"].duplicated(keep=False)
+    if dup.any():
+        raise DataFileError(
+            f"{path}: site ids listed twice: " + ", ".join(dict.fromkeys(out.loc[dup, "site_id"][:10]))
+        )
+    log.info("%s: %d site verdicts", path, len(out))
+    return out

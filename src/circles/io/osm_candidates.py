@@ -1,12 +1,15 @@
 """Candidate micro-renewal sites found in an OpenStreetMap extract: surface parking, vacant and
-brownfield land, construction sites, small green spaces, disused buildings, markets (the kinds of
-:data:`circles.io.candidates.CANDIDATE_KINDS`). Tables are in WGS84 (EPSG:4326, degrees), areas in m².
+brownfield land, construction sites, green spaces, disused buildings, markets (the kinds of
+:data:`circles.io.candidates.CANDIDATE_KINDS`), each with its OSM tags so that the suitability rules
+(``data/site_rules.toml``) can say which are usable and why. Tables are in WGS84 (EPSG:4326, degrees),
+areas in m².
 
 Map data © OpenStreetMap contributors (ODbL).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .._common import WGS84, check_bbox
 from . import _osm_objects
-from .candidates import CANDIDATE_KINDS, SMALL_GREEN_MAX_M2, CandidateKind, candidate_frame, kind_of
+from .candidates import CANDIDATE_KINDS, CandidateKind, candidate_frame, kind_of
 from .osm_features import DEFAULT_METRIC_CRS
 
 __all__ = ["osm_candidates"]
@@ -39,16 +42,17 @@ def osm_candidates(
     (buildings tagged ``disused``/``abandoned``/``vacant=yes``, ``disused:*``/``abandoned:*`` or
     ``building=ruins``…), ``vacant_land`` (``landuse=brownfield|greenfield|vacant``), ``parking``
     (surface ``amenity=parking``), ``construction`` (``landuse=construction``), ``green_space``
-    (``landuse=grass|village_green|meadow``, ``leisure=park|garden``, at most
-    :data:`~circles.io.candidates.SMALL_GREEN_MAX_M2`) and ``market`` (``amenity=marketplace``, for
-    功能置换). Areas (closed ways, multipolygons) keep their polygon (repaired with ``make_valid``)
-    and ``area_m2`` (m², in ``metric_crs``); tagged nodes are points with ``area_m2`` NaN (except
-    green-space nodes, whose size cannot be checked: left out); open ways are skipped.
+    (``landuse=grass|village_green|meadow``, ``leisure=park|garden``) and ``market``
+    (``amenity=marketplace``, for 功能置换). Every match is kept, also parks, private gardens and
+    large sites: the suitability rules mark them unusable with their reason. Areas (closed ways,
+    multipolygons) keep their polygon (repaired with ``make_valid``) and ``area_m2`` (m², in
+    ``metric_crs``); tagged nodes are points with ``area_m2`` NaN; open ways are skipped.
 
     Columns: :data:`~circles.io.candidates.CANDIDATE_COLUMNS` — ``site_id`` (``osm:w123``), ``kind``,
     ``kind_zh``, ``name`` (``name`` or ``name:zh``, else empty), ``area_m2``, ``source`` (``'osm'``),
-    ``osm_tag`` (the tag that matched). With ``bbox`` (WGS84 degrees) only sites whose representative
-    point lies inside are kept.
+    ``osm_tag`` (the tag that matched), ``tags`` (all its tags, JSON text); ``user_usable`` NaN and
+    ``user_reason`` empty. With ``bbox`` (WGS84 degrees) only sites whose representative point lies
+    inside are kept.
     """
     box = check_bbox(bbox)
     found = _osm_objects.read_features(Path(osm_path), lambda t: kind_of(t) is not None, nodes=True)
@@ -66,7 +70,7 @@ def osm_candidates(
         reps.append(shapely.point_on_surface(poly))
     for f in found.nodes:
         kind, text = _kind(f)
-        if kind.max_area_m2 is not None:  # size unknown: could be a large park
+        if kind.max_area_m2 is not None:  # size unknown: the kind's limit cannot be checked
             too_big += 1
             continue
         rows.append(_osm_row(f, kind, text, np.nan))
@@ -76,12 +80,11 @@ def osm_candidates(
     gdf = _sorted(candidate_frame(_kept(rows, inside), _kept(geoms, inside)))
     counts = gdf["kind"].value_counts().to_dict() if len(gdf) else {}
     log.info(
-        "%s: %d candidate sites (%s); %d green spaces above %.0f m² or of unknown size left out",
+        "%s: %d candidate sites (%s); %d above their kind's size limit or of unknown size left out",
         osm_path,
         len(gdf),
         ", ".join(f"{k.key} {counts.get(k.key, 0)}" for k in CANDIDATE_KINDS),
         too_big,
-        SMALL_GREEN_MAX_M2,
     )
     return gdf
 
@@ -136,4 +139,5 @@ def _osm_row(
         "area_m2": area_m2,
         "source": "osm",
         "osm_tag": text,
+        "tags": json.dumps(dict(sorted(tags.items())), ensure_ascii=False),
     }

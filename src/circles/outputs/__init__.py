@@ -1,7 +1,7 @@
 """Outputs of a plan: coverage layers (:mod:`.layers`), the files of ``circles plan --out``
-(:mod:`.plan_files`), exports for GIS/CAD (:mod:`.export`: GeoPackage, zipped Shapefile, GeoJSON) and
-the coverage map (:mod:`.webmap`, folium/Leaflet HTML). Everything written is EPSG:4326 with the OSM
-attribution.
+(:mod:`.plan_files`), exports for GIS/CAD (:mod:`.export`: GeoPackage, zipped Shapefile, GeoJSON, DXF,
+in the coordinate system asked for, :mod:`.export_crs`) and the coverage map (:mod:`.webmap`,
+folium/Leaflet HTML). Everything else written is EPSG:4326; all with the OSM attribution.
 
 The map's ``build_map``, ``render_map`` and ``write_map`` are re-exported lazily: folium is imported
 on their first use, not with this package.
@@ -13,14 +13,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .export import (
+    CRS_KEYS,
     EXPORT_SUFFIXES,
     LAYER_ORDER,
     MEDIA_TYPES,
+    OutputCrs,
     export,
     export_format,
     export_info,
     export_layers,
     field_description,
+    resolve_output_crs,
     safe_export_path,
     shapefile_field_names,
 )
@@ -32,9 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .webmap import build_map, render_map, write_map
 
 __all__ = [
+    "CRS_KEYS",
     "EXPORT_SUFFIXES",
     "LAYER_ORDER",
     "MEDIA_TYPES",
+    "OutputCrs",
     "SIMPLIFY_M",
     "TILES",
     "TileSpec",
@@ -48,6 +53,7 @@ __all__ = [
     "field_description",
     "gaps_layer",
     "render_map",
+    "resolve_output_crs",
     "resolve_tiles",
     "safe_export_path",
     "service_area_layer",

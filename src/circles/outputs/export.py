@@ -1,42 +1,55 @@
-"""Exports for designers: GeoPackage, zipped Shapefile and GeoJSON, all in EPSG:4326 (WGS84 lon/lat).
+"""Exports for designers: GeoPackage, zipped Shapefile, GeoJSON and DXF (CAD), in the coordinate
+system asked for (:mod:`.export_crs`: WGS84 by default, CGCS2000, its Gauss–Krüger zone, GCJ-02 or any
+EPSG code; DXF in the region's CGCS2000 Gauss–Krüger zone by default).
 
 :func:`export` picks the format from the file name:
 
 * ``.gpkg`` — one GeoPackage with the layers ``communities`` (polygons with coverage per category),
-  ``gaps`` (the gap list with community polygons), ``sites`` (chosen sites, routing points),
-  ``site_areas`` (the chosen sites' polygons where known), ``candidates`` (every candidate tested),
-  ``isochrones`` (service areas of the category now and with the chosen sites) and two attribute
-  tables: ``export_info`` (key/value: attribution, region, weighting, method, sample-data notes) and
-  ``fields`` (what each field means). Each layer's description (``gpkg_contents``) carries the OSM
-  attribution.
-* ``.shp.zip`` — a zip with one Shapefile set per layer (``.shp .shx .dbf .prj .cpg``; the ``.cpg``
-  says UTF-8, so Chinese text stays intact), ``README.txt`` (attribution, CRS, encoding, sample-data
-  notes, layers) and ``fields.csv`` (layer, short field name, full name, type, description; UTF-8
-  with BOM so Excel opens it). DBF field names are at most 10 characters; the mapping from the full
-  names is :func:`shapefile_field_names` (deterministic: see there). Text longer than 254 bytes (the
-  DBF limit) is cut at a character boundary and counted in README.txt.
-* ``.geojson`` — one RFC 7946 FeatureCollection (EPSG:4326, exterior rings counter-clockwise, no
-  ``crs`` member): the chosen sites (polygon where known, else point) when ``sites`` is given, else
-  the communities with coverage; top-level members ``attribution``, ``sample_data`` and
-  ``metadata``.
+  ``gaps`` (the gap list with community polygons), ``sites`` (chosen sites, routing points, with their
+  size, suggested floor area and nearest existing facility), ``site_areas`` (the chosen sites'
+  polygons where known), ``candidates`` (every candidate tested, ``usable`` and a bilingual
+  ``reason``), ``isochrones`` (service areas of the category now and with the chosen sites),
+  ``context_streets`` and ``context_buildings`` (OSM streets and buildings within 200 m of the sites)
+  and two attribute tables: ``export_info`` (key/value: attribution, region, coordinate system,
+  weighting, method, sample-data notes) and ``fields`` (what each field means, with its Chinese
+  label). Each layer's description (``gpkg_contents``) carries the OSM attribution; the layers' CRS is
+  the one asked for.
+* ``.shp.zip`` — a zip with one Shapefile set per layer (``.shp .shx .dbf .prj .cpg``; the ``.prj``
+  states the coordinate system, the ``.cpg`` says UTF-8, so Chinese text stays intact),
+  ``README.txt`` (attribution, CRS, encoding, sample-data notes, layers) and ``fields.csv`` (layer,
+  short field name, full name, Chinese label, type, description; UTF-8 with BOM so Excel opens it).
+  DBF field names are at most 10 characters and readable (``cnt_share``, ``near_src``); the mapping
+  from the full names is :func:`shapefile_field_names`. Text longer than 254 bytes (the DBF limit) is
+  cut at a character boundary and counted in README.txt.
+* ``.geojson`` — one FeatureCollection: the chosen sites (polygon where known, else point) when
+  ``sites`` is given, else the communities; top-level members ``attribution``, ``sample_data`` and
+  ``metadata``. In WGS84 it is RFC 7946 (exterior rings counter-clockwise, no ``crs`` member). In
+  another coordinate system, GeoJSON being WGS84 by definition, the file says so twice: the 2008
+  ``crs`` member (``urn:ogc:def:crs:EPSG::4544``, which GDAL/QGIS read) and a top-level
+  ``coordinate_system``; GCJ-02 has no EPSG code, so only ``coordinate_system`` marks it.
+* ``.dxf`` — a CAD drawing (:mod:`.dxf`) in metres: site outlines and labels, service areas, gap
+  communities, streets and buildings within 200 m; a geographic ``crs`` is refused.
 
 Every layer has an ``attribution`` field (© OpenStreetMap contributors) and says where SAMPLE data
 enters: ``communities.sample_cats`` (categories whose nearest facility is sample data),
 ``gaps.nearest_facility_source``, ``sites.baseline`` (the sources of the existing facilities held
 fixed, e.g. ``sample:6``), ``isochrones.sources``; ``source`` fields say osm/user/sample.
-Infinite values (a facility that cannot be reached) are written as null.
+Infinite values (a facility that cannot be reached) are written as null. The ``lon``/``lat`` fields
+are WGS84 degrees in every coordinate system.
 
 :func:`safe_export_path` turns a requested download name into a path that cannot leave the export
 directory.
 
 This module writes the formats; the layers and the export facts are built in
-:mod:`.export_layers`, the field names and meanings in :mod:`.export_fields`.
+:mod:`.export_layers`, the field names and meanings in :mod:`.export_fields`, the coordinate systems
+in :mod:`.export_crs`, the drawing in :mod:`.dxf`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import re
@@ -52,9 +65,10 @@ import pandas as pd
 import shapely
 
 from .. import OSM_ATTRIBUTION
-from .._common import WGS84, atomic_write
+from .._common import WGS84, atomic_write, json_default
 from ..errors import InputError
 from ._geojson import geojson_text
+from .export_crs import CRS_KEYS, OutputCrs, resolve_output_crs
 from .export_fields import field_description, fields_table, shapefile_field_names
 from .export_layers import GEOMETRY_TYPES, LAYER_DOCS, LAYER_ORDER, LICENSE, export_info, export_layers
 
@@ -64,14 +78,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..planning.sites import SiteChoice
 
 __all__ = [
+    "CRS_KEYS",
     "EXPORT_SUFFIXES",
     "LAYER_ORDER",
     "MEDIA_TYPES",
+    "OutputCrs",
     "export",
     "export_format",
     "export_info",
     "export_layers",
     "field_description",
+    "resolve_output_crs",
     "safe_export_path",
     "shapefile_field_names",
 ]
@@ -79,12 +96,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: File name endings :func:`export` understands.
-EXPORT_SUFFIXES: tuple[str, ...] = (".gpkg", ".shp.zip", ".geojson")
+EXPORT_SUFFIXES: tuple[str, ...] = (".gpkg", ".shp.zip", ".geojson", ".dxf")
 #: Media types for downloads, by :func:`export_format`.
 MEDIA_TYPES: Mapping[str, str] = {
     "gpkg": "application/geopackage+sqlite3",
     "shp.zip": "application/zip",
     "geojson": "application/geo+json",
+    "dxf": "image/vnd.dxf",
 }
 #: Longest text value a DBF field holds, bytes (longer text is cut in a Shapefile).
 DBF_MAX_BYTES = 254
@@ -99,8 +117,8 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lp
 
 
 def export_format(path: str | Path) -> str:
-    """``'gpkg'``, ``'shp.zip'`` or ``'geojson'`` from the file name (case-insensitive); anything else
-    is an :class:`InputError`."""
+    """``'gpkg'``, ``'shp.zip'``, ``'geojson'`` or ``'dxf'`` from the file name (case-insensitive);
+    anything else is an :class:`InputError`."""
     name = Path(path).name.lower()
     for suffix in EXPORT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
@@ -162,23 +180,54 @@ def export(
     sites: SiteChoice | None = None,
     category: str | None = None,
     minutes: Iterable[float] | None = None,
+    crs: str | OutputCrs | None = None,
 ) -> Path:
-    """Write the plan (and the chosen ``sites``) to ``path``: ``.gpkg``, ``.shp.zip`` or ``.geojson``
-    (see the module docstring). The file is written to a temporary name beside ``path`` and moved into
-    place, so a reader never sees half a file; parent folders are created. Returns ``path``."""
+    """Write the plan (and the chosen ``sites``) to ``path``: ``.gpkg``, ``.shp.zip``, ``.geojson`` or
+    ``.dxf`` (see the module docstring), in the coordinate system ``crs`` (``wgs84``, ``cgcs2000``,
+    ``cgcs2000-gk``, ``gcj02`` or ``EPSG:n``; default ``wgs84``, for DXF ``cgcs2000-gk``; see
+    :func:`~circles.outputs.export_crs.resolve_output_crs`). The file is written to a temporary name
+    beside ``path`` and moved into place, so a reader never sees half a file; parent folders are
+    created. Returns ``path``."""
     path = Path(path)
     fmt = export_format(path)
+    out_crs = resolve_output_crs(
+        crs, result.data.region.bbox, default="cgcs2000-gk" if fmt == "dxf" else "wgs84"
+    )
+    if fmt == "dxf" and not out_crs.projected:
+        raise InputError(
+            f"DXF is drawn in metres: --crs {out_crs.key} is in degrees; use cgcs2000-gk (the default "
+            "for .dxf) or a projected EPSG:n"
+        )
     layers = export_layers(result, sites=sites, category=category, minutes=minutes)
     info = export_info(result, layers, sites, category)
+    info["crs"] = (
+        f"{out_crs.label}; {out_crs.units}. Areas and distances computed in {result.data.region.metric_crs}"
+    )
+    if not out_crs.is_wgs84:
+        layers = {name: out_crs.apply(gdf) for name, gdf in layers.items()}
     catalog = result.data.catalog
+    cat = category or (sites.category if sites is not None else None)
     writers: dict[str, Callable[[Path], object]] = {
         "gpkg": lambda p: _write_gpkg(layers, info, p, catalog),
-        "shp.zip": lambda p: _write_shp_zip(layers, info, p, catalog),
-        "geojson": lambda p: p.write_text(_geojson(layers, info, sites), encoding="utf-8"),
+        "shp.zip": lambda p: _write_shp_zip(layers, info, p, catalog, out_crs),
+        "geojson": lambda p: p.write_text(_geojson(layers, info, sites, out_crs), encoding="utf-8"),
+        "dxf": lambda p: _write_dxf(layers, info, p, out_crs, cat),
     }
     atomic_write(path, lambda tmp: _write_as(tmp, fmt, writers[fmt]))
-    log.info("wrote %s (%s)", path, info["layers"])
+    log.info("wrote %s (%s; %s)", path, info["layers"], out_crs.key)
     return path
+
+
+def _write_dxf(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    info: Mapping[str, str],
+    path: Path,
+    out_crs: OutputCrs,
+    cat: str | None,
+) -> None:
+    from .dxf import write_dxf
+
+    write_dxf(layers, info, path, out_crs, cat)
 
 
 def _write_as(tmp: Path, fmt: str, write: Callable[[Path], object]) -> None:
@@ -227,10 +276,14 @@ def _write_gpkg(
 
 
 def _write_shp_zip(
-    layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], path: Path, catalog: Catalog
+    layers: Mapping[str, gpd.GeoDataFrame],
+    info: Mapping[str, str],
+    path: Path,
+    catalog: Catalog,
+    out_crs: OutputCrs,
 ) -> None:
     names = {
-        layer: shapefile_field_names([c for c in gdf.columns if c != gdf.geometry.name])
+        layer: shapefile_field_names([c for c in gdf.columns if c != gdf.geometry.name], catalog.keys())
         for layer, gdf in layers.items()
     }
     cut_total = 0
@@ -242,7 +295,7 @@ def _write_shp_zip(
         fields_table(layers, names, catalog).to_csv(
             buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
         )
-        readme = _readme(layers, info, cut_total)
+        readme = _readme(layers, info, cut_total, out_crs)
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for layer in layers:
                 for ext in _SHP_PARTS:
@@ -272,7 +325,9 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, layer: str, names: Mapping[str, str]
     return cut
 
 
-def _readme(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], cut: int) -> str:
+def _readme(
+    layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], cut: int, out_crs: OutputCrs
+) -> str:
     """README.txt of the Shapefile zip (CRLF line ends): the export facts, the layers, the CRS and
     encoding, the field name rule and where SAMPLE data enters."""
     lines = [info["title"], "=" * 60, "", f"Attribution: {OSM_ATTRIBUTION}", LICENSE, ""]
@@ -283,13 +338,15 @@ def _readme(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], cut
         lines.append(f"  {name}.shp  {geometry}, {len(gdf)} features — {doc}")
     lines += [
         "",
-        "Coordinate system: EPSG:4326, WGS84 longitude/latitude in degrees (see each .prj). These are not",
-        "GCJ-02 (高德/腾讯) or BD-09 (百度) coordinates: convert before overlaying on those basemaps.",
+        f"Coordinate system: {out_crs.label}; {out_crs.units} (see each .prj).",
+        *_crs_readme_lines(out_crs),
         "Text encoding: UTF-8 (each .cpg says so); Chinese names are stored as UTF-8.",
         "Field names: DBF allows 10 characters. fields.csv lists, per layer, the short field name, the full",
-        "name, its type and meaning. Rule: keep names of up to 10 characters; otherwise abbreviate words",
-        "(community->comm, nearest->nr, share->sh, facility->fac, residents->res, …), then drop underscores,",
-        "then keep the last word (up to 4 characters) and cut the rest; clashes get a number at the end.",
+        "name, its Chinese label, type and meaning. Short names are readable: per category <code>_share,",
+        "<code>_min, <code>_near (cnt = canteen, pss = party service station, psc = centre, cpx = complex,",
+        "lab = labourer harbour, eld = elderly care, kg, pri = primary school, mkt = food market, clin, wc,",
+        "park); words cut at a syllable (comm = community, near = nearest, unc = uncovered, res = residents,",
+        "hh = households, exist = nearest existing facility); units kept (_m2, _m, _min).",
         "Null numbers mean unknown or unreachable.",
         "SAMPLE data: rows whose source is 'sample' (or fields sample_cats, nearest_facility_source, "
         "baseline,",
@@ -303,30 +360,58 @@ def _readme(layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], cut
     return "\r\n".join(lines) + "\r\n"
 
 
+def _crs_readme_lines(out_crs: OutputCrs) -> list[str]:
+    """What a reader must know about the coordinate system beyond its name."""
+    if out_crs.gcj02:
+        return [
+            "These are GCJ-02 coordinates (高德/腾讯 map offset): they overlay on those base maps only. They",
+            "are NOT WGS84: do not measure with them or mix them with other data.",
+        ]
+    return [
+        "These are not GCJ-02 (高德/腾讯) or BD-09 (百度) coordinates: convert before overlaying on those",
+        "basemaps (or export with --crs gcj02).",
+    ]
+
+
 def _geojson(
-    layers: Mapping[str, gpd.GeoDataFrame], info: Mapping[str, str], sites: SiteChoice | None
+    layers: Mapping[str, gpd.GeoDataFrame],
+    info: Mapping[str, str],
+    sites: SiteChoice | None,
+    out_crs: OutputCrs,
 ) -> str:
     """The GeoJSON export: the chosen sites (polygon where known, else point) when ``sites`` is
-    given, else the communities; exterior rings counter-clockwise (RFC 7946)."""
+    given, else the communities; exterior rings counter-clockwise. WGS84: RFC 7946; else the
+    coordinates in ``out_crs`` with a ``crs`` member (EPSG codes) and ``coordinate_system``."""
     if sites is not None:
         name = "sites"
-        gdf = sites.sites.copy()
+        gdf = out_crs.apply(sites.sites.copy())
         gdf["attribution"] = OSM_ATTRIBUTION
     else:
         name = "communities"
         gdf = layers["communities"]
-    frame, _ = _prepare(gdf.to_crs(WGS84), shapefile=False)
+    frame, _ = _prepare(gdf, shapefile=False)
     geoms = shapely.orient_polygons(frame.geometry.to_numpy(), exterior_cw=False)
-    frame = frame.set_geometry(gpd.GeoSeries(geoms, crs=WGS84, index=frame.index))
+    frame = frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index))
     n_sample = info.get("sample_data", "")
-    members = {
+    members: dict[str, object] = {
         "name": name,
         "attribution": OSM_ATTRIBUTION,
         "license": LICENSE,
         "sample_data": {"used": not n_sample.startswith("no "), "note": n_sample},
         "metadata": dict(info),
     }
-    return geojson_text(frame, members)
+    if out_crs.is_wgs84:
+        return geojson_text(frame.to_crs(WGS84), members)
+    if out_crs.epsg is not None:
+        members = {
+            "crs": {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{out_crs.epsg}"}}
+        } | members
+    members = {"coordinate_system": out_crs.label} | members
+    geometry = gpd.GeoSeries(frame.geometry.to_numpy(), index=frame.index)  # no CRS: the members say it
+    plain = gpd.GeoDataFrame(frame.drop(columns=frame.geometry.name), geometry=geometry)
+    fc = json.loads(plain.to_json(na="null", show_bbox=False, drop_id=True, to_wgs84=False))
+    doc = {"type": "FeatureCollection", **members, "features": fc["features"]}
+    return json.dumps(doc, ensure_ascii=False, default=json_default)
 
 
 # --- values as written --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The layers and facts of an export, before any file format: communities with coverage, the gap
-list, the chosen sites, the candidates tested and the service areas now and with the sites; all
-EPSG:4326 with full field names, each with the OSM attribution (see :mod:`circles.outputs.export`)."""
+list, the chosen sites, the candidates tested, the service areas now and with the sites, and the
+streets and buildings around the sites; all EPSG:4326 with full field names, each with the OSM
+attribution (see :mod:`circles.outputs.export`; it converts them to the export's coordinate system)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import shapely
 from .. import OSM_ATTRIBUTION, __version__
 from .._common import WGS84
 from ..errors import InputError
+from ..planning.site_brief import site_context
 from ..routing.isochrones import DEFAULT_MINUTES, service_areas
 from .layers import SIMPLIFY_M, facility_snap
 from .plan_files import coverage_layer, gaps_layer
@@ -29,7 +31,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["GEOMETRY_TYPES", "LAYER_DOCS", "LAYER_ORDER", "LICENSE", "export_info", "export_layers"]
 
 #: Layers in the order they are written (those without rows for the export are still written, empty).
-LAYER_ORDER: tuple[str, ...] = ("communities", "gaps", "sites", "site_areas", "candidates", "isochrones")
+LAYER_ORDER: tuple[str, ...] = (
+    "communities",
+    "gaps",
+    "sites",
+    "site_areas",
+    "candidates",
+    "isochrones",
+    "context_streets",
+    "context_buildings",
+)
 LICENSE = (
     "Map data © OpenStreetMap contributors, available under the Open Database License (ODbL) 1.0; "
     "derived data stays under the ODbL."
@@ -42,6 +53,8 @@ GEOMETRY_TYPES: Mapping[str, str] = {
     "site_areas": "MultiPolygon",
     "candidates": "Point",
     "isochrones": "MultiPolygon",
+    "context_streets": "MultiLineString",
+    "context_buildings": "MultiPolygon",
 }
 #: What each layer holds (GeoPackage layer description, Shapefile README).
 LAYER_DOCS: Mapping[str, str] = {
@@ -55,11 +68,16 @@ LAYER_DOCS: Mapping[str, str] = {
         "chosen micro-renewal sites (金角银边) at their routing point, ranked, with what each newly covers"
     ),
     "site_areas": "footprints of the chosen sites where the data has a polygon (same fields as sites)",
-    "candidates": "every candidate site tested, with what it would newly cover on its own",
+    "candidates": (
+        "every candidate site tested, with what it would newly cover on its own, whether it is usable "
+        "and why (Chinese / English)"
+    ),
     "isochrones": (
         "service areas: where the nearest facility of the category is within each threshold, "
         "now and with the chosen sites"
     ),
+    "context_streets": "OSM streets within 200 m of the chosen sites (cut at 200 m), with class and name",
+    "context_buildings": "OSM buildings within 200 m of the chosen sites",
 }
 _ISOCHRONE_COLUMNS = [
     "category",
@@ -82,7 +100,9 @@ def export_layers(
 ) -> dict[str, gpd.GeoDataFrame]:
     """The export's layers (EPSG:4326, full field names), in :data:`LAYER_ORDER`.
 
-    ``communities`` and ``gaps`` always; ``sites``, ``site_areas`` and ``candidates`` with ``sites``;
+    ``communities`` and ``gaps`` always; ``sites``, ``site_areas``, ``candidates``,
+    ``context_streets`` and ``context_buildings`` (within 200 m of the sites; empty without an OSM
+    extract) with ``sites``;
     ``isochrones`` when a category is known (``category`` or ``sites.category``): the service areas
     at ``minutes`` (default the 5/10/15 levels and the category's thresholds) per travel profile the
     category uses, ``scenario`` ``existing`` and, with sites, ``with_sites``.
@@ -98,6 +118,7 @@ def export_layers(
     }
     if sites is not None:
         layers.update(_site_layers(sites))
+        layers["context_streets"], layers["context_buildings"] = site_context(result, sites.sites)
     if category is not None:
         layers["isochrones"] = _isochrones(result, category, sites, minutes)
     for name, gdf in layers.items():
@@ -226,7 +247,7 @@ def export_info(
     result: PlanResult, layers: Mapping[str, gpd.GeoDataFrame], sites: SiteChoice | None, category: str | None
 ) -> dict[str, str]:
     """Key/value facts of an export (attribution, region, weighting, sample notes, method …)."""
-    from ..pipeline import WEIGHT_LABELS
+    from ..planning.summary import WEIGHT_LABELS
 
     data = result.data
     fac = data.facilities

@@ -43,13 +43,16 @@ from .residents import (
     raster_values_at,
     resident_points,
 )
+from .site_brief import CONTEXT_RADIUS_M, nearest_existing, site_context, suggested_floor
 from .site_report import COMMUNITY_COLUMNS, SITE_COLUMNS, SiteChoice, site_points
 from .sites import choose_sites, coverage_matrix
+from .suitability import SiteRule, SiteRules, Verdicts, assess_sites, load_site_rules, site_dimensions
 
 __all__ = [
     "CANDIDATE_COLUMNS",
     "CANDIDATE_KINDS",
     "COMMUNITY_COLUMNS",
+    "CONTEXT_RADIUS_M",
     "DEFAULT_TARGET_SHARE",
     "DEFAULT_TIME_LIMIT_S",
     "GAP_COLUMNS",
@@ -68,6 +71,10 @@ __all__ = [
     "MclpSolution",
     "ResidentPoints",
     "SiteChoice",
+    "SiteRule",
+    "SiteRules",
+    "Verdicts",
+    "assess_sites",
     "candidate_sites",
     "capacity_gaps",
     "choose_sites",
@@ -76,6 +83,8 @@ __all__ = [
     "coverage_rows",
     "coverage_table",
     "greedy_mclp",
+    "load_site_rules",
+    "nearest_existing",
     "normalise_candidates",
     "osm_candidates",
     "population_from_raster",
@@ -84,6 +93,9 @@ __all__ = [
     "read_candidates",
     "resident_points",
     "share_within",
+    "site_context",
+    "site_dimensions",
     "site_points",
     "solve_mclp",
+    "suggested_floor",
 ]

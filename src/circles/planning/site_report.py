@@ -30,6 +30,7 @@ from .candidates import KIND_ZH
 from .mclp import MclpSolution
 
 __all__ = [
+    "BRIEF_COLUMNS",
     "COMMUNITY_COLUMNS",
     "SITE_COLUMNS",
     "CommunityBaseline",
@@ -51,16 +52,25 @@ SITE_COLUMNS: tuple[str, ...] = (
     "name",
     "source",
     "area_m2",
+    "width_m",
+    "length_m",
+    "clear_width_m",
     "new_weight",
     "added_weight",
     "new_residents",
     "added_residents",
     "new_area_m2",
     "added_area_m2",
+    "added_households",
+    "suggested_floor_m2",
+    "floor_basis",
     "n_communities",
     "n_closed",
     "closes_gaps",
     "closes_ids",
+    "nearest_existing_min",
+    "nearest_existing_m",
+    "nearest_existing_name",
     "category",
     "threshold_min",
     "weight_kind",
@@ -69,6 +79,20 @@ SITE_COLUMNS: tuple[str, ...] = (
     "lat",
     "baseline",
     "osm_tag",
+    "reason",
+)
+#: Columns of the per-site brief (:func:`site_table`'s ``brief``), computed outside this module.
+BRIEF_COLUMNS: tuple[str, ...] = (
+    "width_m",
+    "length_m",
+    "clear_width_m",
+    "added_households",
+    "suggested_floor_m2",
+    "floor_basis",
+    "nearest_existing_min",
+    "nearest_existing_m",
+    "nearest_existing_name",
+    "reason",
 )
 
 #: Columns of :attr:`SiteChoice.communities`.
@@ -230,14 +254,16 @@ def site_table(
     snap_m: np.ndarray,
     lonlat: np.ndarray,
     fixed: Mapping[str, str],
+    brief: Mapping[str, Sequence[Any]] | None = None,
 ) -> gpd.GeoDataFrame:
     """The chosen sites (:data:`SITE_COLUMNS`, EPSG:4326, geometry the candidate's own).
 
     ``candidates``: the candidate table (its ``area_m2`` filled in, m²); ``snap_m``: each candidate's
     distance to its street (m); ``lonlat``: its routing point (WGS84 degrees); ``fixed``: the columns
-    equal for every site (``category``, ``threshold_min``, ``weight_kind``, ``baseline``)."""
+    equal for every site (``category``, ``threshold_min``, ``weight_kind``, ``baseline``); ``brief``:
+    :data:`BRIEF_COLUMNS`, one value per site in rank order (missing ones are null)."""
     rows = []
-    for e in effects:
+    for n_site, e in enumerate(effects):
         j = e.candidate
         nr, na = base.scale(e.new_c)
         ar, aa = base.scale(e.added_c)
@@ -267,6 +293,7 @@ def site_table(
                 "lon": round(float(lonlat[j, 0]), 7),
                 "lat": round(float(lonlat[j, 1]), 7),
                 "osm_tag": candidates["osm_tag"].iat[j],
+                **{c: v[n_site] for c, v in (brief or {}).items()},
             }
         )
     sites = gpd.GeoDataFrame(
@@ -274,7 +301,13 @@ def site_table(
         geometry=gpd.GeoSeries([candidates.geometry.iat[e.candidate] for e in effects], crs=WGS84),
         crs=WGS84,
     )
-    return sites.astype({"rank": "int64", "n_communities": "int64", "n_closed": "int64"})
+    numeric = [c for c in BRIEF_COLUMNS if c not in ("floor_basis", "nearest_existing_name", "reason")]
+    text = ["floor_basis", "nearest_existing_name", "reason"]
+    return sites.astype(
+        {"rank": "int64", "n_communities": "int64", "n_closed": "int64"}
+        | dict.fromkeys(numeric, "float64")
+        | dict.fromkeys(text, object)
+    )
 
 
 def community_table(
@@ -407,6 +440,10 @@ class SiteChoice:
         ]
         for r in self.sites.itertuples():
             size = f"{r.area_m2:,.0f} m²" if np.isfinite(r.area_m2) else "size unknown"
+            if np.isfinite(r.width_m):
+                size += f", {r.width_m:.0f} × {r.length_m:.0f} m"
+            if np.isfinite(r.suggested_floor_m2):
+                size += f", build {r.suggested_floor_m2:,.0f} m² of floor"
             label = " ".join(x for x in (r.kind_zh or r.kind, r.name) if x)
             closes = f": {r.closes_gaps}" if r.closes_gaps else ""
             lines.append(

@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -43,20 +43,30 @@ from ..routing.graph import ProfileGraph, Snap
 from .candidates import candidate_sites, normalise_candidates
 from .coverage import DEFAULT_TARGET_SHARE
 from .mclp import DEFAULT_TIME_LIMIT_S, MclpSolution, solve_mclp
+from .site_brief import nearest_existing, region_streets, suggested_floor
 from .site_report import (
     SITE_COLUMNS,
     CommunityBaseline,
     SiteChoice,
+    SiteEffect,
     choice_notes,
     community_table,
     site_effects,
     site_points,
     site_table,
 )
+from .suitability import (
+    SiteFacts,
+    SiteRules,
+    Verdicts,
+    assess_sites,
+    load_site_rules,
+    rule_counts_text,
+    site_dimensions,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import PlanResult
-    from ..routing.network import StreetNetwork
 
 __all__ = ["SITE_COLUMNS", "SiteChoice", "choose_sites", "coverage_matrix", "site_points"]
 
@@ -177,31 +187,43 @@ def _check_k(k: object) -> int:
 class _CandidateTable:
     """The candidates (EPSG:4326, :data:`~circles.planning.candidates.CANDIDATE_COLUMNS`, ``area_m2``
     filled in from the polygon where unknown) with their routing points in the network CRS
-    (``site_xy``, metres) and in WGS84 (``lonlat``, degrees), whether each can be used and why not,
-    its distance to the street (``snap_m``, m; inf until measured) and notes on those left out."""
+    (``site_xy``, metres) and in WGS84 (``lonlat``, degrees), their size (``width_m``/``length_m`` of
+    the minimum rotated rectangle, ``clear_width_m``; NaN for points), the suitability verdicts
+    (usable, bilingual reason, rules; :mod:`circles.planning.suitability`), the distance to the street
+    (``snap_m``, m; inf until measured) and notes on those left out."""
 
     frame: gpd.GeoDataFrame
     site_xy: np.ndarray
     lonlat: np.ndarray
-    usable: np.ndarray
-    reason: np.ndarray
+    dims: dict[str, np.ndarray]
+    verdicts: Verdicts
     snap_m: np.ndarray
     notes: list[str]
 
+    @property
+    def usable(self) -> np.ndarray:
+        return self.verdicts.usable
+
     def with_snaps(self, snap_m: np.ndarray, max_snap_m: float) -> _CandidateTable:
         """With the usable sites' distance to the street; those beyond ``max_snap_m`` m made unusable."""
-        far = self.usable & ~np.isfinite(snap_m)
-        reason = self.reason.copy()
-        reason[far] = f"farther than {max_snap_m:g} m from any street"
-        return dataclasses.replace(self, usable=self.usable & ~far, reason=reason, snap_m=snap_m)
+        verdicts = self.verdicts.exclude(
+            ~np.isfinite(snap_m),
+            "no_street",
+            f"距离道路超过 {max_snap_m:g} m",
+            f"farther than {max_snap_m:g} m from any street",
+        )
+        return dataclasses.replace(self, verdicts=verdicts, snap_m=snap_m)
 
 
 def _candidate_table(
-    cands: gpd.GeoDataFrame, net: StreetNetwork, cat: Category, respect_min_area: bool
+    result: PlanResult, cands: gpd.GeoDataFrame, cat: Category, respect_min_area: bool, rules: SiteRules
 ) -> _CandidateTable:
-    """Routing points (the point itself, or a point inside the polygon), sizes (m²), and candidates
-    left out for being smaller than the category's ``min_area_m2`` (with ``respect_min_area``)."""
-    geoms = cands.to_crs(net.crs).geometry.to_numpy()
+    """Routing points (the point itself, or a point inside the polygon), sizes (m², m) and the
+    suitability verdicts (the rules on the category's size and width needs only with
+    ``respect_min_area``; the user's verdicts win)."""
+    net = result.data.net
+    metric = cands.to_crs(net.crs)
+    geoms = metric.geometry.to_numpy()
     types = shapely.get_type_id(geoms)
     rep = np.where(types == 0, geoms, shapely.point_on_surface(geoms))
     site_xy = shapely.get_coordinates(rep).reshape(-1, 2) if len(rep) else np.zeros((0, 2))
@@ -214,18 +236,21 @@ def _candidate_table(
     area = cands["area_m2"].to_numpy(dtype=float)
     area = np.where(np.isfinite(area), area, own_area)
     cands["area_m2"] = area
-    usable = np.ones(len(cands), bool)
-    reason = np.full(len(cands), "", dtype=object)
+    metric["area_m2"] = area
+    width, length, clear = site_dimensions(geoms)
+    streets = region_streets(result) if rules.needs_streets else None
+    verdicts = assess_sites(
+        SiteFacts.from_frame(metric, clear), rules, cat, streets, category_rules=respect_min_area
+    ).with_user(cands["user_usable"].to_numpy(dtype=float), list(cands["user_reason"]))
     notes = []
-    if respect_min_area and cat.min_area_m2:
-        small = np.isfinite(area) & (area < cat.min_area_m2)
-        usable &= ~small
-        reason[small] = f"smaller than {cat.min_area_m2:g} m² ({cat.key} min_area_m2)"
-        if small.any():
-            notes.append(
-                f"{int(small.sum())} candidates smaller than the category's {cat.min_area_m2:g} m² left out"
-            )
-    return _CandidateTable(cands, site_xy, lonlat, usable, reason, np.full(len(cands), np.inf), notes)
+    left_out = int((~verdicts.usable).sum())
+    if left_out:
+        notes.append(
+            f"{left_out} of {len(cands)} candidates are not usable by the suitability rules or the user's "
+            f"verdicts ({rule_counts_text(verdicts.counts)}): see the candidates' reason"
+        )
+    dims = {"width_m": width, "length_m": length, "clear_width_m": clear}
+    return _CandidateTable(cands, site_xy, lonlat, dims, verdicts, np.full(len(cands), np.inf), notes)
 
 
 @dataclass(frozen=True)
@@ -353,11 +378,16 @@ def _candidate_record(
     chosen_rank = np.zeros(n, dtype=np.int64)
     for r, j in enumerate(chosen, start=1):
         chosen_rank[j] = r
-    out = table.frame.copy()
+    out = table.frame.drop(columns=["tags", "user_usable", "user_reason"], errors="ignore")
+    for name, values in table.dims.items():
+        out.insert(
+            out.columns.get_loc("area_m2") + 1 + list(table.dims).index(name), name, np.round(values, 1)
+        )
     out["new_weight"] = alone if len(alone) else np.zeros(n)
     out["chosen_rank"] = chosen_rank
     out["usable"] = table.usable
-    out["reason"] = table.reason.astype(str)
+    out["reason"] = table.verdicts.reason.astype(str)
+    out["rules"] = table.verdicts.rules.astype(str)
     out["snap_m"] = np.round(table.snap_m, 1)
     out["lon"] = table.lonlat[:, 0] if len(table.lonlat) else np.zeros(0)
     out["lat"] = table.lonlat[:, 1] if len(table.lonlat) else np.zeros(0)
@@ -404,6 +434,56 @@ def _timings(t0: float, t1: float, t2: float, t3: float, t4: float) -> dict[str,
     return {"baseline_s": t1 - t0, "coverage_matrix_s": t2 - t1, "solve_s": t3 - t2, "total_s": t4 - t0}
 
 
+def _with_overrides(
+    cands: gpd.GeoDataFrame, overrides: pd.DataFrame | None
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The candidates with the user's verdicts of ``overrides`` (``site_id``, ``user_usable``,
+    ``user_reason``; see :func:`~circles.io.candidates.read_site_overrides`) in place of those of the
+    candidates file; a note names listed sites that are no candidate."""
+    if overrides is None or not len(overrides):
+        return cands, []
+    by_id = overrides.set_index(overrides["site_id"].astype(str))
+    ids = cands["site_id"].astype(str)
+    hit = ids.isin(by_id.index).to_numpy()
+    cands = cands.copy()
+    cands.loc[hit, "user_usable"] = by_id.loc[ids[hit], "user_usable"].to_numpy(dtype=float)
+    cands.loc[hit, "user_reason"] = by_id.loc[ids[hit], "user_reason"].fillna("").astype(str).to_numpy()
+    unknown = sorted(set(by_id.index) - set(ids))
+    notes = (
+        [f"overrides name {len(unknown)} sites that are no candidate: {', '.join(unknown[:10])}"]
+        if unknown
+        else []
+    )
+    return cands, notes
+
+
+def _site_brief(
+    result: PlanResult,
+    category: str,
+    cat: Category,
+    table: _CandidateTable,
+    effects: list[SiteEffect],
+    base: CommunityBaseline,
+) -> dict[str, list[Any]]:
+    """Per chosen site (rank order): its size (m), the households it adds, the suggested floor area
+    and its basis, the nearest existing facility (walking minutes, metres, name) and its reason."""
+    rows = np.array([e.candidate for e in effects], dtype=np.int64)
+    added_res = np.array([base.scale(e.added_c)[0] for e in effects], dtype=float)
+    hh, floor, basis = suggested_floor(cat, added_res, base.people)
+    minutes, metres, names = nearest_existing(result, category, table.site_xy[rows])
+    brief: dict[str, list[Any]] = {k: list(np.round(v[rows], 1)) for k, v in table.dims.items()}
+    brief |= {
+        "added_households": list(np.round(hh, 1)),
+        "suggested_floor_m2": list(floor),
+        "floor_basis": basis,
+        "nearest_existing_min": list(minutes),
+        "nearest_existing_m": list(metres),
+        "nearest_existing_name": list(names),
+        "reason": list(table.verdicts.reason[rows].astype(str)),
+    }
+    return brief
+
+
 def choose_sites(
     result: PlanResult,
     category: str,
@@ -413,6 +493,8 @@ def choose_sites(
     method: str = "auto",
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     respect_min_area: bool = True,
+    rules: SiteRules | None = None,
+    overrides: pd.DataFrame | None = None,
 ) -> SiteChoice:
     """Choose up to ``k`` candidate sites for ``category`` maximising the newly covered weight (MCLP).
 
@@ -420,19 +502,23 @@ def choose_sites(
     ``candidates``: a candidate table (:data:`~circles.planning.candidates.CANDIDATE_COLUMNS` +
     geometry, any CRS; default the region's OSM candidates,
     :func:`~circles.planning.candidates.candidate_sites`). Only resident points of communities the
-    category applies to, not covered now and on the network count. With ``respect_min_area`` a
-    candidate whose known size is below the category's ``min_area_m2`` is left out. See
-    :func:`~circles.planning.mclp.solve_mclp` for ``method`` and ``time_limit_s`` (seconds) and
-    :class:`SiteChoice` for what is returned.
+    category applies to, not covered now and on the network count. Only usable candidates are routed:
+    ``rules`` (default ``data/site_rules.toml``, :mod:`circles.planning.suitability`) leave out
+    interchange greens, private gardens, parks, sites too large for a corner and, with
+    ``respect_min_area``, sites smaller or narrower than the category needs; the user's verdicts (a
+    ``usable`` column of the candidates file, or ``overrides``: ``site_id``, ``user_usable``,
+    ``user_reason``) win. See :func:`~circles.planning.mclp.solve_mclp` for ``method`` and
+    ``time_limit_s`` (seconds) and :class:`SiteChoice` for what is returned.
     """
-    from ..pipeline import WEIGHT_LABELS
+    from .summary import WEIGHT_LABELS
 
     t0 = time.perf_counter()
     data = result.data
     cat = data.catalog.get(category)
     k = _check_k(k)
     cands = normalise_candidates(candidate_sites(result) if candidates is None else candidates)
-    table = _candidate_table(cands, data.net, cat, respect_min_area)
+    cands, override_notes = _with_overrides(cands, overrides)
+    table = _candidate_table(result, cands, cat, respect_min_area, rules or load_site_rules())
     demand = _demand(result, category, cat)
     t1 = time.perf_counter()
     A, table = _candidate_coverage(result, category, table, demand)
@@ -445,7 +531,8 @@ def choose_sites(
     baseline = _baseline(data.facilities, category)
     fixed = _fixed_columns(result, category, cat, baseline)
     unreachable = _unreachable(A, wd)
-    notes = table.notes + choice_notes(category, baseline, data.weight_kind, wd, unreachable)
+    notes = override_notes + table.notes + choice_notes(category, baseline, data.weight_kind, wd, unreachable)
+    brief = _site_brief(result, category, cat, table, effects, base)
     t4 = time.perf_counter()
     _log_choice(category, k, sol, len(table.frame), t4 - t0)
     return SiteChoice(
@@ -455,7 +542,9 @@ def choose_sites(
         weight_kind=data.weight_kind,
         weight_label=WEIGHT_LABELS.get(data.weight_kind, data.weight_kind),
         solution=sol,
-        sites=site_table(effects, base, table.frame, snap_m=table.snap_m, lonlat=table.lonlat, fixed=fixed),
+        sites=site_table(
+            effects, base, table.frame, snap_m=table.snap_m, lonlat=table.lonlat, fixed=fixed, brief=brief
+        ),
         communities=community_table(effects, base, table.frame),
         candidates=_candidate_record(table, A, wd, sol.chosen),
         total_weight=demand.total(np.ones(len(demand.weight), bool)),
