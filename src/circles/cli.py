@@ -575,5 +575,15 @@ def _print_worst_gaps(gaps: pd.DataFrame, weight_kind: str, console: Console, n:
     console.print(t)
 
 
+def _register_batch() -> None:
+    """``circles batch``: many regions or scenarios on Dask (see :mod:`circles.batch`)."""
+    from .batch.cli import batch_command
+
+    app.command("batch")(batch_command)
+
+
+_register_batch()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
