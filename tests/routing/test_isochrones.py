@@ -11,18 +11,27 @@ from shapely.geometry import Point, shape
 
 from circles.errors import InputError
 from circles.routing.graph import ProfileGraph
-from circles.routing.isochrones import isochrones, parse_minutes, reached_pieces, to_feature_collection
+from circles.routing.isochrones import (
+    isochrones,
+    parse_minutes,
+    reached_pieces,
+    service_areas,
+    to_feature_collection,
+)
 from circles.routing.network import StreetNetwork
 
 from grids import X0, Y0, grid_network, node
 
+METHODS = pytest.mark.parametrize("method", ["raster", "exact"])
 
-def test_partly_reached_segment_is_cut_at_the_exact_cutoff(walk):
+
+@METHODS
+def test_partly_reached_segment_is_cut_at_the_exact_cutoff(walk, method):
     # one straight 2 km street, start at its west end: 5 min at 1.1 m/s = 330 m
     net = StreetNetwork.from_segments([[X0, Y0], [X0 + 2000, Y0]], [0], [1])
     g = ProfileGraph(net, walk)
     snap = g.snap([[X0, Y0]])
-    (iso,) = isochrones(g, snap, [5], buffer_m=50)
+    (iso,) = isochrones(g, snap, [5], buffer_m=50, method=method)
     assert iso.street_m == pytest.approx(330.0)
     minx, miny, maxx, maxy = iso.polygon.bounds
     assert maxx == pytest.approx(X0 + 330 + 50, abs=0.01)
@@ -31,27 +40,30 @@ def test_partly_reached_segment_is_cut_at_the_exact_cutoff(walk):
     assert iso.area_m2 == pytest.approx(330 * 100 + np.pi * 50**2, rel=0.02)
 
 
-def test_start_in_the_middle_of_a_segment_reaches_both_ways(walk):
+@METHODS
+def test_start_in_the_middle_of_a_segment_reaches_both_ways(walk, method):
     net = StreetNetwork.from_segments([[X0, Y0], [X0 + 2000, Y0]], [0], [1])
     g = ProfileGraph(net, walk)
-    (iso,) = isochrones(g, g.snap([[X0 + 1000, Y0 + 22]]), [5], buffer_m=50)
+    (iso,) = isochrones(g, g.snap([[X0 + 1000, Y0 + 22]]), [5], buffer_m=50, method=method)
     # 22 m off the street leaves 308 m each way along it
     assert iso.street_m == pytest.approx(2 * (330 - 22))
     assert iso.polygon.bounds[0] == pytest.approx(X0 + 1000 - 308 - 50, abs=0.01)
 
 
-def test_isochrones_are_nested_and_grow(grid_graph):
+@METHODS
+def test_isochrones_are_nested_and_grow(grid_graph, method):
     snap = grid_graph.snap(grid_graph.net.node_xy[[node(21, 10, 10)]] + [30, 0])
-    isos = isochrones(grid_graph, snap, [5, 10, 15])
+    isos = isochrones(grid_graph, snap, [5, 10, 15], method=method)
     for small, big in zip(isos, isos[1:]):
         assert small.polygon.difference(big.polygon).area < 1e-6
         assert big.area_m2 > small.area_m2 and big.street_m > small.street_m
 
 
-def test_grid_reach_is_a_diamond_not_a_hull(grid_graph):
+@METHODS
+def test_grid_reach_is_a_diamond_not_a_hull(grid_graph, method):
     # from the centre node, 10 min = 660 m of Manhattan distance
     snap = grid_graph.snap(grid_graph.net.node_xy[[node(21, 10, 10)]])
-    (iso,) = isochrones(grid_graph, snap, [10], buffer_m=40)
+    (iso,) = isochrones(grid_graph, snap, [10], buffer_m=40, method=method)
     c = grid_graph.net.node_xy[node(21, 10, 10)]
     assert iso.polygon.contains(Point(c[0] + 600, c[1]))  # 6 blocks east on the street
     assert not iso.polygon.contains(Point(c[0] + 500, c[1] + 500))  # 1000 m by street: corner of the box
@@ -73,13 +85,14 @@ def _manhattan_street_m(reach_m: float, block: float) -> float:
     return total
 
 
-def test_blocks_no_street_reaches_stay_holes(walk):
+@METHODS
+def test_blocks_no_street_reaches_stay_holes(walk, method):
     # a 2 km grid with a 600 m square in the middle that has no streets (a walled campus)
     net = grid_network(21, 21, skip=lambda i, j: 7 < i < 13 and 7 < j < 13)
     g = ProfileGraph(net, walk)
     # from its corner (7, 7), 20 min = 1320 m reaches the whole 2400 m ring of streets around it
     snap = g.snap(net.node_xy[[node(21, 7, 7)]])
-    (iso,) = isochrones(g, snap, [20], buffer_m=50)
+    (iso,) = isochrones(g, snap, [20], buffer_m=50, method=method)
     centre = Point(X0 + 1000, Y0 + 1000)
     assert not iso.polygon.contains(centre)
     assert iso.polygon.geom_type == "Polygon" and len(iso.polygon.interiors) == 1
@@ -89,14 +102,15 @@ def test_blocks_no_street_reaches_stay_holes(walk):
     assert hull.contains(centre)  # a convex hull would have claimed it
 
 
-def test_unreached_other_bank_is_outside(walk):
+@METHODS
+def test_unreached_other_bank_is_outside(walk, method):
     from grids import grid_arrays
 
     xy1, u1, v1 = grid_arrays(10, 10)
     xy2, u2, v2 = grid_arrays(10, 10, x0=X0 + 1200)
     net = StreetNetwork.from_segments(np.vstack([xy1, xy2]), np.r_[u1, u2 + 100], np.r_[v1, v2 + 100])
     g = ProfileGraph(net, walk)
-    (iso,) = isochrones(g, g.snap(net.node_xy[[9 + 5 * 10]]), [15])
+    (iso,) = isochrones(g, g.snap(net.node_xy[[9 + 5 * 10]]), [15], method=method)
     assert not iso.polygon.intersects(Point(X0 + 1300, Y0 + 500))
 
 
@@ -127,3 +141,35 @@ def test_reached_pieces_never_exceed_the_network(grid_graph):
     times = grid_graph.search(snap)
     _, street_m = reached_pieces(times, 1e6)
     assert street_m == pytest.approx(grid_graph.net.seg_len_m.sum())
+
+
+@METHODS
+def test_feature_collection_keeps_the_outline_without_collinear_vertices(walk, method):
+    net = StreetNetwork.from_segments([[X0, Y0], [X0 + 2000, Y0]], [0], [1])
+    g = ProfileGraph(net, walk)
+    (iso,) = isochrones(g, g.snap([[X0 + 1000, Y0]]), [5], method=method)
+    fc = to_feature_collection([iso], g)
+    geom = shape(fc["features"][0]["geometry"])
+    ring = fc["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) <= len(iso.polygon.exterior.coords)
+    assert all(len(str(c).split(".")[-1]) <= 7 for xy in ring for c in xy)  # rounded to 1e-7 degrees
+    back = shapely.transform(geom, lambda xy: net.project(xy[:, 0], xy[:, 1]))
+    assert back.symmetric_difference(iso.polygon).area < 1e-3 * iso.area_m2
+
+
+def test_feature_collection_of_a_multipolygon_with_holes(walk):
+    # two 150 m-block grids 3 km apart: the service area of one facility in each is two parts with holes
+    from grids import grid_arrays
+
+    xy1, u1, v1 = grid_arrays(7, 7, 150.0)
+    xy2, u2, v2 = grid_arrays(7, 7, 150.0, x0=X0 + 3000)
+    net = StreetNetwork.from_segments(np.vstack([xy1, xy2]), np.r_[u1, u2 + 49], np.r_[v1, v2 + 49])
+    g = ProfileGraph(net, walk)
+    (area,) = service_areas(g, g.snap(net.node_xy[[24, 49 + 24]]), [10])
+    assert area.polygon.geom_type == "MultiPolygon"
+    fc = to_feature_collection([area], g)
+    geom = fc["features"][0]["geometry"]
+    assert geom["type"] == "MultiPolygon" and len(geom["coordinates"]) == 2
+    assert all(len(poly) > 1 for poly in geom["coordinates"])  # exterior and holes
+    back = shapely.transform(shape(geom), lambda xy: net.project(xy[:, 0], xy[:, 1]))
+    assert back.symmetric_difference(area.polygon).area < 1e-3 * area.area_m2

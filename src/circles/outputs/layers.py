@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from .._common import WGS84
-from ..routing.isochrones import DEFAULT_MINUTES, service_areas
+from ..routing.isochrones import DEFAULT_METHOD, DEFAULT_MINUTES, PolygonMethod, check_method, service_areas
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import PlanResult
@@ -44,20 +44,23 @@ def service_area_layer(
     *,
     profile: str = "walk",
     simplify_m: float = SIMPLIFY_M,
+    method: PolygonMethod = DEFAULT_METHOD,
 ) -> gpd.GeoDataFrame:
     """Nested areas (one row per threshold, largest first) from which the nearest facility of
     ``category`` is reached within ``minutes`` by ``profile``; EPSG:4326, ``area_m2`` and ``street_m``
-    measured in the network's metric CRS, outlines simplified by ``simplify_m`` metres.
+    measured in the network's metric CRS, outlines simplified by ``simplify_m`` metres. ``method``
+    builds the polygons: ``"raster"`` (default, fast) or ``"exact"`` (GEOS union; see
+    :mod:`circles.routing.isochrones`).
 
     Cached on the result (``result.caches["service_areas"]``): do not modify the returned frame."""
     result.data.catalog.get(category)
     minutes = list(minutes)
     cache = result.caches.setdefault("service_areas", {})
-    key = (category, tuple(sorted(minutes)), profile, simplify_m)
+    key = (category, tuple(sorted(minutes)), profile, simplify_m, check_method(method))
     if key in cache:
         return cache[key]
     g, snap = facility_snap(result, category, profile)
-    isos = service_areas(g, snap, minutes)
+    isos = service_areas(g, snap, minutes, method=method)
     geoms = [shapely.simplify(i.polygon, simplify_m) if simplify_m else i.polygon for i in isos]
     gdf = gpd.GeoDataFrame(
         {

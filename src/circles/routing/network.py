@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
@@ -170,6 +170,8 @@ class StreetNetwork:
     _from_wgs84: pyproj.Transformer | None = field(default=None, repr=False, compare=False)
     #: travel-time graphs built on this network, one per profile (see :meth:`graph`)
     graphs: dict[Profile, ProfileGraph] = field(default_factory=dict, repr=False, compare=False)
+    #: raster-polygon indexes built on this network (see :func:`circles.routing.polygon_index.polygon_index`)
+    polygon_index: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def graph(self, profile: Profile) -> ProfileGraph:
         """The travel-time graph of this network for ``profile``, built on first use and kept (a new
