@@ -252,3 +252,19 @@ def test_gaps_within_any_minutes_rolled_up(tmp_path, chengdu_osm):
     assert (per_row_15["category"] == "canteen").all() and len(per_row_15) <= short_10  # 15 min reaches more
     bad = runner.invoke(app, ["gaps", "--district", "Nowhere", "--out", str(csv)])
     assert bad.exit_code == 2 and "成华区 (Chenghua)" in bad.output
+
+
+def test_isochrone_raster_and_exact_polygons_agree(tmp_path, chengdu_osm):
+    import shapely
+    from shapely.geometry import shape
+
+    polys = {}
+    for flag in ([], ["--exact-polygon"]):
+        out = tmp_path / f"iso{len(flag)}.geojson"
+        args = ["isochrone", "--lon", "104.0657", "--lat", "30.6598", "--minutes", "10", "--out", str(out)]
+        res = runner.invoke(app, args + flag)
+        assert res.exit_code == 0, res.output
+        polys[len(flag)] = shape(json.loads(out.read_text(encoding="utf-8"))["features"][0]["geometry"])
+    raster, exact = polys[0], polys[1]
+    iou = shapely.area(shapely.intersection(raster, exact)) / shapely.area(shapely.union(raster, exact))
+    assert iou > 0.97

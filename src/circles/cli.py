@@ -96,6 +96,12 @@ def isochrone(
     osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
     max_snap_m: float = typer.Option(500.0, help="Largest distance from the point to a street, metres."),
     buffer_m: float = typer.Option(50.0, help="Distance off a reached street counted as reached, metres."),
+    exact_polygon: bool = typer.Option(
+        False,
+        "--exact-polygon",
+        help="Merge buffered street pieces with GEOS (the exact vector method, slower) instead of "
+        "contouring the exact distance field on a 20 m grid.",
+    ),
     out: Path = typer.Option(..., help="Output GeoJSON (EPSG:4326)."),
 ) -> None:
     """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold."""
@@ -113,7 +119,16 @@ def isochrone(
     check_lonlat(lon, lat)
     net, bbox, label = open_network(region, osm)
     isos, fc = isochrones_at(
-        net, prof, lon, lat, mins, bbox=bbox, where=label, max_snap_m=max_snap_m, buffer_m=buffer_m
+        net,
+        prof,
+        lon,
+        lat,
+        mins,
+        bbox=bbox,
+        where=label,
+        max_snap_m=max_snap_m,
+        buffer_m=buffer_m,
+        method="exact" if exact_polygon else "raster",
     )
     _write_json(fc, out)
     for iso in isos:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,19 @@ class Profile:
 
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
-    """Read ``profiles.toml`` into ``{name: Profile}``."""
+    """Read ``profiles.toml`` into ``{name: Profile}`` (parsed once per file version: cached by path and
+    modification time, so a request handler may call it freely)."""
     path = path or project_data_dir() / "profiles.toml"
+    try:
+        mtime_ns = path.stat().st_mtime_ns
+    except OSError:
+        mtime_ns = -1  # read_toml reports the missing file
+    return dict(_parse_profiles(str(path), mtime_ns))
+
+
+@lru_cache(maxsize=8)
+def _parse_profiles(path_text: str, mtime_ns: int) -> dict[str, Profile]:
+    path = Path(path_text)
     raw = read_toml(path)
     profiles: dict[str, Profile] = {}
     for name, body in raw.items():
