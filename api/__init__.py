@@ -1,5 +1,7 @@
-"""The circles HTTP service (FastAPI): coverage layers, gap queries, isochrones and facility edits."""
+"""The circles HTTP service (FastAPI): coverage layers, gap queries, isochrones and facility edits.
 
-from .main import create_app
+Several worker processes may share one state folder (see ``api/README.md``)."""
 
-__all__ = ["create_app"]
+from .main import create_app, run_server
+
+__all__ = ["create_app", "run_server"]

@@ -7,21 +7,27 @@ service's ``max_page`` setting and raises a domain error (422) above it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Request
+import anyio.to_thread
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from circles.errors import InputError
 
-from .state import ServiceState
+from .state import Answer, Idempotency, ServiceState
 
 
 async def get_state(request: Request) -> ServiceState:
-    """The loaded service state (async: no thread hop for a dictionary lookup)."""
+    """The loaded service state, caught up with the store: when another worker process committed an
+    edit since this one's plan, the edit is replayed (in a worker thread) before the request is
+    answered. The check itself is one indexed SQLite read on the event loop (no thread hop)."""
     state: ServiceState = request.app.state.service
+    if not state.is_current():
+        await anyio.to_thread.run_sync(state.refresh)
     return state
 
 
@@ -44,10 +50,10 @@ District = Annotated[
 Minutes = Annotated[
     float | None,
     Query(
-        gt=0,
+        ge=1,
         le=60,
         allow_inf_nan=False,
-        description="judge coverage within these minutes (default: the category's own threshold)",
+        description="judge coverage within these minutes, 1 to 60 (default: the category's own threshold)",
     ),
 ]
 GroupLevel = Literal["compound", "community", "street", "district"]
@@ -87,5 +93,33 @@ def page_params(default_limit: int) -> Callable[..., Awaitable[Page]]:
 ListPage = Annotated[Page, Depends(page_params(100))]
 
 
+#: ``Idempotency-Key`` of a write: a retry with the same key answers the first answer, changing nothing
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="any unique printable text (e.g. a UUID); a retry with the same key and request gets "
+        "the first answer and changes nothing; kept 7 days",
+    ),
+]
+
+
 class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
+
+
+def idempotency(key: str | None, *request: str) -> Idempotency | None:
+    """The :class:`~api.state.Idempotency` of a write sent with ``key``: the fingerprint digests the
+    ``request`` parts (method, path, body), so the key cannot answer a different request."""
+    if key is None:
+        return None
+    return Idempotency(key, hashlib.sha256("\n".join(request).encode("utf-8")).hexdigest())
+
+
+def answer_response(answer: Answer) -> JSONResponse:
+    """A write's answer; a retry's stored one carries ``Idempotent-Replayed: true``."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)

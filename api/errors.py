@@ -1,14 +1,16 @@
-"""One table maps domain errors to HTTP status codes; registered by :func:`register_errors`."""
+"""One table maps domain errors to HTTP status codes; registered by :func:`register_errors`, with a
+request-validation handler that can answer about any input (non-finite numbers, lone surrogates)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from circles.errors import (
     CirclesError,
@@ -46,10 +48,28 @@ class PayloadTooLargeError(ApiError):
     """An uploaded file over the service's upload limit."""
 
 
+class UnauthorizedError(ApiError):
+    """A write without ``Authorization: Bearer <token>`` on a service configured with tokens (401)."""
+
+
+class ForbiddenError(ApiError):
+    """A write the service refuses: a wrong token, or a remote client on a service without tokens."""
+
+
+class SettingsError(ApiError, InputError):
+    """A setting (``CIRCLES_*`` variable or option) the service cannot start with (one line)."""
+
+
+class StoreError(ApiError, InputError):
+    """The state folder or its database cannot be used (one line)."""
+
+
 STATUS = {
     NotFoundError: 404,
     ConflictError: 409,
     PayloadTooLargeError: 413,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
     UnknownRegionError: 404,
     UnknownCategoryError: 422,
     UnknownProfileError: 422,
@@ -68,84 +88,41 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with what strict JSON in UTF-8 cannot carry made printable: non-finite floats as
+    text (``'nan'``, ``'inf'``), lone surrogates as ``\\udXXX`` escapes, bytes decoded."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, bytes):
+        return json_safe(value.decode("utf-8", "backslashreplace"))
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def register_errors(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra = exc.extra if isinstance(exc, ApiError) else {}
-        return JSONResponse({"detail": str(exc), **extra}, status_code=status_for(exc))
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        body = json_safe({"detail": str(exc), **extra})
+        return JSONResponse(body, status_code=status_for(exc), headers=headers)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else [{"msg": str(exc)}]
+        return JSONResponse({"detail": json_safe(jsonable_encoder(json_safe(errors)))}, status_code=422)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - a bug
         log.exception("unexpected error on %s", request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.add_exception_handler(CirclesError, domain_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(Exception, unexpected)
-
-
-class BodySizeLimit:
-    """ASGI middleware: 413 with a JSON ``detail`` for request bodies over ``max_bytes`` (by header or
-    by counting a streamed body). ``prefixes``: ``(path prefix, limit)`` pairs for routes with their
-    own limit (file uploads), the first matching prefix wins."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, prefixes: Sequence[tuple[str, int]] = ()):
-        self.app = app
-        self.max_bytes = max_bytes
-        self.prefixes = tuple(prefixes)
-
-    def limit_for(self, path: str) -> int:
-        return next((n for p, n in self.prefixes if path.startswith(p)), self.max_bytes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        limit = self.limit_for(str(scope.get("path", "")))
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        too_big = False
-        if length is not None:
-            try:
-                too_big = int(length) > limit
-            except ValueError:
-                too_big = True
-        if too_big:
-            return await self._reject(send, limit)
-        seen = 0
-        over = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen, over
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    over = True
-                    raise _TooLarge()
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not over:  # a handler that turned the abort into its own error answer is not heard
-                await send(message)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except _TooLarge:
-            pass
-        if over:
-            await self._reject(send, limit)
-
-    async def _reject(self, send: Send, limit: int) -> None:
-        body = b'{"detail":"request body too large (limit %d bytes)"}' % limit
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

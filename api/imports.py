@@ -42,7 +42,8 @@ from circles.io.file_spec import FileSpec
 from circles.pipeline import PlanResult
 
 from .errors import ConflictError, NotFoundError
-from .state import ServiceState, changed_communities
+from .state import Answer, Idempotency, ServiceState, changed_communities
+from .store import Actor
 from .uploads import Upload, discard
 
 log = logging.getLogger(__name__)
@@ -377,9 +378,15 @@ def get_import(state: ServiceState, import_id: str) -> dict[str, Any]:
     return record
 
 
-def apply_import(state: ServiceState, import_id: str, *, force: bool) -> dict[str, Any]:
+def apply_import(
+    state: ServiceState, import_id: str, *, force: bool, actor: Actor, idem: Idempotency | None = None
+) -> Answer:
     """Apply a dry-run import (see the module docstring): 404 unknown, 409 applied already, 422 nothing
-    to apply or a refused coordinate check without ``force``."""
+    to apply or a refused coordinate check without ``force``. A retry with the ``Idempotency-Key`` of
+    an applied request answers what that one did."""
+    prior = state.replay(idem)
+    if prior is not None:
+        return prior
     record = get_import(state, import_id)
     report = record["report"]
     state.check_not_applied(import_id)
@@ -392,8 +399,8 @@ def apply_import(state: ServiceState, import_id: str, *, force: bool) -> dict[st
         )
     forced = bool(force and report["needs_force"])
     if record["kind"] == "facilities":
-        return _apply_facilities(state, record, forced)
-    return _apply_communities(state, record, forced)
+        return _apply_facilities(state, record, forced, actor, idem)
+    return _apply_communities(state, record, forced, actor, idem)
 
 
 def _coverage_gaps(res: PlanResult, category: str | None = None) -> int:
@@ -404,59 +411,82 @@ def _coverage_gaps(res: PlanResult, category: str | None = None) -> int:
     return int(mask.sum())
 
 
-def _apply_facilities(state: ServiceState, record: dict[str, Any], forced: bool) -> dict[str, Any]:
+def _apply_facilities(
+    state: ServiceState, record: dict[str, Any], forced: bool, actor: Actor, idem: Idempotency | None
+) -> Answer:
     report = record["report"]
-    rows = _read_accepted((state.settings.state_dir / record["stored_path"]).parent)
+    folder = (state.settings.state_dir / record["stored_path"]).parent
+    if not (folder / ACCEPTED_FILE).is_file():
+        raise ConflictError(
+            f"import {record['import_id']}: its stored rows were removed (storage limit); "
+            "upload the file again"
+        )
+    rows = _read_accepted(folder)
     if len(rows) != report["rows_accepted"]:
         raise ConflictError(
             f"import {record['import_id']}: its accepted rows are missing; upload the file again"
         )
     crs_in = record["crs"] or (report["check"] or {}).get("crs_read_as") or "wgs84"
-    old, new, at = state.add_facilities(rows, import_id=record["import_id"], crs_in=crs_in, forced=forced)
     counts = rows["category"].value_counts()
-    cats = [
-        {
-            "category": key,
-            "name_zh": new.data.catalog.get(key).name_zh,
-            "facilities_added": int(counts[key]),
-            "communities_affected": changed_communities(old, new, key),
-            "coverage_gaps_before": _coverage_gaps(old, key),
-            "coverage_gaps_after": _coverage_gaps(new, key),
+
+    def answer(old: PlanResult, new: PlanResult, at: str) -> dict[str, Any]:
+        cats = [
+            {
+                "category": key,
+                "name_zh": new.data.catalog.get(key).name_zh,
+                "facilities_added": int(counts[key]),
+                "communities_affected": changed_communities(old, new, key),
+                "coverage_gaps_before": _coverage_gaps(old, key),
+                "coverage_gaps_after": _coverage_gaps(new, key),
+            }
+            for key in sorted(counts.index)
+        ]
+        return {
+            "import_id": record["import_id"],
+            "kind": "facilities",
+            "applied_at": at,
+            "forced": forced,
+            "facilities_added": len(rows),
+            "categories": cats,
+            "communities_before": len(old.data.communities),
+            "communities_after": len(new.data.communities),
+            "weight_kind": new.data.weight_kind,
+            "coverage_gaps_before": _coverage_gaps(old),
+            "coverage_gaps_after": _coverage_gaps(new),
+            "message": f"{len(rows)} facilities added in {len(cats)} categories"
+            + (" (coordinate check overridden)" if forced else ""),
         }
-        for key in sorted(counts.index)
-    ]
-    return {
-        "import_id": record["import_id"],
-        "kind": "facilities",
-        "applied_at": at,
-        "forced": forced,
-        "facilities_added": len(rows),
-        "categories": cats,
-        "communities_before": len(old.data.communities),
-        "communities_after": len(new.data.communities),
-        "weight_kind": new.data.weight_kind,
-        "coverage_gaps_before": _coverage_gaps(old),
-        "coverage_gaps_after": _coverage_gaps(new),
-        "message": f"{len(rows)} facilities added in {len(cats)} categories"
-        + (" (coordinate check overridden)" if forced else ""),
-    }
+
+    return state.add_facilities(
+        rows,
+        import_id=record["import_id"],
+        crs_in=crs_in,
+        forced=forced,
+        actor=actor,
+        answer=answer,
+        idem=idem,
+    )
 
 
-def _apply_communities(state: ServiceState, record: dict[str, Any], forced: bool) -> dict[str, Any]:
-    old, new, at = state.replace_communities(record, forced=forced)
-    return {
-        "import_id": record["import_id"],
-        "kind": "communities",
-        "applied_at": at,
-        "forced": forced,
-        "facilities_added": 0,
-        "categories": [],
-        "communities_before": len(old.data.communities),
-        "communities_after": len(new.data.communities),
-        "weight_kind": new.data.weight_kind,
-        "coverage_gaps_before": _coverage_gaps(old),
-        "coverage_gaps_after": _coverage_gaps(new),
-        "message": f"community layer replaced: {len(new.data.communities)} communities (was "
-        f"{len(old.data.communities)}), weighted by {new.data.weight_kind}"
-        + (" (coordinate check overridden)" if forced else ""),
-    }
+def _apply_communities(
+    state: ServiceState, record: dict[str, Any], forced: bool, actor: Actor, idem: Idempotency | None
+) -> Answer:
+    def answer(old: PlanResult, new: PlanResult, at: str) -> dict[str, Any]:
+        return {
+            "import_id": record["import_id"],
+            "kind": "communities",
+            "applied_at": at,
+            "forced": forced,
+            "facilities_added": 0,
+            "categories": [],
+            "communities_before": len(old.data.communities),
+            "communities_after": len(new.data.communities),
+            "weight_kind": new.data.weight_kind,
+            "coverage_gaps_before": _coverage_gaps(old),
+            "coverage_gaps_after": _coverage_gaps(new),
+            "message": f"community layer replaced: {len(new.data.communities)} communities (was "
+            f"{len(old.data.communities)}), weighted by {new.data.weight_kind}"
+            + (" (coordinate check overridden)" if forced else ""),
+        }
+
+    return state.replace_communities(record, forced=forced, actor=actor, answer=answer, idem=idem)

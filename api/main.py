@@ -1,4 +1,8 @@
-"""``create_app(settings)``: the FastAPI application. Heavy state is loaded once in the lifespan."""
+"""``create_app(settings)``: the FastAPI application. Heavy state is loaded once in the lifespan.
+
+Several worker processes may serve one state folder (``run_server(..., workers=N)``): the SQLite store
+is the single source of truth and every worker catches up with it before answering (see
+:mod:`api.sync`)."""
 
 from __future__ import annotations
 
@@ -11,47 +15,85 @@ from fastapi import FastAPI
 
 from circles import __version__
 
-from .errors import BodySizeLimit, register_errors
-from .routers import communities, coverage, facilities, imports, isochrones, meta, outputs
+from .access import Access, open_host_warning
+from .body_guard import BodyGuard
+from .errors import SettingsError, register_errors
+from .openapi import install as install_openapi
+from .routers import communities, coverage, edits, facilities, imports, isochrones, meta, outputs
 from .schemas import ERROR_RESPONSES
-from .settings import Settings
+from .settings import Settings, apply_environment
 from .state import ServiceState
+from .store import FacilityStore
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
-    """The service. ``state`` may be given pre-loaded (tests); otherwise it is loaded at start-up."""
+    """The service. ``state`` may be given pre-loaded (tests); otherwise it is loaded at start-up.
+    Settings are checked here (one-line :class:`~api.errors.SettingsError` /
+    :class:`~api.errors.StoreError`): the state folder writable, the database usable, the tokens read."""
     settings = settings or (state.settings if state is not None else Settings())
+    access = Access.from_settings(settings)
+    if state is None:
+        settings.check_state_dir()
+        FacilityStore(settings.db_path).close()  # a corrupt database fails here, not in a worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # CPU-bound handlers (isochrones, edits) run in threads: a few threads keep the GIL handoffs
-        # cheap on a small machine (anyio's default is 40)
+        # CPU-bound handlers (isochrones, maps, edits) run in threads: a few threads keep the GIL
+        # handoffs cheap on a small machine (anyio's default is 40); /healthz runs on the event loop
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        if getattr(app.state, "service", None) is None:
+        own = getattr(app.state, "service", None) is None
+        if own:
             app.state.service = ServiceState(settings)
             log.info("region %s loaded", settings.region)
-        yield
+        try:
+            yield
+        finally:
+            if own:
+                app.state.service.close()
 
     app = FastAPI(
         title="circles — 15-minute community life circle planner",
         version=__version__,
         description=(
             "Coverage layers, gap lists (within any minutes, rolled up per 社区/街道/区), isochrones, "
-            "facility edits and bulk imports. "
+            "facility edits and bulk imports. Reads are open; edits need `Authorization: Bearer <token>` "
+            "when the service has write tokens, and take an `Idempotency-Key`. "
             "Map data © OpenStreetMap contributors (ODbL)."
         ),
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.service = state
+    app.state.access = access
     register_errors(app)
-    for r in (meta, isochrones, coverage, communities, facilities, imports, outputs):
+    install_openapi(app, settings)
+    for r in (meta, isochrones, coverage, communities, facilities, edits, imports, outputs):
         app.include_router(r.router, responses=ERROR_RESPONSES)
     app.add_middleware(
-        BodySizeLimit,
+        BodyGuard,
         max_bytes=settings.max_body_bytes,
-        prefixes=[("/imports/", settings.max_upload_bytes)],
+        prefixes=[(p, settings.max_upload_bytes) for p in ("/imports/facilities", "/imports/communities")],
+        timeout_s=settings.body_timeout_s,
     )
     return app
+
+
+def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve ``settings`` with uvicorn: one process, or ``workers`` processes on one state folder (the
+    settings are passed to them as ``CIRCLES_*`` variables). Checks the settings first (one-line errors)
+    and warns when listening beyond loopback without a write token."""
+    import uvicorn
+
+    if workers < 1:
+        raise SettingsError(f"workers must be at least 1, got {workers}")
+    app = create_app(settings)  # checks the state folder, the database and the tokens
+    warning = open_host_warning(settings, host)
+    if warning:
+        log.warning(warning)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    apply_environment(settings)
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")

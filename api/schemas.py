@@ -18,6 +18,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "bad request"),
         (404, "unknown id or region"),
+        (408, "the request body stalled"),
         (409, "conflicts with the service's state"),
         (413, "request body too large"),
         (422, "invalid parameter or body"),
@@ -26,12 +27,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Health(BaseModel):
+    """``revision``: the store revision this worker's plan reflects (the last edit it has applied);
+    ``store_revision``: the store's (another worker's edit not yet applied here when larger: the next
+    request catches up, /healthz itself never waits)."""
+
     status: Literal["ok"]
     region: str
     communities: int
     facilities: int
     weight_kind: str
     attribution: str
+    revision: int
+    store_revision: int
 
 
 class Category(BaseModel):
@@ -81,6 +88,46 @@ class FacilityPage(BaseModel):
     limit: int
     offset: int
     items: list[Facility]
+
+
+class FacilityRestored(BaseModel):
+    facility: Facility
+    communities_affected: int
+
+
+class DeletedFacility(Facility):
+    """A deleted user facility or a hidden base one (restorable), with when it was deleted (UTC)."""
+
+    deleted_at: str
+
+
+class DeletedFacilityPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[DeletedFacility]
+
+
+class Edit(BaseModel):
+    """One edit of the audit log: its store revision, when (UTC), who (``token:<name>`` or ``local``),
+    from which client address, what (``add``, ``delete``, ``restore``, ``import``, ``communities``) on
+    which facility or import, and the state before and after (null: nothing)."""
+
+    revision: int
+    at: str
+    actor: str
+    client: str | None
+    action: Literal["add", "delete", "restore", "import", "communities"]
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class EditPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[Edit]
 
 
 class Gap(BaseModel):

@@ -16,7 +16,6 @@ import shapely
 from fastapi.responses import Response
 
 from circles import OSM_ATTRIBUTION
-from circles._common import jsonable
 from circles.outputs.plan_files import workbook_meta
 from circles.outputs.tables import ROLLUP_COLUMNS, Column, Sheet, readme_lines, sheet_table, write_xlsx
 from circles.pipeline import PlanResult
@@ -24,6 +23,7 @@ from circles.planning.queries import ADMIN_COLUMNS
 from circles.planning.rollup import GROUP_LABELS, group_names
 
 from .dependencies import GeoJSONResponse
+from .gap_index import json_records
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Roll-up rows as the API lists them: the category, the roll-up and the minutes and target they judge.
@@ -46,7 +46,7 @@ LEVEL_SHEETS = {
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows (NaN and infinity as null)."""
-    return [jsonable(row) for row in frame.to_dict(orient="records")]
+    return json_records(frame)
 
 
 def csv_response(frame: pd.DataFrame, columns: Sequence[Column], name: str, total: int) -> Response:

@@ -15,9 +15,10 @@ from circles.planning.queries import ADMIN_COLUMNS, district_names, find_communi
 from ..dependencies import District, ListPage, State
 from ..errors import ConflictError, NotFoundError
 from ..schemas import CategoryCoverage, CommunityConflict, CommunityDetail, CommunityPage, CommunitySummary
+from ..strict_json import StrictJSONRoute
 from ..tables import records
 
-router = APIRouter(tags=["coverage"])
+router = APIRouter(tags=["coverage"], route_class=StrictJSONRoute)
 
 #: Ids listed in the 409 of a name several communities share.
 MAX_LISTED_IDS = 50

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from circles.errors import InputError
 from circles.outputs.layers import service_area_layer
 from circles.outputs.tables import COVERAGE_COLUMNS, GAP_COLUMNS, Sheet
-from circles.pipeline import WEIGHT_LABELS, PlanResult
+from circles.pipeline import PlanResult
 from circles.planning.coverage import share_within
 from circles.planning.queries import (
     coverage_at,
@@ -25,6 +25,7 @@ from circles.planning.queries import (
     resolve_district_in,
     rollup_at,
 )
+from circles.planning.summary import WEIGHT_LABELS
 
 from ..dependencies import (
     CategoryKey,
@@ -37,8 +38,9 @@ from ..dependencies import (
     State,
     page_params,
 )
+from ..gap_index import GapIndex
 from ..schemas import GapPage, RollupPage
-from ..state import GapIndex
+from ..strict_json import StrictJSONRoute
 from ..tables import (
     csv_response,
     feature_collection,
@@ -51,7 +53,7 @@ from ..tables import (
     xlsx_response,
 )
 
-router = APIRouter(tags=["coverage"])
+router = APIRouter(tags=["coverage"], route_class=StrictJSONRoute)
 
 GapFormat = Literal["json", "geojson", "csv", "xlsx"]
 CoverageFormat = Literal["geojson", "csv", "xlsx"]
@@ -233,7 +235,10 @@ async def gaps(
     )
     if group_by is not None:
         return await anyio.to_thread.run_sync(_rollup_answer, res, q, group_by, page, format)
-    idx = state.gap_index() if minutes is None else await anyio.to_thread.run_sync(state.gap_index, minutes)
+    # built once per published plan, in a worker thread (the event loop keeps answering meanwhile)
+    idx = state.cached_gap_index(minutes)
+    if idx is None:
+        idx = await anyio.to_thread.run_sync(state.gap_index, minutes)
     rows = idx.matching(
         category=q.category,
         level=q.level,

@@ -1,17 +1,34 @@
-"""``/facilities``: the facility register, with durable edits."""
+"""``/facilities``: the facility register, with durable, audited, restorable edits."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
+from fastapi.responses import JSONResponse
 
-from circles._common import jsonable
+from ..access import Writer
+from ..dependencies import IdempotencyKey, ListPage, OptionalCategoryKey, State, answer_response, idempotency
+from ..schemas import (
+    DeletedFacility,
+    DeletedFacilityPage,
+    Facility,
+    FacilityCreated,
+    FacilityDeleted,
+    FacilityIn,
+    FacilityPage,
+    FacilityRestored,
+)
+from ..state import facility_view
+from ..strict_json import StrictJSONRoute
 
-from ..dependencies import ListPage, OptionalCategoryKey, State
-from ..schemas import Facility, FacilityCreated, FacilityDeleted, FacilityIn, FacilityPage
+router = APIRouter(tags=["facilities"], route_class=StrictJSONRoute)
 
-router = APIRouter(tags=["facilities"])
+WRITE_RESPONSES: dict[int | str, dict] = {
+    401: {"description": "the service has write tokens and none was sent"},
+    403: {"description": "a wrong token, or a remote client on a service without tokens"},
+}
+FacilityId = Annotated[str, Path(max_length=128)]
 
 
 @router.get("/facilities", response_model=FacilityPage)
@@ -28,31 +45,54 @@ def list_facilities(
         fac = fac[fac["category"] == state.category_key(category)]
     if source is not None:
         fac = fac[fac["source"] == source]
-    items = [
-        Facility(
-            facility_id=str(r.facility_id),
-            category=str(r.category),
-            name=str(r.name),
-            floor_area_m2=jsonable(r.floor_area_m2),
-            lon=round(r.geometry.x, 7),
-            lat=round(r.geometry.y, 7),
-            source=str(r.source),
-        )
-        for r in fac.iloc[page.slice()].itertuples()
-    ]
+    items = [Facility.model_validate(facility_view(r)) for r in fac.iloc[page.slice()].itertuples()]
     return FacilityPage(total=len(fac), limit=page.limit, offset=page.offset, items=items)
 
 
-@router.post("/facilities", response_model=FacilityCreated, status_code=status.HTTP_201_CREATED)
-def add_facility(state: State, body: FacilityIn) -> FacilityCreated:
-    """Add one facility (``category`` by key, Chinese name or alias); it is stored durably and the
-    coverage and gaps of its category are updated."""
-    record, n = state.add_facility(body.category, body.lon, body.lat, body.crs, body.name, body.floor_area_m2)
-    return FacilityCreated(facility=Facility.model_validate(record), communities_affected=n)
+@router.post(
+    "/facilities",
+    response_model=FacilityCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=WRITE_RESPONSES,
+)
+def add_facility(
+    state: State, writer: Writer, body: FacilityIn, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Add one facility (``category`` by key, Chinese name or alias); it is stored durably (with an
+    audit entry) and the coverage and gaps of its category are updated. With an ``Idempotency-Key``, a
+    retry answers the first answer and adds nothing."""
+    idem = idempotency(idempotency_key, "POST /facilities", body.model_dump_json())
+    answer = state.add_facility(
+        body.category,
+        body.lon,
+        body.lat,
+        body.crs,
+        body.name,
+        body.floor_area_m2,
+        actor=writer,
+        idem=idem,
+    )
+    return answer_response(answer)
 
 
-@router.delete("/facilities/{facility_id}", response_model=FacilityDeleted)
-def delete_facility(state: State, facility_id: Annotated[str, Path(max_length=128)]) -> FacilityDeleted:
-    """Remove a facility (a user-added one, or mark an OSM/sample one as gone); coverage is updated."""
-    n = state.delete_facility(facility_id)
-    return FacilityDeleted(facility_id=facility_id, communities_affected=n)
+@router.get("/facilities/deleted", response_model=DeletedFacilityPage)
+def deleted_facilities(state: State, *, page: ListPage) -> DeletedFacilityPage:
+    """Deleted user facilities and hidden base (OSM / sample) ones, newest first: each can be brought
+    back with ``POST /facilities/{id}/restore``."""
+    rows = state.deleted_facilities()
+    items = [DeletedFacility.model_validate(r) for r in rows[page.slice()]]
+    return DeletedFacilityPage(total=len(rows), limit=page.limit, offset=page.offset, items=items)
+
+
+@router.delete("/facilities/{facility_id}", response_model=FacilityDeleted, responses=WRITE_RESPONSES)
+def delete_facility(state: State, writer: Writer, facility_id: FacilityId) -> JSONResponse:
+    """Remove a facility: a user-added one is deleted (kept, restorable), an OSM / sample one hidden
+    (the base data is never changed; restorable). Coverage is updated."""
+    return answer_response(state.delete_facility(facility_id, actor=writer))
+
+
+@router.post("/facilities/{facility_id}/restore", response_model=FacilityRestored, responses=WRITE_RESPONSES)
+def restore_facility(state: State, writer: Writer, facility_id: FacilityId) -> JSONResponse:
+    """Bring back a deleted or hidden facility (see ``/facilities/deleted``); 409 when its id is in use
+    again."""
+    return answer_response(state.restore_facility(facility_id, actor=writer))

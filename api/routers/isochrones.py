@@ -10,8 +10,9 @@ from circles.config import get_profile
 from circles.routing.isochrones import isochrones_at, parse_minutes
 
 from ..dependencies import GeoJSONResponse, State
+from ..strict_json import StrictJSONRoute
 
-router = APIRouter(tags=["routing"])
+router = APIRouter(tags=["routing"], route_class=StrictJSONRoute)
 
 
 @router.get("/isochrones", response_class=GeoJSONResponse)

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import anyio.to_thread
+from fastapi import APIRouter, BackgroundTasks, Request
 
 from circles import OSM_ATTRIBUTION
 
 from ..dependencies import State
 from ..schemas import Category, Health
+from ..state import ServiceState
+from ..strict_json import StrictJSONRoute
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=StrictJSONRoute)
 
 
 @router.get("/healthz", response_model=Health)
-def healthz(state: State) -> Health:
-    res = state.result
+async def healthz(request: Request, background: BackgroundTasks) -> Health:
+    """Whether the service is up, answered on the event loop without a worker thread, so it answers at
+    once while heavy requests (maps, sites, imports) keep every worker thread busy. When another
+    worker process has edited the store since, this one catches up after answering."""
+    state: ServiceState = request.app.state.service
+    published = state.current()
+    store_revision = state.store.revision()
+    if store_revision != published.revision:
+        background.add_task(anyio.to_thread.run_sync, state.refresh)
+    res = published.result
     return Health(
         status="ok",
         region=res.data.region.key,
@@ -22,6 +33,8 @@ def healthz(state: State) -> Health:
         facilities=len(res.data.facilities),
         weight_kind=res.data.weight_kind,
         attribution=OSM_ATTRIBUTION,
+        revision=published.revision,
+        store_revision=store_revision,
     )
 
 

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from circles.outputs.export import MEDIA_TYPES, export, export_format, safe_export_path
 
+from ..access import actor_of
 from ..dependencies import CategoryKey, OptionalCategoryKey, State
+from ..disk import cached_file, export_name, prune_files
 from ..errors import NotFoundError
+from ..state import ServiceState
+from ..strict_json import StrictJSONRoute
+from .facilities import WRITE_RESPONSES
 
-router = APIRouter(tags=["outputs"])
+router = APIRouter(tags=["outputs"], route_class=StrictJSONRoute)
+
+#: An export's file name as ``/sites`` gives it (the export folder's own rules are checked too).
+ExportName = Annotated[
+    str,
+    Path(
+        max_length=120,
+        pattern=r"^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*\.(gpkg|shp\.zip|geojson|dxf)$",
+        description="a file name from /sites?format=…",
+    ),
+]
 
 
 @router.get("/maps/{region}.html", response_class=HTMLResponse)
@@ -21,7 +36,7 @@ def region_map(
     state: State,
     region: Annotated[str, Path(max_length=64)],
     category: OptionalCategoryKey = None,
-    minutes: Annotated[int, Query(ge=5, le=15, description="5, 10 or 15")] = 10,
+    minutes: Annotated[int, Query(ge=5, le=15, multiple_of=5, description="5, 10 or 15")] = 10,
 ) -> HTMLResponse:
     """The coverage map (self-contained HTML, works offline; no base tiles)."""
     res = state.result
@@ -31,36 +46,62 @@ def region_map(
     return HTMLResponse(state.map_html(key, minutes))
 
 
-@router.get("/sites")
-def sites(
+@router.get("/sites", responses=WRITE_RESPONSES)
+async def sites(
+    request: Request,
     state: State,
     category: CategoryKey,
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     format: Annotated[Literal["gpkg", "shp.zip", "geojson"] | None, Query()] = None,
 ) -> dict[str, Any]:
     """Up to k new sites for the category (maximal covering, existing facilities fixed): method, objective,
-    bound and gap, and per site what it newly covers and which gaps it closes; with ``format`` also a
-    download under ``/exports/``."""
-    from circles.planning.sites import choose_sites
-
-    res = state.result
-    category = state.category_key(category)
-    choice = choose_sites(res, category, k, state.site_candidates(), time_limit_s=20)
-    body = choice.as_dict()
+    bound and gap, and per site what it newly covers and which gaps it closes. With ``format`` also a
+    download under ``/exports/`` (writing a file is a write: it needs the write token when the service
+    has tokens); the same request at the same store revision returns the same file."""
     if format is not None:
-        path = safe_export_path(
-            state.settings.export_dir, f"sites_{category}_k{k}_{uuid.uuid4().hex[:8]}.{format}"
+        actor_of(request)  # writing a file needs write access
+    return await anyio.to_thread.run_sync(_sites, state, category, k, format)
+
+
+def _sites(state: ServiceState, category: str, k: int, format: str | None) -> dict[str, Any]:
+    published = state.current()
+    res = published.result
+    key = state.category_key(category)
+    choice = state.site_choice(res, key, k)
+    body: dict[str, Any] = choice.as_dict()
+    if format is not None:
+        settings = state.settings
+        name = export_name(
+            f"sites_{key}_k{k}",
+            format,
+            category=key,
+            k=k,
+            format=format,
+            crs="EPSG:4326",
+            revision=published.revision,
+            store=state.store.store_id,
+            plan=repr(settings.plan_options()),
+            time_limit_s=settings.sites_time_limit_s,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        export(res, path, sites=choice)
+        path = safe_export_path(settings.export_dir, name)
+        with state.export_lock:
+            cached_file(path, lambda p: export(res, p, sites=choice))
+            prune_files(
+                settings.export_dir,
+                max_bytes=settings.max_export_bytes,
+                max_age_s=settings.max_export_age_s,
+                keep=[path],
+            )
         body["download"] = f"/exports/{path.name}"
     return body
 
 
 @router.get("/exports/{name}")
-def download(state: State, name: Annotated[str, Path(max_length=128)]) -> FileResponse:
-    """A file written by ``/sites?format=``; names can never leave the export directory."""
+def download(state: State, name: ExportName) -> FileResponse:
+    """A file written by ``/sites?format=``; names can never leave the export directory. Exports are
+    kept up to the service's size and age limits (least recently used deleted first): a 404 then
+    means asking ``/sites`` again."""
     path = safe_export_path(state.settings.export_dir, name)
     if not path.is_file():
-        raise NotFoundError(f"no export {name!r}")
+        raise NotFoundError(f"no export {name!r} (exports are kept for a while: ask /sites again)")
     return FileResponse(path, media_type=MEDIA_TYPES[export_format(path)], filename=path.name)

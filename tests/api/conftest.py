@@ -69,3 +69,19 @@ def user_client(user_files, tmp_path_factory):
 @pytest.fixture
 def fresh_user_settings(user_files, tmp_path):
     return user_settings(user_files, tmp_path / "service")
+
+
+@pytest.fixture(scope="session")
+def base_plan(chengdu_osm):
+    """The default region's plan as the service makes it (no edits), built once and shared by service
+    states of several tests (a result is never changed; edits make new ones)."""
+    from circles.pipeline import plan
+
+    return plan(Settings().plan_options())
+
+
+def service(settings, base_plan, **client_options):
+    """A TestClient on a service state built on ``base_plan`` (no planning: ~0.1 s)."""
+    from api.state import ServiceState
+
+    return TestClient(create_app(state=ServiceState(settings, base=base_plan)), **client_options)
