@@ -518,6 +518,9 @@ def serve(
     no_crs_check: ci.NoCrsCheck = False,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes sharing one state folder (SQLite store, kept in sync)."
+    ),
     state_dir: Path | None = typer.Option(
         None,
         help="Folder of the facility-edit database and exports (default $CIRCLES_STATE_DIR or out/service).",
@@ -525,9 +528,7 @@ def serve(
 ) -> None:
     """Start the HTTP API (OpenAPI docs at /docs) on the region or the planner's own data, loaded once at
     start-up. Options left out fall back to the CIRCLES_* environment variables."""
-    import uvicorn
-
-    from api import create_app
+    from api.main import run_server
     from api.settings import Settings
 
     given: dict[str, Any] = {
@@ -543,7 +544,7 @@ def serve(
     opts = settings.plan_options()  # a bad file spec or region fails here, before the server starts
     if opts.osm is None:
         get_region(opts.region)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    run_server(settings, host=host, port=port, workers=workers)
 
 
 def _print_worst_gaps(gaps: pd.DataFrame, weight_kind: str, console: Console, n: int = 8) -> None:

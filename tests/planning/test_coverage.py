@@ -208,3 +208,23 @@ def test_point_snaps_are_public_and_read_only(street):
     assert (snap.seg >= 0).all() and len(eng.unsnapped_points) == 0
     with pytest.raises(TypeError):
         snaps["walk"] = snaps["bike"]
+
+
+def test_rollup_with_no_member_short_lists_nobody():
+    """A group where every member meets its target has no worst members (and no error)."""
+    import pandas as pd
+
+    from circles.planning.rollup import rollup
+
+    comm = pd.DataFrame({"name": ["a", "b"], "street": ["S", "T"]})
+    rows = pd.DataFrame(
+        {
+            "community_row": [0, 1],
+            "applies": [True, True],
+            "total_weight": [10.0, 5.0],
+            "covered_weight": [10.0, 5.0],
+        }
+    )
+    out = rollup(rows, comm, "street", target_share=0.9)
+    assert list(out["members_short"]) == [0, 0] and list(out["worst_members"]) == ["", ""]
+    assert out["uncovered_weight"].sum() == 0

@@ -51,10 +51,14 @@ ADMIN_COLUMNS = ("community", "street")
 NEAR_MATCHES = 5
 
 
+#: Shortest threshold a question may ask about, minutes (a few seconds' walk; below it shares are noise).
+MIN_MINUTES = 0.1
+
+
 def _check_minutes(minutes: float) -> float:
     m = float(minutes)
-    if not (math.isfinite(m) and 0 < m <= MAX_MINUTES):
-        raise InputError(f"minutes must be a number in (0, {MAX_MINUTES:g}], got {minutes!r}")
+    if not (math.isfinite(m) and MIN_MINUTES <= m <= MAX_MINUTES):
+        raise InputError(f"minutes must be a number in [{MIN_MINUTES:g}, {MAX_MINUTES:g}], got {minutes!r}")
     return m
 
 

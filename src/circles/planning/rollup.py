@@ -114,6 +114,8 @@ def rollup(
 def _worst_members(frame: pd.DataFrame) -> pd.Series:
     """'甲小区 0%; 乙小区 12%; 丙小区 40%' per group: the short members with the lowest shares."""
     short = frame[frame["short"]].sort_values(["share", "member"], kind="mergesort")
-    return short.groupby("group", sort=False).apply(
-        lambda g: "; ".join(f"{m} {100 * s:.0f}%" for m, s in zip(g["member"][:WORST_LISTED], g["share"]))
-    )
+    listed: dict[str, str] = {}
+    for group, g in short.groupby("group", sort=False):
+        pairs = zip(g["member"].to_numpy()[:WORST_LISTED], g["share"].to_numpy()[:WORST_LISTED])
+        listed[str(group)] = "; ".join(f"{m} {100 * s:.0f}%" for m, s in pairs)
+    return pd.Series(listed, dtype=object)
