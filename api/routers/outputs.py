@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from circles.outputs.export import MEDIA_TYPES, export, export_format, safe_export_path
+from circles.outputs.export_crs import check_crs_spec
 
 from ..access import actor_of
 from ..dependencies import CategoryKey, OptionalCategoryKey, State
@@ -52,7 +53,16 @@ async def sites(
     state: State,
     category: CategoryKey,
     k: Annotated[int, Query(ge=1, le=50)] = 5,
-    format: Annotated[Literal["gpkg", "shp.zip", "geojson"] | None, Query()] = None,
+    format: Annotated[Literal["gpkg", "shp.zip", "geojson", "dxf"] | None, Query()] = None,
+    crs: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="coordinate system of the download: wgs84 (default; DXF: cgcs2000-gk), cgcs2000, "
+            "cgcs2000-gk (the region's CGCS2000 3-degree Gauss-Kruger zone), gcj02 (marked as such) "
+            "or EPSG:n",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Up to k new sites for the category (maximal covering, existing facilities fixed): method, objective,
     bound and gap, and per site what it newly covers and which gaps it closes. With ``format`` also a
@@ -60,10 +70,11 @@ async def sites(
     has tokens); the same request at the same store revision returns the same file."""
     if format is not None:
         actor_of(request)  # writing a file needs write access
-    return await anyio.to_thread.run_sync(_sites, state, category, k, format)
+        check_crs_spec(crs, format)  # a bad crs is a 422 before any work
+    return await anyio.to_thread.run_sync(_sites, state, category, k, format, crs)
 
 
-def _sites(state: ServiceState, category: str, k: int, format: str | None) -> dict[str, Any]:
+def _sites(state: ServiceState, category: str, k: int, format: str | None, crs: str | None) -> dict[str, Any]:
     published = state.current()
     res = published.result
     key = state.category_key(category)
@@ -77,7 +88,7 @@ def _sites(state: ServiceState, category: str, k: int, format: str | None) -> di
             category=key,
             k=k,
             format=format,
-            crs="EPSG:4326",
+            crs=crs or "",
             revision=published.revision,
             store=state.store.store_id,
             plan=repr(settings.plan_options()),
@@ -85,7 +96,7 @@ def _sites(state: ServiceState, category: str, k: int, format: str | None) -> di
         )
         path = safe_export_path(settings.export_dir, name)
         with state.export_lock:
-            cached_file(path, lambda p: export(res, p, sites=choice))
+            cached_file(path, lambda p: export(res, p, sites=choice, crs=crs))
             prune_files(
                 settings.export_dir,
                 max_bytes=settings.max_export_bytes,

@@ -191,3 +191,26 @@ def test_csv_is_utf8_with_bom(user_client):
                 "." not in row["covered_share_pct"] or len(row["covered_share_pct"].split(".")[1]) == 1
                 for row in table
             )
+
+
+def test_sites_download_in_gauss_kruger_and_dxf(chengdu_osm, tmp_path):
+    """/sites?format=gpkg&crs=cgcs2000-gk writes the region's CGCS2000 3-degree GK zone; dxf works; a
+    geographic crs for a DXF drawing is a 422."""
+    import pyogrio
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from api.settings import Settings
+
+    with TestClient(create_app(Settings(state_dir=tmp_path / "svc"))) as c:
+        r = c.get("/sites", params={"category": "canteen", "k": 2, "format": "gpkg", "crs": "cgcs2000-gk"})
+        assert r.status_code == 200, r.text
+        gpkg = c.get(r.json()["download"])
+        assert gpkg.status_code == 200
+        path = tmp_path / "s.gpkg"
+        path.write_bytes(gpkg.content)
+        assert pyogrio.read_info(path, layer="sites")["crs"] == "EPSG:4544"
+        dxf = c.get("/sites", params={"category": "社区食堂", "k": 2, "format": "dxf"})
+        assert dxf.status_code == 200 and dxf.json()["download"].endswith(".dxf")
+        bad = c.get("/sites", params={"category": "canteen", "k": 2, "format": "dxf", "crs": "wgs84"})
+        assert bad.status_code == 422 and "metres" in bad.json()["detail"]
