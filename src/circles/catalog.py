@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
+from .config import read_toml
 from .errors import DataFileError, InputError, UnknownCategoryError
 
 log = logging.getLogger(__name__)
@@ -320,15 +319,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     minutes, an unknown community type or a duplicate key.
     """
     path = Path(path) if path is not None else default_catalog_path()
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError as e:
-        raise DataFileError(f"{path}: file not found") from e
-    except OSError as e:
-        raise DataFileError(f"{path}: cannot read ({e})") from e
-    except tomllib.TOMLDecodeError as e:
-        raise DataFileError(f"{path}: not valid TOML ({e})") from e
+    raw = read_toml(path)
 
     unknown = sorted(set(raw) - set(_TOP_LEVEL))
     if unknown:

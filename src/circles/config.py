@@ -41,6 +41,8 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError as e:
         raise DataFileError(f"{path}: file not found") from e
+    except OSError as e:
+        raise DataFileError(f"{path}: cannot read ({e})") from e
     except tomllib.TOMLDecodeError as e:
         raise DataFileError(f"{path}: not valid TOML ({e})") from e
 

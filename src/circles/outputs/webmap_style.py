@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import math
 
+from ..io.districts import DISTRICT_EN  # English names of Chengdu's districts, for labels
+
 __all__ = [
     "CATEGORY_COLOURS",
     "DISTRICT_EN",
@@ -81,31 +83,6 @@ PROFILE_ZH = {
     "bike": "骑行 bike",
     "elderly": "老人步行 elderly walk",
     "wheelchair": "轮椅 wheelchair",
-}
-#: English names of Chengdu's districts, for the district labels.
-DISTRICT_EN = {
-    "锦江区": "Jinjiang",
-    "青羊区": "Qingyang",
-    "金牛区": "Jinniu",
-    "武侯区": "Wuhou",
-    "成华区": "Chenghua",
-    "龙泉驿区": "Longquanyi",
-    "青白江区": "Qingbaijiang",
-    "新都区": "Xindu",
-    "温江区": "Wenjiang",
-    "双流区": "Shuangliu",
-    "郫都区": "Pidu",
-    "新津区": "Xinjin",
-    "金堂县": "Jintang",
-    "大邑县": "Dayi",
-    "蒲江县": "Pujiang",
-    "都江堰市": "Dujiangyan",
-    "彭州市": "Pengzhou",
-    "邛崃市": "Qionglai",
-    "崇州市": "Chongzhou",
-    "简阳市": "Jianyang",
-    "高新区": "Hi-tech Zone",
-    "天府新区": "Tianfu New Area",
 }
 
 

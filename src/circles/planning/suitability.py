@@ -25,9 +25,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-import tomllib
 
 from ..catalog import Category, TagFilter
+from ..config import read_toml
 from ..errors import DataFileError
 
 __all__ = [
@@ -136,15 +136,7 @@ def load_site_rules(path: str | Path | None = None) -> SiteRules:
     file and the rule for a missing file, bad TOML, an unknown or missing field, a rule without
     conditions, a bad number or a duplicate id."""
     path = Path(path) if path is not None else default_rules_path()
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError as e:
-        raise DataFileError(f"{path}: file not found") from e
-    except OSError as e:
-        raise DataFileError(f"{path}: cannot read ({e})") from e
-    except tomllib.TOMLDecodeError as e:
-        raise DataFileError(f"{path}: not valid TOML ({e})") from e
+    raw = read_toml(path)
     unknown = sorted(set(raw) - {"schema_version", "rule"})
     if unknown:
         raise DataFileError(f"{path}: unknown top-level entries {unknown}; each rule is a [[rule]] table")
