@@ -228,3 +228,21 @@ def test_rollup_with_no_member_short_lists_nobody():
     out = rollup(rows, comm, "street", target_share=0.9)
     assert list(out["members_short"]) == [0, 0] and list(out["worst_members"]) == ["", ""]
     assert out["uncovered_weight"].sum() == 0
+
+
+def test_weighted_median_does_not_depend_on_the_other_communities():
+    """An exact half split (u + u = 2u) is decided within the community, whatever precedes it in the
+    table: a running sum over the whole table rounds differently with large weights before it."""
+    from circles.planning.coverage import _weighted_median
+
+    u = 93.28703661209737
+    values, weights = np.array([10.0, 20.0, 30.0]), np.array([u, u, 2 * u])
+    alone = _weighted_median(np.zeros(3, int), values, weights, 1)[0]
+    assert alone == 20.0  # the first value at which the cumulative weight reaches half: u + u
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        before = rng.random(rng.integers(1, 30)) * 1e5
+        g = np.concatenate([np.zeros(len(before), int), np.ones(3, int)])
+        v = np.concatenate([rng.random(len(before)), values])
+        w = np.concatenate([before, weights])
+        assert _weighted_median(g, v, w, 2)[1] == alone

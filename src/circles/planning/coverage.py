@@ -170,12 +170,15 @@ def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
         return out
     order = np.lexsort((values, group))
     g, v, w = group[order], values[order], weights[order]
-    cw = np.cumsum(w)
+    # cumulative weight within each group, summed from the group's own first value: the median of a
+    # community must not depend on which other communities share the table (a global running sum would
+    # round differently at exact half splits)
+    cw = pd.Series(w).groupby(g).cumsum().to_numpy()
     start = np.searchsorted(g, np.arange(n), side="left")
     end = np.searchsorted(g, np.arange(n), side="right")
     has = end > start
-    base = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
-    half = base + (cw[np.maximum(end - 1, 0)] - base) / 2.0
+    total = np.where(has, cw[np.maximum(end - 1, 0)], 0.0)
+    half = total / 2.0
     reach = np.flatnonzero(cw >= half[g])
     groups, first = np.unique(g[reach], return_index=True)
     out[groups] = v[reach[first]]
