@@ -223,7 +223,18 @@ def batch_client(options: BatchOptions) -> Iterator[Client]:
         ) as cluster,
         Client(cluster) as client,
     ):
+        client.wait_for_workers(len(cluster.workers))
+        client.run(warm_worker)  # every worker imports the library now, in parallel, not at its first task
         yield client
+
+
+def warm_worker() -> None:
+    """Import what the tasks use (geopandas, pyogrio, scipy's graph routines, the pipeline), so a worker's
+    first task costs what its others do."""
+    import importlib
+
+    for name in ("geopandas", "pyogrio", "scipy.sparse.csgraph", "circles.pipeline", "circles.batch.tasks"):
+        importlib.import_module(name)
 
 
 def cluster_record(client: Client) -> dict[str, Any]:
