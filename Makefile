@@ -18,8 +18,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
-	$(BIN)/circles plan --region chengdu-central --out $(OUT)
-	$(BIN)/circles isochrone --lon 104.0657 --lat 30.6598 --minutes 5,10,15 --out $(OUT)/isochrone_tianfu_square.geojson
+	$(BIN)/circles plan --region chengdu-central --out $(OUT) --force
+	$(BIN)/circles isochrone --lon 104.0657 --lat 30.6598 --minutes 5,10,15 --out $(OUT)/isochrone_tianfu_square.geojson --force
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -250,7 +250,7 @@ def test_gaps_within_any_minutes_rolled_up(tmp_path, chengdu_osm):
     assert res.exit_code == 0, res.output
     per_row_15 = pd.read_csv(csv, encoding="utf-8-sig")
     assert (per_row_15["category"] == "canteen").all() and len(per_row_15) <= short_10  # 15 min reaches more
-    bad = runner.invoke(app, ["gaps", "--district", "Nowhere", "--out", str(csv)])
+    bad = runner.invoke(app, ["gaps", "--district", "Nowhere", "--out", str(tmp_path / "other.csv")])
     assert bad.exit_code == 2 and "成华区 (Chenghua)" in bad.output
 
 
@@ -268,3 +268,19 @@ def test_isochrone_raster_and_exact_polygons_agree(tmp_path, chengdu_osm):
     raster, exact = polys[0], polys[1]
     iou = shapely.area(shapely.intersection(raster, exact)) / shapely.area(shapely.union(raster, exact))
     assert iou > 0.97
+
+
+def test_outputs_are_not_overwritten_without_force(tmp_path, chengdu_osm):
+    out = tmp_path / "iso.geojson"
+    args = ["isochrone", "--lon", "104.0657", "--lat", "30.6598", "--minutes", "5", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = out.read_bytes()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "--force" in again.output and out.read_bytes() == before
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "summary.json").write_text("{}", encoding="utf-8")
+    res = runner.invoke(app, ["plan", "--out", str(folder), "--category", "canteen", "--no-map"])
+    assert res.exit_code == 2 and "summary.json" in res.output and "--force" in res.output
+    assert (folder / "summary.json").read_text(encoding="utf-8") == "{}"  # untouched

@@ -62,12 +62,26 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progre
     )
 
 
-def _check_out_file(out: Path) -> Path:
-    """An output file path: not an existing directory."""
+def _check_out_file(out: Path, force: bool = False) -> Path:
+    """An output file path: not an existing directory, and not an existing file unless ``force``."""
     out = Path(out)
     if out.is_dir():
         raise InputError(f"--out {out} is a directory; give a file name")
+    if out.exists() and not force:
+        raise InputError(f"--out {out} exists; pass --force to overwrite it")
     return out
+
+
+def _check_out_folder(out: Path, names: tuple[str, ...], force: bool) -> None:
+    """A folder for several outputs: not a file; existing outputs in it only replaced with ``force``."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the plan outputs")
+    existing = [n for n in names if (out / n).exists()]
+    if existing and not force:
+        raise InputError(
+            f"--out {out} already holds {', '.join(existing[:4])}{' …' if len(existing) > 4 else ''}; "
+            "pass --force to overwrite"
+        )
 
 
 def _positive(value: float, name: str, upper: float) -> float:
@@ -77,7 +91,7 @@ def _positive(value: float, name: str, upper: float) -> float:
 
 
 def _write_json(obj: dict, out: Path) -> None:
-    out = _check_out_file(out)
+    out = Path(out)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -103,6 +117,7 @@ def isochrone(
         "contouring the exact distance field on a 20 m grid.",
     ),
     out: Path = typer.Option(..., help="Output GeoJSON (EPSG:4326)."),
+    force: ci.Force = False,
 ) -> None:
     """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold."""
     from .config import get_profile
@@ -111,7 +126,7 @@ def isochrone(
 
     if region and osm:
         raise CirclesError("give either --region or --osm, not both")
-    _check_out_file(out)
+    _check_out_file(out, force)
     _positive(max_snap_m, "--max-snap-m", 10_000)
     _positive(buffer_m, "--buffer-m", 1_000)
     mins = parse_minutes(minutes)
@@ -186,6 +201,7 @@ def plan(
     ),
     spacing_m: float = typer.Option(50.0, help="Spacing of resident points inside communities, metres."),
     map_: bool = typer.Option(True, "--map/--no-map", help="Also write the coverage map (map.html)."),
+    force: ci.Force = False,
     legacy_crs: ci.LegacyCrs = None,
 ) -> None:
     """Coverage of every community by every facility category, the gap list (CSV, Excel, GeoJSON) and
@@ -210,8 +226,9 @@ def plan(
         sample_facilities=sample,
         spacing_m=spacing_m,
     )
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; give a folder for the plan outputs")
+    from .outputs.plan_files import PLAN_FILE_NAMES
+
+    _check_out_folder(out, (*PLAN_FILE_NAMES, "map.html"), force)
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=150)
@@ -349,6 +366,7 @@ def sites(
         help="MILP time limit, seconds; past it the best solution found is reported with its gap "
         "to the bound.",
     ),
+    force: ci.Force = False,
     legacy_crs: ci.LegacyInputCrs = None,
 ) -> None:
     """Choose up to k candidate micro-renewal sites (金角银边) that newly cover the most residents within
@@ -361,9 +379,10 @@ def sites(
     from .planning.candidates import candidate_sites
     from .planning.sites import choose_sites
 
-    fmt = export_format(_check_out_file(out))  # a wrong file ending fails before any work
+    fmt = export_format(out)  # a wrong file ending fails before any work
     ci.refuse_legacy_crs(legacy_crs)
     check_crs_spec(crs, fmt)  # a bad --crs (or degrees for a drawing) fails before any work too
+    _check_out_file(out, force)
     verdicts = read_site_overrides(overrides) if overrides is not None else None
     opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
     cand_spec = parse_file_spec(candidates) if candidates else None
@@ -407,6 +426,7 @@ def gaps(
     facilities: ci.Facilities = None,
     population: ci.Population = None,
     no_crs_check: ci.NoCrsCheck = False,
+    force: ci.Force = False,
     legacy_crs: ci.LegacyCrs = None,
 ) -> None:
     """The gap list (配套缺失清单) in the planner's units: "which communities lack a canteen within 10
@@ -431,7 +451,7 @@ def gaps(
         raise InputError(f"--out {out.name}: write .xlsx or .csv")
     if group_by not in GROUP_LEVELS:
         raise InputError(f"--group-by must be one of {', '.join(GROUP_LEVELS)}, not {group_by!r}")
-    _check_out_file(out)
+    _check_out_file(out, force)
     opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
     opts.categories = list(category) if category else None
     result = run_plan_all(opts)
@@ -486,6 +506,7 @@ def map_cmd(
     ),
     tiles_attr: str | None = typer.Option(None, help="Attribution of a custom tile URL (required with one)."),
     tiles_crs: str = typer.Option("wgs84", help="Coordinates of a custom tile URL: wgs84 or gcj02."),
+    force: ci.Force = False,
 ) -> None:
     """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
     facilities, communities shaded by covered share and the gaps outlined."""
@@ -493,7 +514,7 @@ def map_cmd(
     from .outputs.webmap import write_map
     from .pipeline import plan as run_plan_all
 
-    _check_out_file(out)
+    _check_out_file(out, force)
     cats = [load_catalog().resolve(c).key for c in category] if category else None
     opts = ci.plan_options(
         region, osm, download, communities, facilities, population, no_crs_check, categories=cats

@@ -45,6 +45,7 @@ NoCrsCheck = Annotated[
         "(the check's finding is still reported).",
     ),
 ]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 LegacyCrs = Annotated[
     str | None,
     typer.Option("--crs", "--facilities-crs", "--communities-crs", "--candidates-crs", hidden=True),

@@ -32,6 +32,19 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["coverage_layer", "gaps_layer", "write_outputs"]
 
 
+#: The files ``circles plan --out DIR`` writes (and ``map.html`` beside them).
+PLAN_FILE_NAMES = (
+    "coverage.geojson",
+    "coverage.csv",
+    "gaps.csv",
+    "gaps.xlsx",
+    "coverage.xlsx",
+    "gaps.geojson",
+    "summary.json",
+    "facilities.geojson",
+)
+
+
 def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
     """Communities (EPSG:4326) with one column group per category: ``<key>_share`` (covered share at
     its threshold), ``<key>_min`` (weighted-median minutes to the nearest), ``<key>_nearest`` (name)."""
@@ -73,19 +86,7 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
     CSV is UTF-8 with BOM, rounded, spreadsheet-safe (see :mod:`circles.outputs.tables`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: out_dir / name
-        for name in (
-            "coverage.geojson",
-            "coverage.csv",
-            "gaps.csv",
-            "gaps.xlsx",
-            "coverage.xlsx",
-            "gaps.geojson",
-            "summary.json",
-            "facilities.geojson",
-        )
-    }
+    paths = {name: out_dir / name for name in PLAN_FILE_NAMES}
     members = {"attribution": OSM_ATTRIBUTION}
     write_geojson(coverage_layer(result).to_crs(WGS84), paths["coverage.geojson"], members)
     long = coverage_long(result)
