@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from circles import __version__
 
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
             if own:
                 app.state.service.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their scripts served locally: they work offline
         title="circles — 15-minute community life circle planner",
         version=__version__,
         description=(

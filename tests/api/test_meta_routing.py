@@ -68,3 +68,13 @@ def test_sites_and_downloads(client):
     for bad in ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "nope.gpkg", "a%20b.gpkg"]:
         assert client.get(f"/exports/{bad}").status_code in (404, 422)
     assert client.get("/sites", params={"category": "teahouse"}).status_code == 422
+
+
+def test_docs_work_offline(client):
+    """/docs and /redoc load their scripts from the service itself, not from a CDN."""
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        r = client.get(page)
+        assert r.status_code == 200 and script in r.text
+        assert "cdn.jsdelivr" not in r.text and "unpkg.com" not in r.text and "googleapis" not in r.text
+        js = client.get(f"/static-offline-docs/{script}")
+        assert js.status_code == 200 and len(js.content) > 100_000
