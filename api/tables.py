@@ -19,7 +19,6 @@ from circles import OSM_ATTRIBUTION
 from circles.outputs.plan_files import workbook_meta
 from circles.outputs.tables import ROLLUP_COLUMNS, Column, Sheet, readme_lines, sheet_table, write_xlsx
 from circles.pipeline import PlanResult
-from circles.planning.queries import ADMIN_COLUMNS
 from circles.planning.rollup import GROUP_LABELS, group_names
 
 from .dependencies import GeoJSONResponse
@@ -84,30 +83,6 @@ def query_lines(**params: Any) -> list[str]:
 
 def rollup_sheet(group_by: str, frame: pd.DataFrame) -> Sheet:
     return Sheet(LEVEL_SHEETS[group_by], frame, ROLLUP_TABLE_COLUMNS)
-
-
-def present_levels(result: PlanResult) -> list[str]:
-    """The administrative levels (社区, 街道, 区) the communities name."""
-    comm = result.data.communities
-    out = []
-    for level in ("community", "street", "district"):
-        if level in comm and comm[level].map(lambda v: isinstance(v, str) and bool(v.strip())).any():
-            out.append(level)
-    return out
-
-
-def labelled_coverage(result: PlanResult, rows: pd.DataFrame) -> pd.DataFrame:
-    """Coverage rows with their community's id, name, district, 社区 and 街道."""
-    comm = result.data.communities
-    pos = rows["community_row"].to_numpy(dtype=np.int64)
-    out = rows.copy()
-    out.insert(0, "community_id", comm["community_id"].astype(str).to_numpy()[pos])
-    out.insert(1, "community_name", comm["name"].to_numpy()[pos])
-    out.insert(2, "district", comm["district"].to_numpy()[pos] if "district" in comm else "")
-    for col in ADMIN_COLUMNS:
-        if col in comm:
-            out[col] = comm[col].to_numpy()[pos]
-    return out
 
 
 def group_features(

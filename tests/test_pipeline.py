@@ -358,6 +358,12 @@ def test_households_use_the_district_census_and_elderly_are_reported(tmp_path, c
     )
     assert any("不存在社区" in n and "official 2023 list" in n for n in res.data.notes)
     assert not any("水井坊社区" in n for n in res.data.notes)
+    # the workbook rolls up to the levels the file names: 社区 and 区, not the absent 街道
+    import openpyxl
+
+    write_outputs(res, tmp_path / "out")
+    sheets = openpyxl.load_workbook(tmp_path / "out" / "gaps.xlsx", read_only=True).sheetnames
+    assert "社区 community" in sheets and "区 district" in sheets and "街道 street" not in sheets
 
 
 def test_resident_estimate_is_labelled_and_kept_apart(default_plan):

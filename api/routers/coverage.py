@@ -21,7 +21,9 @@ from circles.planning.coverage import share_within
 from circles.planning.queries import (
     coverage_at,
     district_names,
+    labelled_coverage,
     planned_categories,
+    present_levels,
     resolve_district_in,
     rollup_at,
 )
@@ -45,8 +47,6 @@ from ..tables import (
     csv_response,
     feature_collection,
     group_features,
-    labelled_coverage,
-    present_levels,
     query_lines,
     records,
     rollup_sheet,

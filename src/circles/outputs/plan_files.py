@@ -106,63 +106,29 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def _admin_columns(result: PlanResult, community_ids: pd.Series) -> dict[str, np.ndarray]:
-    """社区 / 街道 names of each row's community (where the community table has them)."""
-    comm = result.data.communities.set_index(comm_id_strings(result))
-    out = {}
-    for col in ("community", "street"):
-        if col in comm:
-            out[col] = comm[col].reindex(community_ids.astype(str)).to_numpy()
-    return out
-
-
-def comm_id_strings(result: PlanResult) -> pd.Index:
-    return pd.Index(result.data.communities["community_id"].astype(str))
-
-
 def coverage_long(result: PlanResult) -> pd.DataFrame:
-    """The long coverage table (one row per community and category) with community names and ids."""
-    comm = result.data.communities
-    long = result.coverage.copy()
-    rows = long["community_row"].to_numpy()
-    long.insert(0, "community_id", comm["community_id"].to_numpy()[rows])
-    long.insert(1, "community_name", comm["name"].to_numpy()[rows])
-    long.insert(2, "district", comm["district"].to_numpy()[rows] if "district" in comm else "")
-    for col, values in _admin_columns(result, long["community_id"]).items():
-        long[col] = values
-    return long
+    """The long coverage table (one row per community and category) with each community's id, name,
+    district, 社区 and 街道."""
+    from ..planning.queries import labelled_coverage
+
+    return labelled_coverage(result, result.coverage)
 
 
 def gaps_long(result: PlanResult) -> pd.DataFrame:
     """The gap list with each community's 社区 / 街道 where known."""
-    gaps = result.gaps.copy()
-    for col, values in _admin_columns(result, gaps["community_id"]).items():
-        gaps[col] = values
-    return gaps
+    from ..planning.queries import with_admin_columns
+
+    return with_admin_columns(result, result.gaps)
 
 
 def rollup_sheets(result: PlanResult) -> list[Sheet]:
-    """One sheet per level (社区, 街道, 区) the communities name, summing every category's coverage."""
-    from ..planning.rollup import rollup
+    """One sheet per level (社区, 街道, 区) the communities name, every planned category rolled up."""
+    from ..planning.queries import planned_categories, present_levels, rollup_at
 
-    comm = result.data.communities
-    sheets = []
-    for level, title in (
-        ("community", "社区 community"),
-        ("street", "街道 street"),
-        ("district", "区 district"),
-    ):
-        if level not in comm or not comm[level].astype(str).str.strip().astype(bool).any():
-            continue
-        frames = []
-        for key, rows in result.coverage.groupby("category", sort=False):
-            table = rollup(rows, comm, level, target_share=rows["target_share"].to_numpy())
-            table.insert(0, "category", key)
-            frames.append(table)
-        if frames:
-            columns = (Column("category", "category", "设施类别", "category"), *ROLLUP_COLUMNS)
-            sheets.append(Sheet(title, pd.concat(frames, ignore_index=True), columns))
-    return sheets
+    titles = {"community": "社区 community", "street": "街道 street", "district": "区 district"}
+    columns = (Column("category", "category", "设施类别", "category"), *ROLLUP_COLUMNS)
+    keys = planned_categories(result)
+    return [Sheet(titles[lv], rollup_at(result, lv, keys), columns) for lv in present_levels(result)]
 
 
 def workbook_meta(result: PlanResult) -> dict[str, Any]:

@@ -234,3 +234,30 @@ def find_community(communities: pd.DataFrame, text: str) -> CommunityLookup:
         candidates += [v for v in values if v]
     near = difflib.get_close_matches(key, list(dict.fromkeys(candidates)), n=NEAR_MATCHES, cutoff=0.5)
     return CommunityLookup((), "none", tuple(near))
+
+
+# --- tables with their communities' names -----------------------------------------------------
+
+
+def present_levels(result: PlanResult) -> list[str]:
+    """The administrative levels (社区, 街道, 区) the communities name."""
+    comm = result.data.communities
+    out = []
+    for level in ("community", "street", "district"):
+        if level in comm and comm[level].map(lambda v: isinstance(v, str) and bool(v.strip())).any():
+            out.append(level)
+    return out
+
+
+def labelled_coverage(result: PlanResult, rows: pd.DataFrame) -> pd.DataFrame:
+    """Coverage rows with their community's id, name, district, 社区 and 街道."""
+    comm = result.data.communities
+    pos = rows["community_row"].to_numpy(dtype=np.int64)
+    out = rows.copy()
+    out.insert(0, "community_id", comm["community_id"].astype(str).to_numpy()[pos])
+    out.insert(1, "community_name", comm["name"].to_numpy()[pos])
+    out.insert(2, "district", comm["district"].to_numpy()[pos] if "district" in comm else "")
+    for col in ADMIN_COLUMNS:
+        if col in comm:
+            out[col] = comm[col].to_numpy()[pos]
+    return out
