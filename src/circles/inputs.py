@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +228,7 @@ def estimate_residents(comm: gpd.GeoDataFrame, region: Region) -> tuple[np.ndarr
     out = np.full(len(comm), np.nan)
     if not census or path is None or not path.exists():
         return out, ""
-    bounds = gpd.read_file(path)[["district_name", "geometry"]].to_crs(region.metric_crs)
+    bounds = district_boundaries(str(path), region.metric_crs)
     inside = bounds.geometry.intersection(
         gpd.GeoSeries.from_wkt([_bbox_wkt(region)], crs=WGS84).to_crs(region.metric_crs).iloc[0]
     )
@@ -248,12 +249,19 @@ def _bbox_wkt(region: Region) -> str:
     return f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
 
 
+@lru_cache(maxsize=4)
+def district_boundaries(path: str, metric_crs: str) -> gpd.GeoDataFrame:
+    """The region's district polygons (``district_name``, geometry) in ``metric_crs``, read once per
+    process; callers must not modify the frame."""
+    return gpd.read_file(path)[["district_name", "geometry"]].to_crs(metric_crs)
+
+
 def _districts(comm: gpd.GeoDataFrame, region: Region) -> pd.Series:
     """The district (区) each community's representative point lies in, from the region's boundaries."""
     path = region.districts_path
     if path is None or not path.exists():
         return pd.Series([""] * len(comm), index=comm.index)
-    d = gpd.read_file(path)[["district_name", "geometry"]].to_crs(region.metric_crs)
+    d = district_boundaries(str(path), region.metric_crs)
     pts = gpd.GeoDataFrame(
         geometry=comm.to_crs(region.metric_crs).representative_point(), crs=region.metric_crs
     )
