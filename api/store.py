@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -344,7 +344,7 @@ class FacilityStore:
     ) -> None:
         """Keep the answer of a request sent with ``key`` (in the transaction of its write); answers
         older than :data:`IDEMPOTENCY_TTL` are dropped."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         con.execute("DELETE FROM idempotency WHERE created_at < ?", ((now - IDEMPOTENCY_TTL).isoformat(),))
         con.execute(
             "INSERT INTO idempotency (key, fingerprint, status, response, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -418,7 +418,7 @@ class FacilityStore:
 
     @staticmethod
     def now() -> str:
-        return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _parsed(row: dict[str, Any]) -> dict[str, Any]:

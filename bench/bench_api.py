@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -626,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
 
     state_dir = Path(tempfile.mkdtemp(prefix="circles-bench-api-"))
     server = Server(free_port(), state_dir)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     t_all = time.perf_counter()
     try:

@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -473,7 +473,7 @@ def main(argv=None) -> int:
     print_table(rows)
     result = {
         "meta": {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "python": platform.python_version(),
             "numpy": np.__version__,
             "shapely": shapely.__version__,

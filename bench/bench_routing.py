@@ -43,7 +43,7 @@ import resource
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -464,7 +464,7 @@ def main(argv=None) -> int:
         bench_networkx(name_make[0], net, carry, row, nx_points(net), reps(net, False))
 
     meta = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
         "networkx": nx.__version__,
         "scipy": scipy.__version__,

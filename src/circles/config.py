@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .errors import DataFileError, UnknownProfileError, UnknownRegionError
 

@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -435,7 +435,7 @@ def run_batch(
         raise InputError(f"--out {out_dir} is a file; give a folder for the batch outputs")
     out_dir.mkdir(parents=True, exist_ok=True)
     layout = BatchLayout(out_dir)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     with _client_for(options, client) as cl:
         cluster = cluster_record(cl)
@@ -451,7 +451,7 @@ def run_batch(
         "jobs_file": None if jobs_file is None else str(Path(jobs_file).resolve()),
         "out_dir": str(out_dir),
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(report.elapsed_s, 3),
         "cluster": cluster,
         "versions": versions(),

@@ -6,7 +6,7 @@ attribution (see :mod:`circles.outputs.export`; it converts them to the export's
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -256,7 +256,7 @@ def export_info(
         "title": "circles — 15-minute community life circle (15分钟社区生活圈) export",
         "attribution": OSM_ATTRIBUTION,
         "license": LICENSE,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "circles_version": __version__,
         "region": f"{data.region.key} {data.region.name_zh}".strip(),
         "data_source": data.region.source or "",

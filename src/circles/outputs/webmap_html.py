@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from datetime import datetime, timezone
+import tomllib
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import tomllib
 from branca.element import MacroElement
 from jinja2 import Template
 
@@ -240,7 +240,7 @@ def sidebar_html(result: PlanResult, cats: list[Category], minutes: int, tile: T
         if tile
         else "无底图（离线）No base map (works offline)"
     )
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     legend = _legend_html(
         minutes, "/".join(targets) or "—", result.data.weight_kind, category_colour(shown.key, 0)
     )

@@ -4,7 +4,7 @@ population is known, notes on the data and the input checks."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -68,7 +68,7 @@ def region_summary(
     return {
         "region": data.region.key,
         "region_name": data.region.name_zh,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "circles_version": __version__,
         "attribution": OSM_ATTRIBUTION,
         "data_source": data.region.source,
