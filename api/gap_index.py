@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,26 @@ import pandas as pd
 from circles._common import jsonable
 from circles.errors import InputError
 from circles.pipeline import PlanResult
-from circles.planning.queries import district_names, with_admin_columns
+from circles.planning.queries import district_names, gaps_at, with_admin_columns
+
+__all__ = [
+    "API_CACHE",
+    "MAX_MINUTE_INDEXES",
+    "MINUTES_CACHE",
+    "GapIndex",
+    "cached_gap_index",
+    "gap_index_of",
+    "json_records",
+    "page_json",
+]
+
+#: names of the gap indexes' caches in ``PlanResult.caches`` (derived from one result, dropped with it)
+API_CACHE = "api"
+MINUTES_CACHE = "api_minutes"
+#: gap lists judged within other minutes than the categories' own, kept per result
+MAX_MINUTE_INDEXES = 16
+#: guards the creation of each result's build lock
+_locks_lock = threading.Lock()
 
 
 def _json_column(col: pd.Series) -> list[Any]:
@@ -24,6 +45,13 @@ def _json_column(col: pd.Series) -> list[Any]:
     ) and not col.isna().any():
         return col.to_numpy().tolist()
     return [v if type(v) is str else jsonable(v) for v in col.to_numpy(dtype=object).tolist()]
+
+
+def _district_names(col: pd.Series) -> np.ndarray:
+    """:func:`~circles.planning.queries.district_names` of a column, looked up once per distinct value."""
+    values = col.fillna("").to_numpy(dtype=object)
+    distinct, inverse = np.unique(values.astype(str), return_inverse=True)
+    return np.asarray(district_names(distinct.tolist()).astype(str)[inverse], dtype=str)
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -45,11 +73,25 @@ class GapIndex:
         self.gaps = g
         self.category = g["category"].to_numpy().astype(str)
         self.level_min = g["level_min"].to_numpy()
-        self.district = district_names(g["district"].fillna("")).astype(str)
+        self.district = _district_names(g["district"])
         self.kind = g["kind"].to_numpy().astype(str)
         self.uncovered_residents = g["uncovered_residents"].fillna(0).to_numpy(dtype=float)
         self.uncovered_area_m2 = g["uncovered_area_m2"].fillna(0).to_numpy(dtype=float)
         self.records: list[dict[str, Any]] = json_records(g)
+        #: each record's JSON text, encoded on first use (one list slot per row; filling is idempotent)
+        self._encoded: list[str | None] = [None] * len(self.records)
+
+    def items_json(self, rows: np.ndarray) -> str:
+        """The records of ``rows`` as the inside of a JSON list (``json.dumps`` text, ", " between
+        items); each row is encoded once per index, so a page costs a join."""
+        enc = self._encoded
+        out = []
+        for i in rows.tolist():
+            text = enc[i]
+            if text is None:
+                text = enc[i] = json.dumps(self.records[i], ensure_ascii=False, allow_nan=False)
+            out.append(text)
+        return ", ".join(out)
 
     def matching(
         self,
@@ -86,3 +128,42 @@ class GapIndex:
         if min_area_m2 is not None:
             mask &= self.uncovered_area_m2 >= min_area_m2
         return np.flatnonzero(mask)
+
+
+def page_json(items_json: str, **members: Any) -> str:
+    """``json.dumps({**members, "items": [...]}, ensure_ascii=False)`` with the items already encoded
+    (see :meth:`GapIndex.items_json`); the same text, byte for byte."""
+    head = json.dumps(members, ensure_ascii=False, allow_nan=False)[:-1]
+    return f'{head}, "items": [{items_json}]}}' if members else f'{{"items": [{items_json}]}}'
+
+
+def gap_index_of(result: PlanResult, minutes: float | None = None) -> GapIndex:
+    """The gap index of ``result`` (coverage judged within ``minutes``; None: each category's own
+    threshold), built once and cached on the result (``result.caches``): concurrent callers wait for
+    the one build instead of building it each (an edit publishes a new result: after it every reader
+    asks at once). At most :data:`MAX_MINUTE_INDEXES` minute values are kept per result."""
+    name = API_CACHE if minutes is None else MINUTES_CACHE
+    with _locks_lock:
+        cache = result.caches.setdefault(name, {})
+        lock = result.caches.setdefault("api_locks", {}).setdefault(name, threading.Lock())
+    key = "gap_index" if minutes is None else minutes
+    found: GapIndex | None = cache.get(key)
+    if found is not None:
+        return found
+    with lock:
+        found = cache.get(key)
+        if found is None:
+            found = GapIndex(result, result.gaps if minutes is None else gaps_at(result, minutes))
+            cache[key] = found
+            if minutes is not None:
+                while len(cache) > MAX_MINUTE_INDEXES:
+                    cache.pop(next(iter(cache)))
+    return found
+
+
+def cached_gap_index(result: PlanResult, minutes: float | None = None) -> GapIndex | None:
+    """The gap index of ``result`` if it is built already (no work), else None."""
+    found: GapIndex | None = result.caches.get(API_CACHE if minutes is None else MINUTES_CACHE, {}).get(
+        "gap_index" if minutes is None else minutes
+    )
+    return found

@@ -11,20 +11,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from circles import __version__
+from circles.config import get_profile
+from circles.routing.isochrones import warm_up
 
 from .access import Access, open_host_warning
+from .allow import register_allow
 from .body_guard import BodyGuard
 from .errors import SettingsError, register_errors
 from .openapi import install as install_openapi
+from .response_cache import ResponseCache, ResponseCacheMiddleware
+from .routers import app as workbench  # the planning workbench at /
 from .routers import communities, coverage, edits, facilities, imports, isochrones, meta, outputs
+from .routers import scenarios as scenario_routes  # what-if scenarios (issue 14)
 from .schemas import ERROR_RESPONSES
 from .settings import Settings, apply_environment
 from .state import ServiceState
 from .store import FacilityStore
+from .time_limit import RequestTimeLimitError, TimeLimitMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         if own:
             app.state.service = ServiceState(settings)
             log.info("region %s loaded", settings.region)
+            # /isochrones: walk graph, polygon index and compiled loops ready before the first request
+            warm_up(app.state.service.result.data.net, get_profile("walk"))
         try:
             yield
         finally:
@@ -70,15 +80,28 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.state.access = access
     register_errors(app)
     install_openapi(app, settings)
-    for r in (meta, isochrones, coverage, communities, facilities, edits, imports, outputs):
+    for r in (meta, isochrones, coverage, communities, facilities, edits, imports, outputs, workbench):
         app.include_router(r.router, responses=ERROR_RESPONSES)
+    app.include_router(scenario_routes.router, responses=ERROR_RESPONSES)
+    app.add_exception_handler(RequestTimeLimitError, _time_limit_error)
+    register_allow(app)
+    # the last added runs first: cached reads are answered before anything else
+    app.add_middleware(TimeLimitMiddleware, limit_s=settings.request_time_limit_s)
     app.add_middleware(
         BodyGuard,
         max_bytes=settings.max_body_bytes,
         prefixes=[(p, settings.max_upload_bytes) for p in ("/imports/facilities", "/imports/communities")],
         timeout_s=settings.body_timeout_s,
     )
+    app.state.response_cache = ResponseCache(settings.response_cache_bytes)
+    app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache)
     return app
+
+
+async def _time_limit_error(request: Request, exc: Exception) -> JSONResponse:
+    """A heavy request past ``CIRCLES_REQUEST_TIME_LIMIT_S``: 504 with a JSON detail."""
+    limit = exc.extra.get("time_limit_s") if isinstance(exc, RequestTimeLimitError) else None
+    return JSONResponse({"detail": str(exc), "time_limit_s": limit}, status_code=504)
 
 
 def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,8 @@ class Health(BaseModel):
     attribution: str
     revision: int
     store_revision: int
+    #: what the plan's thresholds are in: time (minutes) or distance (walking metres, GB 50180-2018)
+    measure: str = "time"
 
 
 class Category(BaseModel):
@@ -117,7 +119,17 @@ class Edit(BaseModel):
     at: str
     actor: str
     client: str | None
-    action: Literal["add", "delete", "restore", "import", "communities"]
+    action: Literal[
+        "add",
+        "delete",
+        "restore",
+        "import",
+        "communities",
+        "scenario_create",
+        "scenario_delete",
+        "scenario_change",
+        "scenario_undo",
+    ]
     target: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
@@ -360,3 +372,127 @@ class CommunityConflict(BaseModel):
 
     detail: str
     community_ids: list[str]
+
+
+# ---------------------------------------------------------------- scenarios (issue 14)
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 degrees")]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 degrees")]
+ScenarioFacilityId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ScenarioIn(BaseModel):
+    """A new scenario: a unique name and a description."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    description: str = Field("", max_length=2000)
+
+
+class ChangeAdd(BaseModel):
+    """Propose a new facility of ``category`` at (lon, lat); it gets the id ``p<change_id>``."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["add"]
+    category: str = Field(min_length=1, max_length=64)
+    lon: Lon
+    lat: Lat
+    name: str = Field("", max_length=200)
+
+
+class ChangeMove(BaseModel):
+    """Move a facility (a register id as in /facilities, or ``p<change_id>`` of a proposed one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["move"]
+    facility_id: ScenarioFacilityId
+    lon: Lon
+    lat: Lat
+
+
+class ChangeRemove(BaseModel):
+    """Remove a facility (a register id, or ``p<change_id>`` of a proposed one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["remove"]
+    facility_id: ScenarioFacilityId
+
+
+ScenarioChangeIn = Annotated[ChangeAdd | ChangeMove | ChangeRemove, Field(discriminator="action")]
+
+
+class Change(BaseModel):
+    """One change of a scenario (WGS84 degrees; null for a removal)."""
+
+    change_id: int
+    action: Literal["add", "move", "remove"]
+    facility_id: str
+    category: str
+    lon: float | None
+    lat: float | None
+    name: str
+    created_at: str
+
+
+class Scenario(BaseModel):
+    """A named set of proposed changes on top of the baseline register; ``revision`` counts its
+    changes and undos."""
+
+    id: str
+    name: str
+    description: str
+    created_at: str
+    revision: int
+    changes: list[Change]
+
+
+class ScenarioPage(BaseModel):
+    items: list[Scenario]
+    total: int
+
+
+class ScenarioDeleted(BaseModel):
+    deleted: str
+
+
+class ChangeUndone(BaseModel):
+    undone: int
+
+
+class CircleNumbers(BaseModel):
+    """Communities short of the target (coverage gaps) and residents covered / not (persons;
+    estimates on an area-weighted plan)."""
+
+    communities_short: int
+    residents_uncovered: float
+    residents_covered: float
+
+
+class DeltaNumbers(BaseModel):
+    gaps_closed: int
+    residents_newly_covered: float
+
+
+class DistrictDelta(BaseModel):
+    district: str
+    baseline_short: int
+    scenario_short: int
+    residents_newly_covered: float
+
+
+class ScenarioDelta(BaseModel):
+    """A scenario against the baseline for one category within ``minutes``."""
+
+    scenario: str
+    category: str
+    minutes: float
+    weight_kind: str
+    residents_estimated: bool
+    baseline: CircleNumbers
+    scenario_values: CircleNumbers
+    delta: DeltaNumbers
+    by_district: list[DistrictDelta]
+
+
+class ScenarioComparison(BaseModel):
+    a: ScenarioDelta
+    b: ScenarioDelta

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,7 @@ class Settings(BaseSettings):
             population=self.population,
             crs_check=self.crs_check,
             max_snap_m=self.max_snap_m,
+            measure=self.measure,
         )
 
     region: str = DEFAULT_REGION
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
     population: Path | None = None
     #: refuse input files whose coordinates overwhelmingly fit another coordinate system
     crs_check: bool = True
+    #: what thresholds are in: ``time`` (minutes at the profile's speed) or ``distance`` (network walking
+    #: metres per level, GB 50180-2018; rural communities keep bicycle minutes); see :mod:`circles.measures`
+    measure: Literal["time", "distance"] = "time"
     #: folder of the facility-edit database, uploads and generated exports; nothing is read outside it
     state_dir: Path = Path("out/service")
     #: largest request body of ordinary routes, bytes
@@ -81,6 +85,11 @@ class Settings(BaseSettings):
     max_import_bytes: Annotated[int, Field(ge=1)] = 2_000_000_000
     #: time limit of the site search (/sites), seconds
     sites_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    #: time limit of a heavy request (/sites and its exports, /maps, imports apply): 504 past it, seconds
+    request_time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    #: encoded answers of GET /gaps, /coverage, /communities, /categories, /facilities kept per worker
+    #: process (by store revision), bytes; 0 keeps none
+    response_cache_bytes: Annotated[int, Field(ge=0)] = 64_000_000
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Settings:

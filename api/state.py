@@ -28,27 +28,34 @@ from circles.io.coords import normalise_crs_name, to_wgs84
 from circles.io.crs_inputs import CrsReferenceSource
 from circles.io.file_spec import FileSpec
 from circles.pipeline import PlanResult, plan
-from circles.planning.queries import gaps_at
 from circles.routing.load import check_inside
 
 from .errors import ConflictError, NotFoundError
-from .gap_index import GapIndex
+from .gap_index import API_CACHE, MAX_MINUTE_INDEXES, MINUTES_CACHE, GapIndex, cached_gap_index, gap_index_of
 from .settings import Settings
 from .store import Actor, FacilityStore
 from .sync import converge, desired_facilities
+from .time_limit import begin_commit, check_deadline
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Answer", "GapIndex", "Idempotency", "ServiceState", "changed_communities", "facility_view"]
+__all__ = [
+    "API_CACHE",
+    "MAX_MINUTE_INDEXES",
+    "MINUTES_CACHE",
+    "Answer",
+    "GapIndex",
+    "Idempotency",
+    "ServiceState",
+    "changed_communities",
+    "facility_view",
+]
 
-#: names of the service's caches in ``PlanResult.caches`` (derived from one result, dropped with it)
-API_CACHE = "api"
+#: names of the service's caches in ``PlanResult.caches`` (derived from one result, dropped with it;
+#: the gap indexes' API_CACHE, MINUTES_CACHE and MAX_MINUTE_INDEXES live in :mod:`api.gap_index`)
 MAP_CACHE = "api_maps"
 SITES_CACHE = "api_sites"
 CANDIDATES_CACHE = "api_candidates"
-#: gap lists judged within other minutes than the categories' own, by minutes (at most MAX_MINUTE_INDEXES)
-MINUTES_CACHE = "api_minutes"
-MAX_MINUTE_INDEXES = 16
 MAX_SITE_CHOICES = 32
 
 
@@ -173,9 +180,12 @@ class ServiceState:
         else:
             base, start = pub.base, pub.result
         new = converge(start, desired_facilities(base.data.facilities, snap, _categories(base)))
+        published = self._publish(Published(new, snap.revision, base, snap.layer_id))
         if new is not start:
             log.info("caught up with the store: revision %d -> %d", pub.revision, snap.revision)
-        return self._publish(Published(new, snap.revision, base, snap.layer_id))
+            if con is None:  # a reader's catching up (a writer's result is replaced by its own edit)
+                gap_index_of(new)
+        return published
 
     def _publish(self, new: Published) -> Published:
         """Make ``new`` the published plan unless a newer one is; returns the one published."""
@@ -204,32 +214,13 @@ class ServiceState:
 
     def cached_gap_index(self, minutes: float | None = None) -> GapIndex | None:
         """The gap index of the current result if it is built already (no work), else None."""
-        res = self.result
-        if minutes is None:
-            idx: GapIndex | None = res.caches.get(API_CACHE, {}).get("gap_index")
-            return idx
-        return res.caches.get(MINUTES_CACHE, {}).get(minutes)
+        return cached_gap_index(self.result, minutes)
 
     def gap_index(self, minutes: float | None = None) -> GapIndex:
         """Filterable columns and JSON-ready rows of the current gap list (coverage judged within
-        ``minutes``; None: each category's own threshold). Cached on the result it belongs to
-        (``result.caches``), so an edit, which publishes a new result, starts afresh."""
-        res = self.result
-        if minutes is None:
-            cache = res.caches.setdefault(API_CACHE, {})
-            idx = cache.get("gap_index")
-            if idx is None:
-                idx = cache.setdefault("gap_index", GapIndex(res, res.gaps))
-            return idx
-        by_minutes = res.caches.setdefault(MINUTES_CACHE, {})
-        idx = by_minutes.get(minutes)
-        if idx is None:
-            idx = GapIndex(res, gaps_at(res, minutes))
-            with self._cache_lock:
-                idx = by_minutes.setdefault(minutes, idx)
-                while len(by_minutes) > MAX_MINUTE_INDEXES:
-                    by_minutes.pop(next(iter(by_minutes)))
-        return idx
+        ``minutes``; None: each category's own threshold). Built once per result (concurrent callers
+        wait for that build) and cached on it, so an edit, which publishes a new result, starts afresh."""
+        return gap_index_of(self.result, minutes)
 
     def map_html(self, category: str | None, minutes: int) -> str:
         """The coverage map of the current result (self-contained HTML), cached on that result."""
@@ -303,8 +294,10 @@ class ServiceState:
     ) -> Answer:
         """Run one edit: catch up, then in one transaction ``edit`` (validate, write rows and the audit
         entry), the new plan (``base``: a new community layer's plan to start from), ``answer`` (kept
-        for retries when ``idem``); publish after the commit. Raising anywhere changes nothing."""
+        for retries when ``idem``); publish after the commit. Raising anywhere changes nothing; past the
+        request's time limit (:mod:`api.time_limit`) the transaction is rolled back, never half applied."""
         self.refresh()  # the heavy catching up, outside SQLite's write lock
+        check_deadline()
         with self.store.transaction() as con:  # one writer at a time, across processes
             # what others committed meanwhile (a new layer's plan starts from its own base)
             pub = self._sync(con) if base is None else self._published
@@ -320,7 +313,9 @@ class ServiceState:
             body = answer(old, new, at)
             if idem is not None:
                 self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
+            begin_commit()  # past the request's time limit: raises, and the transaction rolls back
         self._publish(Published(new, snap.revision, start, snap.layer_id))
+        gap_index_of(new)  # the readers' first question after an edit, built here (in this thread) once
         return Answer(status, body)
 
     # ---------------------------------------------------------------- edits
@@ -508,6 +503,7 @@ class ServiceState:
         make it the layer in use durably (one transaction with stamping the import applied), publish."""
         self.refresh()
         base = plan(self.plan_options({**record, "forced": forced}))
+        check_deadline()
         before = self._published.layer_id
 
         def edit(con: sqlite3.Connection, old: PlanResult, at: str) -> None:
@@ -545,10 +541,28 @@ def _categories(base: PlanResult) -> set[str]:
 
 def changed_communities(old: PlanResult, new: PlanResult, category: str) -> int:
     """How many communities' coverage of ``category`` differs between two results of the same
-    communities."""
-    a = old.coverage[old.coverage["category"] == category].set_index("community_row")
-    b = new.coverage[new.coverage["category"] == category].set_index("community_row")
-    cols = ["covered_share", "share_5", "share_10", "share_15", "nearest_time_s"]
-    a, b = a[cols].reindex(b.index), b[cols]
-    diff = ~np.isclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float), equal_nan=True)
+    communities (a community without a row in ``old`` differs unless its row in ``new`` is all NaN)."""
+    n = len(new.data.communities)
+    before, rows_b, after = _coverage_of(old, category, n), *_coverage_rows(new, category)
+    diff = ~np.isclose(before[rows_b], after, equal_nan=True)
     return int(diff.any(axis=1).sum())
+
+
+#: the coverage columns :func:`changed_communities` compares
+_COMPARED = ["covered_share", "share_5", "share_10", "share_15", "nearest_time_s"]
+
+
+def _coverage_rows(res: PlanResult, category: str) -> tuple[np.ndarray, np.ndarray]:
+    """(community rows, values of :data:`_COMPARED`) of ``category`` in a result's coverage table."""
+    cov = res.coverage
+    mask = cov["category"].to_numpy(dtype=object) == category
+    rows = cov["community_row"].to_numpy(dtype=np.int64)[mask]
+    return rows, cov[_COMPARED].to_numpy(dtype=float)[mask]
+
+
+def _coverage_of(res: PlanResult, category: str, n: int) -> np.ndarray:
+    """The values of :data:`_COMPARED` per community row (``n`` rows; NaN where there is none)."""
+    rows, values = _coverage_rows(res, category)
+    out = np.full((max(n, int(rows.max()) + 1 if len(rows) else 0), len(_COMPARED)), np.nan)
+    out[rows] = values
+    return out

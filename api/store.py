@@ -10,6 +10,9 @@ wait up to :data:`BUSY_TIMEOUT_S`); readers never wait for writers (WAL).
 
 The base facilities come from the region's data at start-up; the database holds only the edits on top,
 so hiding an OSM facility never loses it (``deleted_facility`` is a list of hidden ids, restorable).
+Scenarios (``scenario``, ``scenario_change``) are lists of proposed changes kept beside the edits; they
+never change the register (see :mod:`api.scenarios`). Tables added by later versions are created when an
+existing database is opened (``CREATE TABLE IF NOT EXISTS``), new columns by :data:`MIGRATIONS`.
 """
 
 from __future__ import annotations
@@ -90,6 +93,25 @@ CREATE TABLE IF NOT EXISTS idempotency (       -- first answers of requests sent
     response    TEXT NOT NULL,                 -- JSON body
     created_at  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS scenario (          -- named what-if scenarios: changes on top of the register
+    scenario_id TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    revision    INTEGER NOT NULL DEFAULT 0     -- bumped by every change and undo of the scenario
+);
+CREATE TABLE IF NOT EXISTS scenario_change (   -- proposed additions, moves and removals, replayed in order
+    change_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    scenario_id TEXT NOT NULL REFERENCES scenario (scenario_id) ON DELETE CASCADE,
+    action      TEXT NOT NULL CHECK (action IN ('add', 'move', 'remove')),
+    facility_id TEXT NOT NULL,                 -- a register id, or 'p<change_id>' of a proposed one
+    category    TEXT NOT NULL,
+    lon         REAL CHECK (lon BETWEEN -180 AND 180),  -- WGS84 degrees; null for a removal
+    lat         REAL CHECK (lat BETWEEN -90 AND 90),
+    name        TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scenario_change_by_scenario ON scenario_change (scenario_id, change_id);
 """
 
 #: Columns added to tables of databases made by earlier versions: (table, column, declaration).
@@ -415,6 +437,79 @@ class FacilityStore:
         con.execute(
             "INSERT OR REPLACE INTO community_layer (import_id, activated_at) VALUES (?, ?)", (import_id, at)
         )
+
+    # ---------------------------------------------------------------- scenarios
+    def scenario_rows(self, con: sqlite3.Connection | None = None) -> list[dict[str, Any]]:
+        """Every scenario's row, oldest first."""
+        return self._rows("SELECT * FROM scenario ORDER BY created_at, scenario_id", con=con)
+
+    def scenario(
+        self, scenario_id: str, con: sqlite3.Connection | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """(row, changes in order) of a scenario, read in one transaction, or None when there is none."""
+        with self._reading(con) as c:
+            rows = self._rows("SELECT * FROM scenario WHERE scenario_id = ?", (scenario_id,), c)
+            if not rows:
+                return None
+            changes = self._rows(
+                "SELECT * FROM scenario_change WHERE scenario_id = ? ORDER BY change_id", (scenario_id,), c
+            )
+        return rows[0], changes
+
+    def scenario_changes(self, con: sqlite3.Connection | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Every scenario's changes in order, by scenario id."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self._rows("SELECT * FROM scenario_change ORDER BY change_id", con=con):
+            out.setdefault(str(row["scenario_id"]), []).append(row)
+        return out
+
+    @staticmethod
+    def insert_scenario(con: sqlite3.Connection, record: dict[str, Any]) -> None:
+        """A new scenario (``scenario_id``, ``name``, ``description``, ``created_at``), inside a
+        transaction; an :class:`sqlite3.IntegrityError` when the name is taken."""
+        con.execute(
+            "INSERT INTO scenario (scenario_id, name, description, created_at, revision) "
+            "VALUES (:scenario_id, :name, :description, :created_at, 0)",
+            record,
+        )
+
+    @staticmethod
+    def delete_scenario(con: sqlite3.Connection, scenario_id: str) -> bool:
+        """Delete a scenario and its changes (inside a transaction); False when there was none."""
+        con.execute("DELETE FROM scenario_change WHERE scenario_id = ?", (scenario_id,))
+        return con.execute("DELETE FROM scenario WHERE scenario_id = ?", (scenario_id,)).rowcount == 1
+
+    @staticmethod
+    def insert_change(con: sqlite3.Connection, record: dict[str, Any]) -> int:
+        """Append a change to a scenario and bump its revision (inside a transaction); returns the
+        change id. An ``add`` without ``facility_id`` gets ``p<change_id>``."""
+        cur = con.execute(
+            "INSERT INTO scenario_change (scenario_id, action, facility_id, category, lon, lat, name, "
+            "created_at) VALUES (:scenario_id, :action, :facility_id, :category, :lon, :lat, :name, "
+            ":created_at)",
+            {**record, "facility_id": record.get("facility_id") or ""},
+        )
+        change_id = int(cur.lastrowid or 0)
+        if not record.get("facility_id"):
+            con.execute(
+                "UPDATE scenario_change SET facility_id = ? WHERE change_id = ?", (f"p{change_id}", change_id)
+            )
+        con.execute(
+            "UPDATE scenario SET revision = revision + 1 WHERE scenario_id = ?", (record["scenario_id"],)
+        )
+        return change_id
+
+    @staticmethod
+    def delete_change(con: sqlite3.Connection, scenario_id: str, change_id: int) -> bool:
+        """Undo one change of a scenario and bump its revision (inside a transaction); False when the
+        scenario has no such change."""
+        cur = con.execute(
+            "DELETE FROM scenario_change WHERE scenario_id = ? AND change_id = ?", (scenario_id, change_id)
+        )
+        if cur.rowcount != 1:
+            return False
+        con.execute("UPDATE scenario SET revision = revision + 1 WHERE scenario_id = ?", (scenario_id,))
+        return True
 
     @staticmethod
     def now() -> str:

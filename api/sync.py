@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from circles._common import WGS84
@@ -61,34 +62,28 @@ def desired_facilities(base: gpd.GeoDataFrame, snap: Snapshot, categories: set[s
     return gpd.GeoDataFrame(pd.concat([kept, user], ignore_index=True), geometry="geometry", crs=WGS84)
 
 
-def _row_keys(fac: gpd.GeoDataFrame) -> pd.Series:
-    """One comparable tuple per facility row (id, name, area, source, lon, lat), by category."""
-    area = pd.to_numeric(fac["floor_area_m2"], errors="coerce")
-    return pd.Series(
-        list(
-            zip(
-                fac["facility_id"].astype(str),
-                fac["name"].fillna("").astype(str),
-                [None if pd.isna(a) else float(a) for a in area],
-                fac["source"].fillna("").astype(str),
-                fac.geometry.x.round(9),
-                fac.geometry.y.round(9),
-            )
-        ),
-        index=fac["category"].astype(str).to_numpy(),
-        dtype=object,
+def _rows_by_category(fac: gpd.GeoDataFrame) -> dict[str, list[tuple[Any, ...]]]:
+    """One comparable tuple per facility row (id, name, area, source, lon, lat), by category, in table
+    order."""
+    area = pd.to_numeric(fac["floor_area_m2"], errors="coerce").to_numpy(dtype=float)
+    keys = zip(
+        fac["facility_id"].astype(str).tolist(),
+        fac["name"].fillna("").astype(str).tolist(),
+        [None if np.isnan(a) else float(a) for a in area.tolist()],
+        fac["source"].fillna("").astype(str).tolist(),
+        fac.geometry.x.round(9).tolist(),
+        fac.geometry.y.round(9).tolist(),
     )
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for cat, key in zip(fac["category"].astype(str).tolist(), keys):
+        out.setdefault(cat, []).append(key)
+    return out
 
 
 def changed_categories(current: gpd.GeoDataFrame, desired: gpd.GeoDataFrame) -> list[str]:
     """Categories whose facility rows (or their order) differ between two tables."""
-    a, b = _row_keys(current), _row_keys(desired)
-    cats = sorted(set(a.index) | set(b.index))
-    return [
-        c
-        for c in cats
-        if list(a[a.index == c]) != list(b[b.index == c])  # boolean masks: repeated labels are fine
-    ]
+    a, b = _rows_by_category(current), _rows_by_category(desired)
+    return [c for c in sorted(set(a) | set(b)) if a.get(c, []) != b.get(c, [])]
 
 
 def converge(result: PlanResult, desired: gpd.GeoDataFrame) -> PlanResult:

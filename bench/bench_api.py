@@ -5,6 +5,7 @@ Usage::
     python bench/bench_api.py                   # 2,000 requests per endpoint, 20 clients, <= 60 s per run
     python bench/bench_api.py --quick           # smoke run: 200 requests per endpoint, <= 10 s per run
     python bench/bench_api.py --requests 500 --clients 10 --time-cap 30
+    python bench/bench_api.py --targets [--quick]   # the load targets: bench/load_targets.py
 
 The script starts the service itself, in a subprocess::
 
@@ -588,6 +589,11 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--targets" in argv:  # the load targets of issue 13 (1 and 2 workers, 20 and 100 clients)
+        from load_targets import main as load_targets
+
+        return load_targets([a for a in argv if a != "--targets"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=2000, help="requests per endpoint and run (default 2000)")
     ap.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")

@@ -11,10 +11,10 @@ One request is one start point and 5, 10 and 15 minutes together, walking at 1.1
 ``pedestrian`` costing, ``walking_speed`` 3.96 km/h, ``polygons: true``). On each extract the same 20
 random street points (a random point of a random walkable segment) are asked of every engine:
 
-- **circles raster** (the default method): ``isochrones_at(net, walk, lon, lat, [5, 10, 15])`` (snap,
-  search, polygons, GeoJSON FeatureCollection) plus ``json.dumps`` of the collection, since Valhalla
-  answers a JSON string; the table also shows the search alone (snap + ``graph.search``), the polygon
-  step alone and the GeoJSON step alone.
+- **circles raster** (the default method): ``isochrones_text_at(net, walk, lon, lat, [5, 10, 15])``
+  (snap, search, polygons and the GeoJSON FeatureCollection as JSON text, what ``/isochrones`` sends;
+  Valhalla answers a JSON string too); the table also shows the search alone (snap +
+  ``graph.search_within``), the polygon step alone and the GeoJSON text step alone.
 - **circles exact**: the same with ``method="exact"`` (GEOS union of buffered street pieces), and the
   reference geometry: per threshold the IoU and area ratio of the raster polygon against it, nesting,
   and whether every exact hole holding a 50 x 50 m square (``hole.buffer(-25)`` not empty) is still a
@@ -61,7 +61,11 @@ import shapely  # noqa: E402
 
 from circles.config import get_profile, get_region  # noqa: E402
 from circles.routing.graph import ProfileGraph  # noqa: E402
-from circles.routing.isochrones import isochrones, isochrones_at, to_feature_collection  # noqa: E402
+from circles.routing.isochrones import (  # noqa: E402
+    feature_collection_text,
+    isochrones,
+    isochrones_text_at,
+)
 from circles.routing.load import osm_network, profile_graph, region_network  # noqa: E402
 from circles.routing.network import StreetNetwork  # noqa: E402
 from circles.routing.polygon_index import polygon_index  # noqa: E402
@@ -163,9 +167,10 @@ def to_lonlat(net: StreetNetwork, xy: np.ndarray) -> np.ndarray:
 
 # -------------------------------------------------------------------------------------------- circles
 def one_request(net: StreetNetwork, lon: float, lat: float, method: str) -> str:
+    """What ``/isochrones`` computes: snap, search, polygons and the FeatureCollection's JSON text."""
     walk = WALK  # resolved once, as a server would (get_profile re-reads profiles.toml: ~0.7 ms)
-    _, fc = isochrones_at(net, walk, lon, lat, MINUTES, bbox=WORLD, where="the world", method=method)  # type: ignore[arg-type]
-    return json.dumps(fc, separators=(",", ":"), ensure_ascii=False)
+    _, text = isochrones_text_at(net, walk, lon, lat, MINUTES, bbox=WORLD, where="the world", method=method)  # type: ignore[arg-type]
+    return text
 
 
 def best_ms(fn, reps: int) -> float:
@@ -199,11 +204,11 @@ def _time_point(net: StreetNetwork, g: ProfileGraph, lon: float, lat: float, rep
     out["raster"] = best_ms(lambda: one_request(net, lon, lat, "raster"), reps)
     xy = net.project(lon, lat)
     snap = g.snap(xy)
-    times = g.search(snap, cutoff_s=MINUTES[-1] * 60)
-    out["search"] = best_ms(lambda: g.search(g.snap(xy), cutoff_s=MINUTES[-1] * 60), reps)
+    times = g.search_within(snap, MINUTES[-1] * 60)
+    out["search"] = best_ms(lambda: g.search_within(g.snap(xy), MINUTES[-1] * 60), reps)
     isos = isochrones(g, snap, MINUTES)
     out["polygons"] = best_ms(lambda: _polygons(g, times), reps)
-    out["geojson"] = best_ms(lambda: json.dumps(to_feature_collection(isos, g)), reps)
+    out["geojson"] = best_ms(lambda: feature_collection_text(isos, g), reps)
     out["exact"] = best_ms(lambda: one_request(net, lon, lat, "exact"), 1)
     return out
 
@@ -211,7 +216,9 @@ def _time_point(net: StreetNetwork, g: ProfileGraph, lon: float, lat: float, rep
 def _polygons(g: ProfileGraph, times) -> None:
     from circles.routing.raster_polygons import raster_polygons
 
-    raster_polygons(polygon_index(g, buffer_m=50.0), times, MINUTES, min_hole_m2=500.0)
+    raster_polygons(
+        polygon_index(g, buffer_m=50.0), times, MINUTES, min_hole_m2=500.0
+    )  # (polygon, street_m, rings) each
 
 
 # ------------------------------------------------------------------------------------------ geometry
@@ -431,6 +438,91 @@ def targets(rows: list[dict]) -> list[dict]:
     return out
 
 
+# ------------------------------------------------------------------------------------------- service
+TARGET_API_P95_MS = 50.0
+
+
+def api_load(workers: int, clients: int, n_requests: int, time_cap_s: float, seed: int) -> dict:
+    """``GET /isochrones?minutes=5,10,15`` at random points of central Chengdu (bench_api's box) from
+    ``clients`` concurrent keep-alive clients against ``workers`` service processes on one state
+    folder (what ``circles serve --workers N`` runs; client i talks to worker i mod N: load_targets'
+    start-up and client loop). Points farther than 500 m from a street get a 422 (a correct answer,
+    counted apart). Latency is measured in the client; the clients share the 2 cores."""
+    import random
+    import shutil
+
+    from bench_api import BBOX, summarise
+    from load_targets import run, start
+
+    state_dir = Path(tempfile.mkdtemp(prefix=f"circles-bench-iso-{workers}w-"))
+    servers = []
+    try:
+        log(f"/isochrones: {workers} worker process(es), {clients} clients ...")
+        servers = start(workers, state_dir)
+        ports = [srv.port for srv in servers]
+        rng = random.Random(seed)
+        reqs = [
+            {
+                "method": "GET",
+                "path": "/isochrones",
+                "params": {
+                    "lon": round(rng.uniform(BBOX[0], BBOX[2]), 6),
+                    "lat": round(rng.uniform(BBOX[1], BBOX[3]), 6),
+                    "minutes": "5,10,15",
+                },
+                "tag": "5,10,15",
+            }
+            for _ in range(n_requests + 40)
+        ]
+        run(ports, reqs[:40], clients, time_cap_s, servers)  # warm-up, not counted
+        load0 = os.getloadavg()
+        res = run(ports, reqs[40:], clients, time_cap_s, servers)
+        summary = summarise(res["samples"], res["wall_s"])
+        ms = np.array([x["ms"] for x in res["samples"] if x["status"] == 200])
+        return {
+            "workers": workers,
+            "clients": clients,
+            "requests": len(res["samples"]),
+            "ok_200": int(len(ms)),
+            "p50_ms": float(np.percentile(ms, 50)),
+            "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)),
+            "throughput_rps": round(len(res["samples"]) / res["wall_s"], 1),
+            "cpu": res["cpu"],
+            "summary": {k: v for k, v in summary.items() if not isinstance(v, (list, dict))},
+            "load_before": load0,
+            "load_after": os.getloadavg(),
+        }
+    finally:
+        for srv in servers:
+            srv.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def print_api(rows: list[dict]) -> list[dict]:
+    print(
+        "\n| /isochrones 5,10,15 | workers | clients | requests | p50 ms | p95 ms | p99 ms | req/s | server CPU/request |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| loopback | {r['workers']} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['throughput_rps']:.0f} | {r['cpu'].get('server_cpu_per_request_ms', '—')} ms |"
+        )
+    out = [
+        {
+            "target": f"/isochrones p95 ≤ {TARGET_API_P95_MS:.0f} ms at {r['clients']} clients, {r['workers']} worker(s)",
+            "extract": "chengdu",
+            "pass": r["p95_ms"] <= TARGET_API_P95_MS,
+            "value": f"{r['p95_ms']:.1f} ms",
+        }
+        for r in rows
+    ]
+    for t in out:
+        print(f"| {t['target']} | {'PASS' if t['pass'] else 'MISS'} | {t['value']} |")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- main
 def extracts(args) -> list[Extract]:
     chengdu = get_region("chengdu-central").osm_path
@@ -458,19 +550,34 @@ def main(argv=None) -> int:
     ap.add_argument("--no-valhalla", action="store_true")
     ap.add_argument("--no-grid", action="store_true")
     ap.add_argument("--python312", help="a Python >= 3.12 for the Valhalla venv (default: pyenv's)")
+    ap.add_argument(
+        "--api-workers",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="service processes for the /isochrones load run (default 2; none: skip it)",
+    )
+    ap.add_argument("--api-clients", type=int, default=20)
+    ap.add_argument("--api-requests", type=int, default=2000)
+    ap.add_argument("--api-only", action="store_true", help="only the /isochrones load run")
     args = ap.parse_args(argv)
     if args.quick:
         args.points, args.reps, args.no_grid = 5, 3, True
     started = time.time()
-    py = None if args.no_valhalla else valhalla_python(args.python312)
+    py = None if args.no_valhalla or args.api_only else valhalla_python(args.python312)
     rows = []
-    for ex in extracts(args):
+    for ex in [] if args.api_only else extracts(args):
         log(f"{ex.name}: {ex.net.n_nodes:,} nodes, {len(ex.lonlat)} points")
         circ = time_circles(ex, args.reps)
         geo = compare_geometry(ex)
         vh = time_valhalla(py, ex, args.reps) if py is not None and ex.pbf is not None else None
         rows.append(summarise(ex.name, circ, geo, vh) | {"nodes": ex.net.n_nodes})
     print_table(rows)
+    api_rows = [
+        api_load(w, args.api_clients, 200 if args.quick else args.api_requests, 60.0, args.seed)
+        for w in args.api_workers
+    ]
+    api_targets = print_api(api_rows) if api_rows else []
     result = {
         "meta": {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -482,10 +589,13 @@ def main(argv=None) -> int:
             "reps": args.reps,
             "wall_s": round(time.time() - started, 1),
         },
+        "load_average": os.getloadavg(),
         "rows": rows,
-        "targets": targets(rows),
+        "api": api_rows,
+        "targets": targets(rows) + api_targets,
     }
-    out = HERE / "results" / ("isochrones-quick.json" if args.quick else "isochrones.json")
+    name = "isochrones-api" if args.api_only else "isochrones"
+    out = HERE / "results" / (f"{name}-quick.json" if args.quick else f"{name}.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
     log(f"wrote {out} ({result['meta']['wall_s']} s)")

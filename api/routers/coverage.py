@@ -40,7 +40,8 @@ from ..dependencies import (
     State,
     page_params,
 )
-from ..gap_index import GapIndex
+from ..gap_index import GapIndex, page_json
+from ..scenario_deps import ScenarioPlan
 from ..schemas import GapPage, RollupPage
 from ..strict_json import StrictJSONRoute
 from ..tables import (
@@ -78,6 +79,7 @@ def _members(res: PlanResult, district: str | None) -> np.ndarray | None:
 @router.get("/coverage", response_class=GeoJSONResponse, responses=FILE_CONTENT)
 def coverage(
     state: State,
+    view: ScenarioPlan,
     category: CategoryKey,
     minutes: Minutes = None,
     district: District = None,
@@ -88,8 +90,8 @@ def coverage(
     category's urban threshold) and every community with the share of its residents (or area) inside
     it (each community judged by its own profile). ``group_by``: features per 社区 / 街道 / 区 (the
     union of their communities) with members short of the target and the worst ones. ``format=csv`` /
-    ``xlsx``: the coverage table (and roll-up) instead."""
-    res = state.result
+    ``xlsx``: the coverage table (and roll-up) instead. ``scenario``: as if its changes were applied."""
+    res = view.result
     key = state.category_key(category)
     dist = resolve_district_in(res, district) if district is not None else None
     members = _members(res, dist)
@@ -204,10 +206,17 @@ class GapQuery:
 @router.get("/gaps", response_model=GapPage | RollupPage, responses=FILE_CONTENT)
 async def gaps(
     state: State,
+    view: ScenarioPlan,
     *,
     category: OptionalCategoryKey = None,
     level: Annotated[
-        int | None, Query(ge=5, le=15, description="service circle: 5, 10 or 15 minutes")
+        int | None,
+        Query(
+            ge=5,
+            le=15,
+            description="service circle: 5, 10 or 15 minutes",
+            json_schema_extra={"enum": [5, 10, 15]},
+        ),
     ] = None,
     minutes: Minutes = None,
     district: District = None,
@@ -222,8 +231,9 @@ async def gaps(
     matches. ``minutes``: communities whose covered share within N minutes is below target ("which
     communities lack a canteen within 10 minutes"). ``group_by``: the coverage of the matching
     categories rolled up per 小区 / 社区 / 街道 / 区 (a :class:`RollupPage`), most uncovered first.
-    ``format``: JSON, GeoJSON, CSV (UTF-8 with BOM) or an Excel workbook (with a sheet per level)."""
-    res = state.result
+    ``format``: JSON, GeoJSON, CSV (UTF-8 with BOM) or an Excel workbook (with a sheet per level).
+    ``scenario``: as if its changes were applied (see /scenarios)."""
+    res = view.result
     q = GapQuery(
         category=state.category_key(category) if category is not None else None,
         level=level,
@@ -236,9 +246,9 @@ async def gaps(
     if group_by is not None:
         return await anyio.to_thread.run_sync(_rollup_answer, res, q, group_by, page, format)
     # built once per published plan, in a worker thread (the event loop keeps answering meanwhile)
-    idx = state.cached_gap_index(minutes)
+    idx = view.cached_gap_index(minutes)
     if idx is None:
-        idx = await anyio.to_thread.run_sync(state.gap_index, minutes)
+        idx = await anyio.to_thread.run_sync(view.gap_index, minutes)
     rows = idx.matching(
         category=q.category,
         level=q.level,
@@ -249,15 +259,15 @@ async def gaps(
     )
     total = len(rows)
     rows = rows[page.slice()]
-    if format == "json":  # the hot path: pre-built rows, no DataFrame, no second validation
-        body = {
-            "total": total,
-            "limit": page.limit,
-            "offset": page.offset,
-            "weighting": WEIGHT_LABELS.get(idx.result.data.weight_kind, ""),
-            "items": [idx.records[i] for i in rows],
-        }
-        return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json")
+    if format == "json":  # the hot path: rows encoded once per plan, no DataFrame, no second validation
+        body = page_json(
+            idx.items_json(rows),
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+            weighting=WEIGHT_LABELS.get(idx.result.data.weight_kind, ""),
+        )
+        return Response(body, media_type="application/json")
     return await anyio.to_thread.run_sync(_gaps_file, idx, q, rows, format, total, page)
 
 

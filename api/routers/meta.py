@@ -35,6 +35,7 @@ async def healthz(request: Request, background: BackgroundTasks) -> Health:
         attribution=OSM_ATTRIBUTION,
         revision=published.revision,
         store_revision=store_revision,
+        measure=res.data.measure,
     )
 
 

@@ -15,6 +15,8 @@ from ..access import actor_of
 from ..dependencies import CategoryKey, OptionalCategoryKey, State
 from ..disk import cached_file, export_name, prune_files
 from ..errors import NotFoundError
+from ..scenario_deps import ScenarioPlan
+from ..scenarios import PlanView
 from ..state import ServiceState
 from ..strict_json import StrictJSONRoute
 from .facilities import WRITE_RESPONSES
@@ -51,6 +53,7 @@ def region_map(
 async def sites(
     request: Request,
     state: State,
+    view: ScenarioPlan,
     category: CategoryKey,
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     format: Annotated[Literal["gpkg", "shp.zip", "geojson", "dxf"] | None, Query()] = None,
@@ -67,16 +70,18 @@ async def sites(
     """Up to k new sites for the category (maximal covering, existing facilities fixed): method, objective,
     bound and gap, and per site what it newly covers and which gaps it closes. With ``format`` also a
     download under ``/exports/`` (writing a file is a write: it needs the write token when the service
-    has tokens); the same request at the same store revision returns the same file."""
+    has tokens); the same request at the same store revision returns the same file. ``scenario``: the
+    sites for the plan with the scenario's changes applied (its proposed facilities held fixed too)."""
     if format is not None:
         actor_of(request)  # writing a file needs write access
         check_crs_spec(crs, format)  # a bad crs is a 422 before any work
-    return await anyio.to_thread.run_sync(_sites, state, category, k, format, crs)
+    return await anyio.to_thread.run_sync(_sites, state, view, category, k, format, crs)
 
 
-def _sites(state: ServiceState, category: str, k: int, format: str | None, crs: str | None) -> dict[str, Any]:
-    published = state.current()
-    res = published.result
+def _sites(
+    state: ServiceState, view: PlanView, category: str, k: int, format: str | None, crs: str | None
+) -> dict[str, Any]:
+    res = view.result
     key = state.category_key(category)
     choice = state.site_choice(res, key, k)
     body: dict[str, Any] = choice.as_dict()
@@ -89,7 +94,9 @@ def _sites(state: ServiceState, category: str, k: int, format: str | None, crs: 
             k=k,
             format=format,
             crs=crs or "",
-            revision=published.revision,
+            revision=view.revision,
+            # under a scenario: its id and revision too (the baseline's names are unchanged)
+            **({} if view.scenario is None else {"scenario": f"{view.scenario.id}@{view.scenario.revision}"}),
             store=state.store.store_id,
             plan=repr(settings.plan_options()),
             time_limit_s=settings.sites_time_limit_s,

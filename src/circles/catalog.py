@@ -1,11 +1,15 @@
 """The facility catalog: which facility categories exist, their service circle and thresholds.
 
 Read from ``data/catalog.toml`` (one ``[[category]]`` table per category; users add categories by
-adding tables). Thresholds are in minutes of travel; travel speeds belong to the travel profiles.
+adding tables; one ``[[level]]`` table per service circle). Thresholds are in minutes of travel (the
+``time`` measure) and, for walking communities, in metres of network walking distance per level (the
+``distance`` measure, GB 50180-2018; see :mod:`circles.measures`); travel speeds belong to the travel
+profiles.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -18,6 +22,7 @@ from typing import Any
 
 from .config import read_toml
 from .errors import DataFileError, InputError, UnknownCategoryError
+from .measures import check_measure, judged_by
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,10 @@ _OPTIONAL = (
     "serves_elderly",
     "site_min_area_m2",
     "site_min_width_m",
+    "walk_m",
 )
-_TOP_LEVEL = ("schema_version", "category")
+_TOP_LEVEL = ("schema_version", "category", "level")
+_LEVEL_FIELDS = ("minutes", "walk_m", "name_zh", "name_en", "sources")
 
 _Fail = Callable[[str], DataFileError]
 
@@ -99,6 +106,28 @@ class TagFilter:
 
 
 @dataclass(frozen=True)
+class Level:
+    """A service circle: ``minutes`` (5, 10, 15) and the network walking distance ``walk_m`` (metres) the
+    ``distance`` measure judges it by, each with its source."""
+
+    minutes: int
+    walk_m: float
+    name_zh: str
+    name_en: str
+    sources: tuple[str, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict for the HTTP API."""
+        return {
+            "minutes": self.minutes,
+            "walk_m": self.walk_m,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
 class Category:
     """A facility category.
 
@@ -133,6 +162,9 @@ class Category:
     #: below them are not offered (:mod:`circles.planning.suitability`)
     site_min_area_m2: float | None = None
     site_min_width_m: float | None = None
+    #: network walking distance (m) of the ``distance`` measure for walking communities (urban,
+    #: industrial): the category's own ``walk_m`` or its level's (``[[level]]`` tables); None without
+    walk_m: float | None = None
 
     @property
     def thresholds_min(self) -> dict[str, float]:
@@ -148,6 +180,42 @@ class Category:
     def threshold_s(self, community_type: str) -> float:
         """The same threshold in seconds."""
         return self.threshold_min(community_type) * 60.0
+
+    def threshold_m(self, community_type: str) -> float:
+        """Network walking distance threshold in metres for a walking ``community_type`` (urban,
+        industrial) under the ``distance`` measure; :class:`InputError` for rural communities (they keep
+        bicycle minutes) or a catalog without distances."""
+        if judged_by(community_type, "distance") != "distance":
+            raise InputError(
+                f"{community_type} communities are judged in minutes by bicycle, not by distance"
+            )
+        if self.walk_m is None:
+            raise InputError(
+                f"category {self.key!r} has no walking distance: add [[level]] tables (minutes, walk_m) "
+                "or walk_m to the catalog to use the distance measure"
+            )
+        return float(self.walk_m)
+
+    def threshold(self, community_type: str, measure: str) -> tuple[str, float]:
+        """``(unit, value)`` of the threshold of ``community_type`` in a plan of ``measure``: ``('m',
+        metres)`` for walking communities under ``distance``, else ``('min', minutes)``."""
+        if judged_by(community_type, check_measure(measure)) == "distance":
+            return "m", self.threshold_m(community_type)
+        return "min", self.threshold_min(community_type)
+
+    def threshold_cost(self, community_type: str, measure: str) -> float:
+        """The threshold in the units of the search that judges it: metres (``distance``, on the
+        profile's 1 m/s twin) or seconds (``time``)."""
+        unit, value = self.threshold(community_type, measure)
+        return value if unit == "m" else value * 60.0
+
+    @property
+    def thresholds_m(self) -> dict[str, float]:
+        """``{community_type: metres}`` of the walking community types under ``distance`` (empty without
+        a walking distance)."""
+        if self.walk_m is None:
+            return {}
+        return {ct: float(self.walk_m) for ct in COMMUNITY_TYPES if judged_by(ct, "distance") == "distance"}
 
     @staticmethod
     def profile_for(community_type: str) -> str:
@@ -184,6 +252,7 @@ class Category:
             "name_en": self.name_en,
             "level_min": self.level_min,
             "thresholds_min": self.thresholds_min,
+            "thresholds_m": self.thresholds_m,
             "profiles": {ct: COMMUNITY_PROFILES[ct] for ct in COMMUNITY_TYPES},
             "applies_to": list(self.applies_to),
             "focus": self.focus,
@@ -208,6 +277,8 @@ class Catalog:
 
     categories: tuple[Category, ...]
     path: Path | None = None
+    #: the service circles with their walking distances (``[[level]]`` tables), ascending minutes
+    level_table: tuple[Level, ...] = ()
     _by_key: Mapping[str, Category] = field(init=False, repr=False, compare=False)
     _by_name: Mapping[str, Category] = field(init=False, repr=False, compare=False)
 
@@ -277,6 +348,20 @@ class Catalog:
         """'canteen (社区食堂), park (公园绿地), …' for messages."""
         return ", ".join(f"{c.key} ({c.name_zh})" for c in self.categories)
 
+    def level(self, minutes: int) -> Level:
+        """The ``[[level]]`` table of the ``minutes`` circle; :class:`InputError` when there is none."""
+        for lv in self.level_table:
+            if lv.minutes == minutes:
+                return lv
+        raise InputError(f"the catalog has no [[level]] table for the {minutes}-minute circle")
+
+    def level_threshold(self, minutes: int, community_type: str, measure: str) -> tuple[str, float]:
+        """``(unit, value)`` of the ``minutes`` level for ``community_type`` in a plan of ``measure``:
+        ``('m', level walk_m)`` for walking communities under ``distance``, else ``('min', minutes)``."""
+        if judged_by(community_type, check_measure(measure)) == "distance":
+            return "m", float(self.level(minutes).walk_m)
+        return "min", float(minutes)
+
     def levels(self) -> tuple[int, ...]:
         """Distinct service-circle levels in use, minutes, ascending."""
         return tuple(sorted({c.level_min for c in self.categories}))
@@ -296,6 +381,10 @@ class Catalog:
     def to_records(self) -> list[dict[str, Any]]:
         """Plain JSON-serialisable dicts, one per category in file order, for the HTTP API."""
         return [c.to_record() for c in self.categories]
+
+    def level_records(self) -> list[dict[str, Any]]:
+        """The ``[[level]]`` tables as plain dicts (minutes, walk_m, names, sources)."""
+        return [lv.to_record() for lv in self.level_table]
 
 
 def _name_key(name: str) -> str:
@@ -326,6 +415,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
         raise DataFileError(
             f"{path}: unknown top-level entries {unknown}; each category is a [[category]] table"
         )
+    levels = _parse_levels(raw.get("level", []), path)
     tables = raw.get("category", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise DataFileError(f"{path}: 'category' must be [[category]] tables")
@@ -341,9 +431,45 @@ def load_catalog(path: Path | None = None) -> Catalog:
                 f"{path}: category {cat.key!r}: duplicate key (tables {seen[cat.key]} and {i})"
             )
         seen[cat.key] = i
-        categories.append(cat)
+        categories.append(_with_level_distance(cat, levels))
     log.debug("loaded %d facility categories from %s", len(categories), path)
-    return Catalog(tuple(categories), path=path)
+    return Catalog(tuple(categories), path=path, level_table=tuple(levels[m] for m in sorted(levels)))
+
+
+def _with_level_distance(cat: Category, levels: Mapping[int, Level]) -> Category:
+    """``cat`` with its level's walking distance unless it sets its own ``walk_m``."""
+    if cat.walk_m is not None or cat.level_min not in levels:
+        return cat
+    return dataclasses.replace(cat, walk_m=float(levels[cat.level_min].walk_m))
+
+
+def _parse_levels(tables: Any, path: Path) -> dict[int, Level]:
+    """The ``[[level]]`` tables by minutes: minutes in 5/10/15 (each once), a positive ``walk_m``,
+    names and sources."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise DataFileError(f"{path}: 'level' must be [[level]] tables")
+    levels: dict[int, Level] = {}
+    for i, t in enumerate(tables, start=1):
+
+        def fail(msg: str, i: int = i) -> DataFileError:
+            return DataFileError(f"{path}: level table {i}: {msg}")
+
+        unknown = sorted(set(t) - set(_LEVEL_FIELDS))
+        if unknown:
+            raise fail(f"unknown field(s) {unknown}; fields: {', '.join(_LEVEL_FIELDS)}")
+        minutes = t.get("minutes")
+        if isinstance(minutes, bool) or minutes not in LEVELS_MIN or minutes in levels:
+            raise fail(
+                f"minutes must be one of {', '.join(map(str, LEVELS_MIN))}, each once (got {minutes!r})"
+            )
+        levels[int(minutes)] = Level(
+            minutes=int(minutes),
+            walk_m=_positive(t.get("walk_m"), "walk_m", fail),
+            name_zh=str(t.get("name_zh", "")).strip(),
+            name_en=str(t.get("name_en", "")).strip(),
+            sources=_sources(t.get("sources"), fail),
+        )
+    return levels
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -399,6 +525,7 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         serves_elderly=_flag(t.get("serves_elderly", False), "serves_elderly", fail),
         site_min_area_m2=_optional_positive(t, "site_min_area_m2", fail),
         site_min_width_m=_optional_positive(t, "site_min_width_m", fail),
+        walk_m=_optional_positive(t, "walk_m", fail),
     )
 
 

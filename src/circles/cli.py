@@ -12,18 +12,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from . import cli_inputs as ci
 from .config import DEFAULT_REGION, get_region
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-    from rich.console import Console
-
 from .errors import CirclesError, InputError
+from .measures import check_measure
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -117,10 +113,19 @@ def isochrone(
         "contouring the exact distance field on a 20 m grid.",
     ),
     out: Path = typer.Option(..., help="Output GeoJSON (EPSG:4326)."),
+    measure: ci.Measure = "time",
+    walk_m: str | None = typer.Option(
+        None,
+        "--walk-m",
+        help="With --measure distance: thresholds in metres of network distance, comma-separated "
+        "(default: the catalog's level distances, 300,500,1000).",
+    ),
     force: ci.Force = False,
 ) -> None:
-    """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold."""
+    """Walking (or cycling) isochrones from one point: nested polygons, one feature per threshold (minutes,
+    or metres of network distance with --measure distance)."""
     from .config import get_profile
+    from .measures import distance_profile
     from .routing.isochrones import isochrones_at, parse_minutes
     from .routing.load import check_lonlat, open_network
 
@@ -129,13 +134,18 @@ def isochrone(
     _check_out_file(out, force)
     _positive(max_snap_m, "--max-snap-m", 10_000)
     _positive(buffer_m, "--buffer-m", 1_000)
-    mins = parse_minutes(minutes)
+    check_measure(measure)
+    if walk_m is not None and measure != "distance":
+        raise InputError("--walk-m needs --measure distance")
+    metres = _metres(walk_m) if measure == "distance" else []
+    # a distance is searched as the time on the profile's 1 m/s twin: its "minutes" are metres / 60
+    mins = [m / 60.0 for m in metres] if measure == "distance" else parse_minutes(minutes)
     prof = get_profile(profile)
     check_lonlat(lon, lat)
     net, bbox, label = open_network(region, osm)
     isos, fc = isochrones_at(
         net,
-        prof,
+        distance_profile(prof) if measure == "distance" else prof,
         lon,
         lat,
         mins,
@@ -145,14 +155,40 @@ def isochrone(
         buffer_m=buffer_m,
         method="exact" if exact_polygon else "raster",
     )
+    _label_measure(fc, measure)
     _write_json(fc, out)
     for iso in isos:
+        reach = f"{iso.minutes * 60:g} m" if measure == "distance" else f"{iso.minutes:g} min"
         typer.echo(
-            f"{iso.minutes:g} min {prof.name}: {iso.area_m2 / 1e6:.3f} km², "
-            f"{iso.street_m / 1000:.2f} km of street"
+            f"{reach} {prof.name}: {iso.area_m2 / 1e6:.3f} km², {iso.street_m / 1000:.2f} km of street"
         )
     snap_m = fc["features"][0]["properties"]["snap_m"] if fc["features"] else 0.0
     typer.echo(f"wrote {out} (snapped {snap_m:.0f} m to the street; © OpenStreetMap contributors)")
+
+
+def _metres(text: str | None) -> list[float]:
+    """Distance thresholds (metres) from ``--walk-m`` text, default the catalog's level distances."""
+    if text is None:
+        from .catalog import load_catalog
+
+        return [float(lv.walk_m) for lv in load_catalog().level_table]
+    try:
+        values = sorted(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"--walk-m must be numbers separated by commas, got {text!r}") from None
+    if not values or not all(0 < v <= 20_000 for v in values):
+        raise InputError(f"--walk-m must be distances in (0, 20000] metres, got {text!r}")
+    return values
+
+
+def _label_measure(fc: dict[str, Any], measure: str) -> None:
+    """Each isochrone feature says its measure; a distance one its threshold as ``walk_m`` (metres) instead
+    of ``minutes``."""
+    for feat in fc["features"]:
+        props = feat["properties"]
+        if measure == "distance":
+            props["walk_m"] = round(float(props.pop("minutes")) * 60.0, 3)
+        props["measure"] = measure
 
 
 @app.command()
@@ -201,6 +237,7 @@ def plan(
     ),
     spacing_m: float = typer.Option(50.0, help="Spacing of resident points inside communities, metres."),
     map_: bool = typer.Option(True, "--map/--no-map", help="Also write the coverage map (map.html)."),
+    measure: ci.Measure = "time",
     force: ci.Force = False,
     legacy_crs: ci.LegacyCrs = None,
 ) -> None:
@@ -209,6 +246,7 @@ def plan(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from .cli_report import print_summary, print_worst_gaps
     from .outputs.plan_files import write_outputs
     from .pipeline import load_plan_data, run_plan
 
@@ -225,6 +263,7 @@ def plan(
         osm_facilities=not no_osm_facilities,
         sample_facilities=sample,
         spacing_m=spacing_m,
+        measure=measure,
     )
     from .outputs.plan_files import PLAN_FILE_NAMES
 
@@ -251,72 +290,9 @@ def plan(
                 pass
             else:
                 paths["map.html"] = write_map(result, out / "map.html")
-    _print_summary(result.summary, console)
-    _print_worst_gaps(result.gaps, result.summary["weight_kind"], console)
+    print_summary(result.summary, console)
+    print_worst_gaps(result.gaps, result.summary["weight_kind"], console)
     typer.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
-
-
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.1f}%"
-
-
-def _print_summary(summary: dict[str, Any], console: Console) -> None:
-    from rich.table import Table
-
-    people = summary["weight_kind"] != "area"
-    t = Table(
-        title=f"{summary['region_name']} — share of {'residents' if people else 'residential AREA'} covered "
-        f"(© OpenStreetMap contributors)"
-    )
-    for col in (
-        "category",
-        "类别",
-        "level",
-        "at threshold",
-        "5 min",
-        "10 min",
-        "15 min",
-        "short",
-        "facilities",
-    ):
-        t.add_column(col, justify="right" if col not in ("category", "类别", "facilities") else "left")
-    for c in summary["categories"]:
-        fac = (
-            ", ".join(f"{n} {src.upper() if src == 'sample' else src}" for src, n in c["facilities"].items())
-            or "none"
-        )
-        t.add_row(
-            c["category"],
-            c["name_zh"],
-            f"{c['level_min']}",
-            _pct(c["covered_share"]),
-            _pct(c["share_5min"]),
-            _pct(c["share_10min"]),
-            _pct(c["share_15min"]),
-            str(c["communities_short"]),
-            fac,
-        )
-    console.print(t)
-    estimated = [c for c in summary["categories"] if c.get("residents_estimate")]
-    if estimated:
-        parts = [f"{c['name_zh']} {c['residents_estimate']['uncovered']:,}" for c in estimated]
-        console.print(
-            "residents NOT covered, ESTIMATE (census spread over residential land, not counted people): "
-            + ", ".join(parts)
-        )
-    park = summary.get("park_service_coverage")
-    if park:
-        console.print(
-            f"park service-radius coverage {_pct(park['covered_share'])} "
-            f"(plan target > {100 * park['target']:.0f}%: "
-            f"{'met' if park['meets_target'] else 'NOT met'})"
-        )
-    console.print(
-        f"{summary['communities']} communities, {summary['gaps']['coverage']} coverage gaps, "
-        f"{summary['gaps']['capacity']} capacity gaps; weighting: {summary['weighting']}"
-    )
-    for note in summary["notes"]:
-        console.print(f"note: {note}")
 
 
 @app.command()
@@ -366,6 +342,7 @@ def sites(
         help="MILP time limit, seconds; past it the best solution found is reported with its gap "
         "to the bound.",
     ),
+    measure: ci.Measure = "time",
     force: ci.Force = False,
     legacy_crs: ci.LegacyInputCrs = None,
 ) -> None:
@@ -384,7 +361,9 @@ def sites(
     check_crs_spec(crs, fmt)  # a bad --crs (or degrees for a drawing) fails before any work too
     _check_out_file(out, force)
     verdicts = read_site_overrides(overrides) if overrides is not None else None
-    opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
+    opts = ci.plan_options(
+        region, osm, download, communities, facilities, population, no_crs_check, measure=measure
+    )
     cand_spec = parse_file_spec(candidates) if candidates else None
     data = load_plan_data(opts)
     category = data.catalog.resolve(category).key  # 社区食堂 -> canteen; unknown: the accepted names
@@ -415,6 +394,12 @@ def gaps(
     minutes: float | None = typer.Option(
         None, help="Judge coverage within this many minutes (any category; default: each category's own)."
     ),
+    walk_m: float | None = typer.Option(
+        None,
+        "--walk-m",
+        help="Judge coverage within this network distance, metres (any category; instead of --minutes).",
+    ),
+    measure: ci.Measure = "time",
     group_by: str = typer.Option(
         "compound", help="compound (each community row), community (社区), street (街道) or district (区)."
     ),
@@ -437,6 +422,7 @@ def gaps(
         ROLLUP_COLUMNS,
         Column,
         Sheet,
+        columns_for,
         readme_lines,
         write_csv,
         write_xlsx,
@@ -452,7 +438,11 @@ def gaps(
     if group_by not in GROUP_LEVELS:
         raise InputError(f"--group-by must be one of {', '.join(GROUP_LEVELS)}, not {group_by!r}")
     _check_out_file(out, force)
-    opts = ci.plan_options(region, osm, download, communities, facilities, population, no_crs_check)
+    if minutes is not None and walk_m is not None:
+        raise InputError("give --minutes or --walk-m, not both")
+    opts = ci.plan_options(
+        region, osm, download, communities, facilities, population, no_crs_check, measure=measure
+    )
     opts.categories = list(category) if category else None
     result = run_plan_all(opts)
     keys = opts.categories or queries.planned_categories(result)
@@ -461,18 +451,24 @@ def gaps(
         name = queries.resolve_district_in(result, district)
         rows = queries.district_names(result.data.communities["district"]) == name
     if group_by == "compound":
-        table = queries.with_admin_columns(result, queries.gaps_at(result, minutes, keys))
+        table = queries.with_admin_columns(result, queries.gaps_at(result, minutes, keys, walk_m=walk_m))
         if rows is not None:
             table = table[table["district"].isin(result.data.communities.loc[rows, "district"])]
-        columns: tuple[Column, ...] = GAP_COLUMNS
+        columns: tuple[Column, ...] = columns_for(table, GAP_COLUMNS)
     else:
-        table = queries.rollup_at(result, group_by, keys, minutes=minutes, rows=rows)
+        table = queries.rollup_at(result, group_by, keys, minutes=minutes, walk_m=walk_m, rows=rows)
         columns = (Column("category", "category", "设施类别", "category"), *ROLLUP_COLUMNS)
     if suffix == "csv":
         write_csv(table, columns, out)
     else:
         meta = workbook_meta(result)
-        within = f"within {minutes:g} min" if minutes else "at each category's own threshold"
+        within = (
+            f"within {minutes:g} min"
+            if minutes
+            else f"within {walk_m:g} m"
+            if walk_m
+            else f"at each category's own threshold ({measure})"
+        )
         meta["notes"] = [f"coverage judged {within}; grouped by {group_by}", *meta["notes"]]
         write_xlsx([Sheet(f"{group_by} gaps", table, columns)], readme_lines(meta), out)
     typer.echo(
@@ -483,7 +479,9 @@ def gaps(
 @app.command("map")
 @friendly
 def map_cmd(
-    out: Path = typer.Option(..., help="Output HTML file, e.g. maps/chengdu-central.html."),
+    out: Path | None = typer.Option(
+        None, help="Output HTML file, e.g. maps/chengdu-central.html (optional with --pdf/--png)."
+    ),
     region: ci.Region = DEFAULT_REGION,
     osm: ci.Osm = None,
     download: ci.Download = False,
@@ -506,24 +504,41 @@ def map_cmd(
     ),
     tiles_attr: str | None = typer.Option(None, help="Attribution of a custom tile URL (required with one)."),
     tiles_crs: str = typer.Option("wgs84", help="Coordinates of a custom tile URL: wgs84 or gcj02."),
+    measure: ci.Measure = "time",
+    pdf: Path | None = typer.Option(
+        None, help="Print layout (title, legend, scale, sources) to this PDF, headless Chromium."
+    ),
+    png: Path | None = typer.Option(None, help="Print layout to this PNG, headless Chromium."),
+    paper: str = typer.Option("a4", help="Paper of --pdf/--png: a4 or a3 (landscape)."),
     force: ci.Force = False,
 ) -> None:
     """Coverage map: one self-contained HTML page (works offline) with the 5/10/15-minute areas,
-    facilities, communities shaded by covered share and the gaps outlined."""
+    facilities, communities shaded by covered share and the gaps outlined; --pdf/--png print it."""
     from .catalog import load_catalog
-    from .outputs.webmap import write_map
+    from .outputs.print_render import check_print_outputs, print_map
     from .pipeline import plan as run_plan_all
 
-    _check_out_file(out, force)
+    for target in check_print_outputs(out, pdf, png, paper):
+        _check_out_file(target, force)
     cats = [load_catalog().resolve(c).key for c in category] if category else None
     opts = ci.plan_options(
-        region, osm, download, communities, facilities, population, no_crs_check, categories=cats
+        region,
+        osm,
+        download,
+        communities,
+        facilities,
+        population,
+        no_crs_check,
+        categories=cats,
+        measure=measure,
     )
     result = run_plan_all(opts)
-    path = write_map(
-        result, out, category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs
-    )
-    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; © OpenStreetMap contributors)")
+    paths = print_map(
+        result, html=out, pdf=pdf, png=png, paper=paper,
+        category=cats, tiles=tiles, minutes=minutes, tiles_attr=tiles_attr, tiles_crs=tiles_crs,
+    )  # fmt: skip
+    for path in paths:
+        typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; © OpenStreetMap contributors)")
 
 
 @app.command()
@@ -546,6 +561,12 @@ def serve(
         None,
         help="Folder of the facility-edit database and exports (default $CIRCLES_STATE_DIR or out/service).",
     ),
+    measure: str | None = typer.Option(
+        None,
+        "--measure",
+        help="time (minutes) or distance (walking metres per level, GB 50180-2018); default $CIRCLES_MEASURE "
+        "or time.",
+    ),
 ) -> None:
     """Start the HTTP API (OpenAPI docs at /docs) on the region or the planner's own data, loaded once at
     start-up. Options left out fall back to the CIRCLES_* environment variables."""
@@ -560,56 +581,13 @@ def serve(
         "population": population,
         "state_dir": state_dir,
         "crs_check": False if no_crs_check else None,
+        "measure": check_measure(measure) if measure is not None else None,
     }
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     opts = settings.plan_options()  # a bad file spec or region fails here, before the server starts
     if opts.osm is None:
         get_region(opts.region)
     run_server(settings, host=host, port=port, workers=workers)
-
-
-def _print_worst_gaps(gaps: pd.DataFrame, weight_kind: str, console: Console, n: int = 8) -> None:
-    """The top of the gap list (配套缺失清单), most severe first."""
-    from rich.table import Table
-
-    if gaps is None or len(gaps) == 0:
-        return
-    people = weight_kind != "area"
-    t = Table(title=f"most severe gaps (of {len(gaps)}; full list in gaps.csv)")
-    for col in (
-        "#",
-        "community",
-        "district",
-        "missing",
-        "level",
-        "covered",
-        "uncovered " + ("residents" if people else "area m²"),
-        "nearest (min)",
-    ):
-        t.add_column(
-            col,
-            justify="right"
-            if col in ("#", "level", "covered", "nearest (min)") or col.startswith("uncovered")
-            else "left",
-        )
-    for r in gaps.head(n).itertuples():
-        unc = r.uncovered_residents if people else r.uncovered_area_m2
-        near = (
-            "none reachable"
-            if not (r.nearest_time_min == r.nearest_time_min) or r.nearest_time_min == float("inf")
-            else f"{r.nearest_time_min:.0f}{' (sample)' if r.nearest_facility_source == 'sample' else ''}"
-        )
-        t.add_row(
-            str(r.severity_rank),
-            str(r.community_name),
-            str(r.district),
-            f"{r.category_zh} {r.category}",
-            f"{r.level_min}",
-            f"{100 * r.covered_share:.0f}%",
-            f"{unc:,.0f}",
-            near,
-        )
-    console.print(t)
 
 
 def _register_batch() -> None:

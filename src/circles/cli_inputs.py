@@ -13,6 +13,7 @@ from .config import DEFAULT_REGION
 from .errors import InputError
 from .inputs import PlanOptions
 from .io.file_spec import CRS_CHOICES, parse_file_spec
+from .measures import DEFAULT_MEASURE
 
 FILE_SYNTAX = "FILE[#SHEET_OR_LAYER][:CRS], e.g. canteens.xlsx:gcj02, centres.csv:wgs84, comm.gpkg"
 
@@ -46,6 +47,15 @@ NoCrsCheck = Annotated[
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+Measure = Annotated[
+    str,
+    typer.Option(
+        "--measure",
+        help="What thresholds are in: time (minutes at the travel profile's speed, the default) or distance "
+        "(network walking metres per level, GB 50180-2018: 300 / 500 / 1000 m; rural communities keep "
+        "their minutes by bicycle).",
+    ),
+]
 LegacyCrs = Annotated[
     str | None,
     typer.Option("--crs", "--facilities-crs", "--communities-crs", "--candidates-crs", hidden=True),
@@ -79,6 +89,7 @@ def plan_options(
     osm_facilities: bool = True,
     sample_facilities: bool | None = None,
     spacing_m: float = 50.0,
+    measure: str = DEFAULT_MEASURE,
 ) -> PlanOptions:
     """:class:`PlanOptions` from the shared options (file specs parsed, so a bad one fails first)."""
     return PlanOptions(
@@ -93,4 +104,5 @@ def plan_options(
         osm_facilities=osm_facilities,
         sample_facilities=sample_facilities,
         spacing_m=spacing_m,
+        measure=measure,
     )

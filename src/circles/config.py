@@ -64,6 +64,11 @@ class Profile:
     source: str = ""
     #: speed of the leg between a point and its street (walked, even for ``bike``), m/s
     offstreet_m_s: float = 0.0
+    #: ``time`` (a search gives seconds) or ``distance`` (a twin at 1 m/s: a search gives metres; see
+    #: :func:`circles.measures.distance_profile`)
+    measure: str = "time"
+    #: for a distance twin: the speed (m/s) of the profile it was made from, to state times
+    reference_speed_m_s: float = 0.0
 
     @property
     def offstreet_speed_m_s(self) -> float:
@@ -136,6 +141,10 @@ class Region:
     name_en: str = ""
     districts_path: Path | None = None
     source: str = ""
+    #: ISO 3166-1 alpha-2 code choosing the access rule set ("" = found from the data); ``access`` holds
+    #: the region's ``[<key>.access]`` overrides as (``foot_yes``|``foot_no``|..., highway) pairs
+    country: str = ""
+    access: tuple[tuple[str, str], ...] = ()
 
 
 def load_regions(path: Path | None = None, data_dir: Path | None = None) -> dict[str, Region]:
@@ -162,6 +171,8 @@ def load_regions(path: Path | None = None, data_dir: Path | None = None) -> dict
             name_en=body.get("name_en", ""),
             districts_path=data_dir / districts if districts else None,
             source=body.get("source", ""),
+            country=str(body.get("country", "")),
+            access=tuple(sorted((k, str(h)) for k, v in body.get("access", {}).items() for h in v)),
         )
     return regions
 

@@ -28,6 +28,7 @@ from .config import DEFAULT_REGION, Region, project_data_dir, shared_data_dir
 from .errors import InputError
 from .io.crs_inputs import CrsReferenceSource, check_file_crs
 from .io.file_spec import FileSpec, parse_file_spec
+from .measures import DEFAULT_MEASURE, check_measure
 from .planning.residents import PERSONS_PER_HOUSEHOLD
 from .routing.graph import DEFAULT_MAX_SNAP_M
 
@@ -58,8 +59,12 @@ class PlanOptions:
     spacing_m: float = 50.0
     max_points: int = 200
     max_snap_m: float = DEFAULT_MAX_SNAP_M
+    #: ``time`` (minutes at the profile's speed) or ``distance`` (walking metres per level, GB 50180-2018;
+    #: rural communities keep bicycle minutes): see :mod:`circles.measures`
+    measure: str = DEFAULT_MEASURE
 
     def __post_init__(self) -> None:
+        check_measure(self.measure)
         if self.communities is not None:
             self.communities = parse_file_spec(self.communities)
         self.facilities = [parse_file_spec(f) for f in self.facilities]

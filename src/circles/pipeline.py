@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from .config import Region, get_region
 from .errors import InputError
 from .inputs import PlanOptions, estimate_residents, load_communities, load_facilities
 from .io.crs_inputs import CrsReferenceSource, check_notes
+from .measures import DEFAULT_MEASURE, distance_profile, search_profile
 from .planning.coverage import (
     CategoryTimes,
     CoverageEngine,
@@ -53,6 +54,8 @@ class PlanData:
     notes: list[str]
     #: one record per user file: how its coordinates were read and what the coordinate check found
     input_checks: list[dict[str, Any]] = field(default_factory=list)
+    #: ``time`` or ``distance`` (:mod:`circles.measures`): what the plan's thresholds are in
+    measure: str = DEFAULT_MEASURE
 
 
 @dataclass
@@ -104,7 +107,7 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     step("communities")
     comm, notes, checks = load_communities(opts, region, crs_source)
     types = set(comm["type"])
-    graphs = {p: profile_graph(net, p) for p in {COMMUNITY_PROFILES.get(t, "walk") for t in types} | {"walk"}}
+    graphs = plan_graphs(net, types, opts.measure)
     step("facilities")
     fac, fnotes, fchecks = load_facilities(opts, region, catalog, crs_source)
     checks += fchecks
@@ -137,7 +140,28 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
         if estimate_note:
             notes.append(estimate_note)
     notes += fnotes + check_notes(checks)
-    return PlanData(region, net, graphs, catalog, comm, fac, pts, kind, notes, checks)
+    if opts.measure == "distance":
+        metres = " / ".join(f"{lv.walk_m:g}" for lv in catalog.level_table)
+        notes.append(
+            f"measure: network walking distance per level (GB 50180-2018: {metres} m); "
+            "rural communities are judged in minutes by bicycle"
+        )
+    return PlanData(region, net, graphs, catalog, comm, fac, pts, kind, notes, checks, opts.measure)
+
+
+def plan_graphs(net: StreetNetwork, community_types: Iterable[str], measure: str) -> dict[str, ProfileGraph]:
+    """The graphs a plan searches, by name: ``walk`` (always), each community type's profile and, under
+    the ``distance`` measure, the walk profile's 1 m/s twin ``walk_distance`` for walking communities."""
+    from .config import get_profile
+
+    names = {COMMUNITY_PROFILES.get(t, "walk") for t in community_types} | {"walk"}
+    graphs = {p: profile_graph(net, p) for p in names}
+    for t in set(community_types):
+        base = COMMUNITY_PROFILES.get(t, "walk")
+        name = search_profile(base, t, measure)
+        if name not in graphs:
+            graphs[name] = profile_graph(net, distance_profile(get_profile(base)))
+    return graphs
 
 
 def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None) -> PlanResult:
@@ -150,7 +174,7 @@ def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None
     types = comm["type"].to_numpy().astype(str)
     rp = ResidentPoints(ptxy, pcomm, data.points["weight"].to_numpy(dtype=float), types[pcomm])
     fp = facility_points(data)
-    engine = CoverageEngine(data.graphs, rp, max_snap_m=opts.max_snap_m)
+    engine = CoverageEngine(data.graphs, rp, max_snap_m=opts.max_snap_m, measure=data.measure)
     t1 = time.perf_counter()
     cov, times = coverage_table(
         engine, data.catalog, types, fp, categories=opts.categories, progress=progress
@@ -171,7 +195,7 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     ``result`` itself is not modified (readers may still hold it)."""
     import dataclasses
 
-    from .planning.coverage import coverage_rows
+    from .planning.coverage import catalog_level_walk_m, coverage_rows
 
     data = dataclasses.replace(result.data, facilities=facilities.reset_index(drop=True))
     fp = facility_points(data)
@@ -194,7 +218,15 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     for key in categories:
         t = result.engine.category_times(key, fp)
         times[key] = t
-        rows = coverage_rows(data.catalog.get(key), t, result.engine.points, types, fp)
+        rows = coverage_rows(
+            data.catalog.get(key),
+            t,
+            result.engine.points,
+            types,
+            fp,
+            measure=result.engine.measure,
+            level_walk_m=catalog_level_walk_m(data.catalog),
+        )
         cov = pd.concat([cov[cov["category"] != key], rows], ignore_index=True)
     order = {k: i for i, k in enumerate(data.catalog.keys())}
     cov = cov.sort_values(

@@ -1,5 +1,6 @@
-"""Structure of the coverage map's HTML (no browser): layers, legend, attribution, offline assets,
-GCJ-02 shift for 高德 tiles, size."""
+"""Structure of the coverage map's HTML (no browser): the one-category switcher, the map's data
+(coverage columns, areas, facilities), marker styles shared by markers and legend, the headline per
+category, legend, attribution, offline assets, GCJ-02 shift for 高德 tiles, size."""
 
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ def _overlay_names(page: str) -> list[str]:
     return [json.loads(s) for s in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block.group(1), re.M)]
 
 
+def _data(page: str) -> dict:
+    """The map's data (``#circles-data``)."""
+    m = re.search(r'<script type="application/json" id="circles-data">(.*?)</script>', page, re.S)
+    assert m, "no map data in the page"
+    return json.loads(m.group(1))
+
+
+def _cat(data: dict, key: str) -> dict:
+    return next(c for c in data["cats"] if c["key"] == key)
+
+
 def test_write_map_creates_parents_and_returns_path(full_html):
     page, path = full_html
     assert path.exists() and path.parent.name == "sub"
@@ -56,38 +68,37 @@ def test_write_map_creates_parents_and_returns_path(full_html):
     assert not list(path.parent.glob("*.tmp"))
 
 
-def test_every_category_and_level_is_a_layer(result, full_html):
-    from circles.outputs.webmap import DISTRICTS_LAYER, LEVELS_MIN, STREETS_LAYER, layer_names
+def test_one_category_switcher_not_checkboxes(result, full_html):
+    """Every planned category is a radio button (one checked: canteen); walking time too; the layer
+    control holds only the context layers, never a category's layers."""
+    from circles.outputs.webmap import DISTRICTS_LAYER, LEVELS_MIN, STREETS_LAYER
 
     page, _ = full_html
-    overlays = _overlay_names(page)
     planned = set(result.coverage["category"])
-    cats = [c for c in result.data.catalog.values() if c.key in planned]
-    assert len(overlays) == 5 * len(cats) + 2
-    assert overlays[-2:] == [STREETS_LAYER, DISTRICTS_LAYER]  # context, drawn underneath
-    for cat in cats:
-        names = layer_names(cat)
-        assert set(names) == {*(f"area_{lv}" for lv in LEVELS_MIN), "facilities", "communities"}
-        for name in names.values():
-            assert name in overlays, name
-            assert _htmlsafe(name) in page  # CJK written as UTF-8, not \\u escapes
-    assert overlays[0].startswith("社区食堂 Community canteen")  # the default view comes first
-    assert "社区10分钟覆盖率与缺口 community share and gaps (10 min)" in page
+    keys = [c.key for c in result.data.catalog.values() if c.key in planned]
+    radios = re.findall(r'<input type="radio" name="circles-cat" value="([^"]+)"( checked)?>', page)
+    assert [k for k, _ in radios] == keys  # catalog order
+    assert [k for k, checked in radios if checked] == ["canteen"]
+    mins = re.findall(r'<input type="radio" name="circles-min" value="(\d+)"( checked)?>', page)
+    assert [int(v) for v, _ in mins] == list(LEVELS_MIN) and [v for v, c in mins if c] == ["10"]
+    assert 'type="checkbox" name="circles' not in page
+    assert _overlay_names(page) == [STREETS_LAYER, DISTRICTS_LAYER]  # context only
+    data = _data(page)
+    assert data["cat"] == "canteen" and data["minutes"] == 10
+    assert [c["key"] for c in data["cats"]] == keys
+    for cat in data["cats"]:
+        assert set(cat["areas"]) == {str(lv) for lv in LEVELS_MIN}
+        assert set(cat["share"]) == set(cat["gap"]) == {str(lv) for lv in LEVELS_MIN}
+    # communities are drawn once (not once per category)
+    assert len(data["communities"]["features"]) == len(result.data.communities)
 
 
-def test_only_the_chosen_category_is_shown(result, full_html):
-    """Layers with show=False are created but not added: only canteen's are added on load."""
-    page, _ = full_html
-    block = re.search(r"overlays\s*:\s*\{(.*?)\}\s*,\s*\};", page, re.S).group(1)
-    var_of = dict(re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:\s*(\w+)\s*,', block, re.M))
-    shown = {json.loads(k) for k, v in var_of.items() if re.search(rf"\b{v}\.addTo\(", page)}
-    assert shown == {
-        "街道网络 Street network (OSM)",
-        "区界 District boundaries",  # offline orientation
-        "社区食堂 Community canteen · 10分钟步行范围 10-min walk area",
-        "社区食堂 Community canteen · 设施 facilities",
-        "社区食堂 Community canteen · 社区10分钟覆盖率与缺口 community share and gaps (10 min)",
-    }
+def test_layer_names_kept(result):
+    from circles.outputs.webmap import LEVELS_MIN, layer_names
+
+    names = layer_names(result.data.catalog.get("canteen"))
+    assert set(names) == {*(f"area_{lv}" for lv in LEVELS_MIN), "facilities", "communities"}
+    assert names["communities"].startswith("社区食堂 Community canteen")
 
 
 def test_legend_title_attribution_and_weighting(result, full_html):
@@ -99,14 +110,17 @@ def test_legend_title_attribution_and_weighting(result, full_html):
         "示例数据 SAMPLE",
         "not observed",
         "black outline = gap",
-        "图层 Layers",
+        "底图与参考图层 Base map and context",
+        "设施类别 Category",
+        "步行时间 Walking time",
+        "范围 Area",
         "© OpenStreetMap contributors",
         result.data.region.name_zh,
         "OpenStreetMap 2018",
     ):
         assert text in page, text
     assert result.data.weight_kind == "area"
-    assert "AREA-weighted" in page and "按面积加权 area-weighted" in page
+    assert "AREA-weighted" in page and "按面积加权 area-weighted" in page  # legend; tooltip (script)
     assert "addAttribution" in page
     assert re.search(r"L\.control\.scale\(", page)
     assert "L.control.layers(" in page and '"collapsed": false' in page
@@ -120,34 +134,105 @@ def test_answer_line_counts_canteen_gaps_within_10_minutes(result, canteen_html)
     assert lacking > 0
 
 
-def test_communities_coloured_by_10_minute_share_and_gaps_outlined(result, canteen_html):
-    from circles.outputs.webmap_style import GAP_OUTLINE, share_colour
+def test_coverage_columns_per_level_and_gaps(result, canteen_html):
+    """Per community and level: the share and the gap flag (share below target) the page shades and
+    outlines by; the share classes the script colours with are the Python ones."""
+    from circles.outputs.webmap import LEVELS_MIN
+    from circles.outputs.webmap_style import GAP_OUTLINE, SHARE_CLASSES
 
-    fc = _geojson_layers(canteen_html)
-    comm = next(f for f in fc if f["features"] and f["features"][0]["id"].startswith("c"))
+    data = _data(canteen_html)
+    cat = _cat(data, "canteen")
     cov = result.coverage[result.coverage["category"] == "canteen"].set_index("community_row")
-    assert len(comm["features"]) == len(result.data.communities)
-    for feat in comm["features"]:
-        row = cov.loc[int(feat["id"][1:])]
-        assert feat["properties"]["c"] == share_colour(row["share_10"])
-        assert feat["properties"]["g"] == int(row["share_10"] < row["target_share"] - 1e-9)
-    tip = comm["features"][0]["properties"]["tip"]
-    assert "covered within 10 min" in tip and "Nearest" in tip and "area-weighted" in tip
-    assert f'"color": "{GAP_OUTLINE}"' in canteen_html
+    n = len(result.data.communities)
+    assert len(cat["applies"]) == n
+    for lv in LEVELS_MIN:
+        for i in range(n):
+            row = cov.loc[i]
+            assert cat["applies"][i] == int(bool(row["applies"]))
+            if row["applies"]:
+                assert cat["share"][str(lv)][i] == pytest.approx(row[f"share_{lv}"], abs=1e-4)
+                assert cat["gap"][str(lv)][i] == int(row[f"share_{lv}"] < row["target_share"] - 1e-9)
+            else:
+                assert cat["gap"][str(lv)][i] == 0
+    assert data["style"]["shareClasses"] == [list(c) for c in SHARE_CLASSES]
+    assert data["style"]["gapOutline"] == GAP_OUTLINE
+    assert sum(cat["gap"]["10"]) > 0
+    # tooltips are built by the script from these columns
+    assert "covered within" in canteen_html and "Nearest" in canteen_html
 
 
-def test_sample_facilities_marked(result, canteen_html):
+def test_headline_follows_the_category_from_the_data(result, full_html):
+    """The headline the page shows for each category and level (built from the data by the same
+    template the script fills) counts that category's gaps in the coverage table."""
+    from circles.outputs.webmap import LEVELS_MIN
+    from circles.outputs.webmap_html import ANSWER_TEMPLATE, headline_html
+
+    page, _ = full_html
+    data = _data(page)
+    assert data["text"]["answer"] == ANSWER_TEMPLATE  # the script fills the same template
+    for cat in data["cats"]:
+        cov = result.coverage[result.coverage["category"] == cat["key"]]
+        for lv in LEVELS_MIN:
+            text = headline_html(cat, data["comm"], lv, data["weightKind"])
+            lacking = int((cov["applies"] & (cov[f"share_{lv}"] < cov["target_share"] - 1e-9)).sum())
+            m = re.search(r'<b class="big">(\d+) / (\d+)</b>', text)
+            assert m and (int(m.group(1)), int(m.group(2))) == (lacking, int(cov["applies"].sum()))
+            assert cat["zh"] in text and f"{lv}分钟步行内未达标" in text
+    res = data["comm"]["residents"]
+    assert any(v is not None for v in res)  # census estimate: resident numbers in the headline
+    assert "Residents of gap communities" in headline_html(_cat(data, "park"), data["comm"], 10, "area")
+
+
+def test_sample_facilities_marked(result, canteen_html, full_html):
     fac = result.data.facilities
     assert (fac.loc[fac["category"] == "canteen", "source"] == "sample").all()
-    popups = [
-        f["properties"]["popup"]
-        for fc in _geojson_layers(canteen_html)
-        for f in fc["features"]
-        if "popup" in f["properties"]
-    ]
-    assert len(popups) == int((fac["category"] == "canteen").sum())
+    feats = _cat(_data(canteen_html), "canteen")["facilities"]["features"]
+    assert len(feats) == int((fac["category"] == "canteen").sum())
+    assert {f["properties"]["s"] for f in feats} == {"sample"}
+    popups = [f["properties"]["popup"] for f in feats]
     assert all("示例数据 SAMPLE, not observed" in p and "社区食堂 / Community canteen" in p for p in popups)
-    assert '"dashArray": "3 2"' in canteen_html  # hollow dashed marker
+    park = _cat(_data(full_html[0]), "park")["facilities"]["features"]
+    assert park and {f["properties"]["s"] for f in park} == {"osm"}
+
+
+def test_marker_styles_are_the_legend(result, full_html):
+    """Markers and legend swatches come from one definition: the data's marker options are
+    ``marker_style`` and the legend's SVG circles carry the same fill, ring and dashes. Observed =
+    filled, SAMPLE = hollow with open dashes (butt caps), user and proposed distinct."""
+    from circles.outputs.webmap_style import MARKER_SOURCES, marker_style
+
+    page, _ = full_html
+    data = _data(page)
+    for cat in data["cats"]:
+        for src in MARKER_SOURCES:
+            assert cat["markers"][src] == json.loads(json.dumps(marker_style(src, cat["colour"])))
+    shown = _cat(data, "canteen")
+    legend = re.search(r'<div class="circles-legend" id="circles-legend">(.*?)</div></div>', page, re.S)
+    assert legend
+    for src in MARKER_SOURCES:
+        st = shown["markers"][src]
+        m = re.search(rf'<svg class="marker" data-src="{src}"[^>]*><circle ([^>]*)>', legend.group(0))
+        assert m, src
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', m.group(1)))
+        assert attrs["fill"] == st["fillColor"] and attrs["stroke"] == st["color"]
+        assert float(attrs["fill-opacity"]) == st["fillOpacity"]
+        assert float(attrs["stroke-width"]) == st["weight"] and float(attrs["r"]) == st["radius"]
+        assert attrs.get("stroke-dasharray") == (st["dashArray"] or None)
+        assert attrs["stroke-linecap"] == st["lineCap"]
+    osm, sample = marker_style("osm", "#123456"), marker_style("sample", "#123456")
+    user, proposed = marker_style("user", "#123456"), marker_style("proposed", "#123456")
+    assert (
+        osm["fill"] and osm["fillColor"] == "#123456" and osm["fillOpacity"] == 1.0 and not osm["dashArray"]
+    )
+    assert sample["fillColor"] == "#ffffff" and sample["color"] == "#123456" and sample["dashArray"]
+    assert sample["lineCap"] == "butt"  # round caps would close the dash gaps
+    gap_px = float(str(sample["dashArray"]).split()[1])
+    assert gap_px >= 3 and sample["radius"] >= 7  # gaps visible at every zoom (radius in px)
+    assert user["color"] == "#000000" and user["fillColor"] == "#123456"
+    assert proposed["fillColor"] not in ("#ffffff", "#123456") and proposed["dashArray"]
+    kinds = [tuple(sorted((k, str(v)) for k, v in d.items())) for d in (osm, sample, user, proposed)]
+    assert len(set(kinds)) == 4
+    assert "实心 = OSM 观测设施 filled = observed (OSM)" in page
 
 
 def test_offline_no_tiles_no_cdn(full_html):
@@ -164,7 +249,7 @@ def test_offline_no_tiles_no_cdn(full_html):
 def test_size_and_rounding(full_html):
     page, path = full_html
     assert path.stat().st_size < 10 * MB
-    coords = re.findall(r"\[(1\d\d\.\d+), (\d\d\.\d+)\]", page)
+    coords = re.findall(r"\[(1\d\d\.\d+), ?(\d\d\.\d+)\]", page)
     assert coords
     assert max(len(x.split(".")[1]) for x, _ in coords[:2000]) <= 6
 
@@ -184,15 +269,20 @@ def test_amap_tiles_shift_every_layer_to_gcj02(result, canteen_html, amap_html):
     lon, lat = float(f.geometry.x), float(f.geometry.y)
     glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
     assert 0.0015 < abs(glon - lon) + abs(glat - lat) < 0.006  # the GCJ-02 offset in Chengdu
-    wgs = json.dumps([round(lon, 6), round(lat, 6)])
-    gcj = json.dumps([round(glon, 6), round(glat, 6)])
+    wgs = json.dumps([round(lon, 6), round(lat, 6)], separators=(",", ":"))  # the data's compact JSON
+    gcj = json.dumps([round(glon, 6), round(glat, 6)], separators=(",", ":"))
     assert wgs in canteen_html and gcj not in canteen_html
     assert gcj in amap_html and wgs not in amap_html
     assert "autonavi.com" in amap_html and "GCJ-02" in amap_html
-    # every layer moved: communities and service areas too
-    plain, shifted = _geojson_layers(canteen_html), _geojson_layers(amap_html)
-    assert len(plain) == len(shifted)
-    for a, b in zip(plain, shifted):
+    # every layer moved: communities, service areas and facilities of every category
+    plain, shifted = _data(canteen_html), _data(amap_html)
+    pairs = [(plain["communities"], shifted["communities"])]
+    for a, b in zip(plain["cats"], shifted["cats"]):
+        pairs += [(a["facilities"], b["facilities"])] + [
+            (a["areas"][lv], b["areas"][lv]) for lv in a["areas"]
+        ]
+    for a, b in pairs:
+        assert len(a["features"]) == len(b["features"])
         for fa, fb in zip(a["features"], b["features"]):
             pa, pb = _first_xy(fa["geometry"]), _first_xy(fb["geometry"])
             ex, ey = wgs84_to_gcj02(pa[0], pa[1])
@@ -230,23 +320,17 @@ def test_several_categories_first_shown(result):
     from circles.outputs.webmap import render_map
 
     page = render_map(result, category=["park", "canteen"], minutes=15)
-    names = _overlay_names(page)
-    assert len(names) == 12 and names[0].startswith("公园绿地 Park")
-    assert "社区15分钟覆盖率与缺口" in page
+    data = _data(page)
+    assert data["cat"] == "park" and data["minutes"] == 15
+    assert sorted(c["key"] for c in data["cats"]) == ["canteen", "park"]
+    radios = re.findall(r'name="circles-cat" value="([^"]+)"( checked)?>', page)
+    assert [k for k, c in radios if c] == ["park"] and len(radios) == 2
+    assert re.search(r'name="circles-min" value="15" checked', page)
+    assert "公园绿地 Park" in re.search(r'id="circles-answer">(.*?)</div>', page).group(1)
+    assert "15分钟步行内未达标" in page
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def _htmlsafe(text: str) -> str:
-    """``text`` as Jinja's ``tojson`` writes it inside a script (after the UTF-8 pass)."""
-    for ch, esc in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
-        text = text.replace(ch, esc)
-    return text
-
-
-def _geojson_layers(page: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(r"_add\((\{.*?\})\);\n", page)]
-
-
 def _first_xy(geom: dict) -> tuple[float, float]:
     c = np.asarray(geom["coordinates"] if geom["type"] == "Point" else _first_ring(geom), dtype=float)
     return float(c.reshape(-1, 2)[0, 0]), float(c.reshape(-1, 2)[0, 1])

@@ -56,6 +56,11 @@ ERROR_HOOK = """<script>
     else { note("error: " + e.message + " at " + e.filename + ":" + e.lineno); }
   }, true);
   window.addEventListener("unhandledrejection", function (e) { note("unhandled rejection: " + e.reason); });
+  window.addEventListener("load", function () {
+    var outside = performance.getEntriesByType("resource").map(function (r) { return r.name; })
+      .filter(function (u) { return !/^(data|file|blob):/.test(u); });
+    root.setAttribute("data-outside-requests", JSON.stringify(outside));
+  });
   var ce = console.error;
   console.error = function () {
     note("console.error: " + Array.prototype.join.call(arguments, " "));
@@ -79,8 +84,11 @@ def instrument(page: Path, out: Path) -> Path:
     return out
 
 
-def run_chromium(page: Path, *args: str, window=WINDOW, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run headless Chromium on ``page`` with a fresh profile; ``args`` add the mode flags."""
+def run_chromium(
+    page: Path, *args: str, window=WINDOW, timeout: float = 120, fragment: str = ""
+) -> subprocess.CompletedProcess:
+    """Run headless Chromium on ``page`` (``#fragment`` appended: the map's state) with a fresh
+    profile; ``args`` add the mode flags."""
     with tempfile.TemporaryDirectory(prefix="circles-chromium-") as profile:
         cmd = [
             CHROMIUM,
@@ -89,7 +97,7 @@ def run_chromium(page: Path, *args: str, window=WINDOW, timeout: float = 120) ->
             f"--window-size={window[0]},{window[1]}",
             "--virtual-time-budget=5000",
             *args,
-            page.resolve().as_uri(),
+            page.resolve().as_uri() + (f"#{fragment}" if fragment else ""),
         ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -195,18 +203,53 @@ def rendered(map_page) -> tuple[str, str]:
     return proc.stdout, proc.stderr
 
 
-def test_no_javascript_errors(rendered):
-    dom, log = rendered
+def dump(page: Path, fragment: str = "") -> tuple[str, str]:
+    """DOM and log of the instrumented ``page`` opened at ``#fragment``."""
+    inst = instrument(page, page.with_name(f"instrumented-{abs(hash(fragment))}.html"))
+    proc = run_chromium(inst, "--dump-dom", fragment=fragment)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, proc.stderr
+
+
+def js_errors(dom: str) -> list[str]:
     m = re.search(r'<html[^>]*\sdata-js-errors="([^"]*)"', dom)
     assert m, "error hook did not run"
-    errors = json.loads(html.unescape(m.group(1)))
-    assert errors == [], errors
+    return json.loads(html.unescape(m.group(1)))
+
+
+def headline(dom: str) -> tuple[int, int]:
+    m = re.search(r'id="circles-answer">.*?<b class="big">(\d+) / (\d+)</b>', dom, re.S)
+    assert m, "no headline"
+    return int(m.group(1)), int(m.group(2))
+
+
+def marker_paths(dom: str) -> list[dict[str, str]]:
+    """Attributes of the facility markers Leaflet drew (SVG paths of class circles-marker)."""
+    return [
+        dict(re.findall(r'([\w-]+)="([^"]*)"', m))
+        for m in re.findall(r"<path\b([^>]*circles-marker[^>]*)>", dom)
+    ]
+
+
+def expected_gaps(result, key: str, minutes: int, rows=None) -> tuple[int, int]:
+    cov = result.coverage[result.coverage["category"] == key]
+    if rows is not None:
+        cov = cov[cov["community_row"].isin(rows)]
+    lacking = cov["applies"] & (cov[f"share_{minutes}"] < cov["target_share"] - 1e-9)
+    return int(lacking.sum()), int(cov["applies"].sum())
+
+
+def test_no_javascript_errors_and_no_outside_request(rendered):
+    dom, log = rendered
+    assert js_errors(dom) == []
     assert console_errors(log) == []
     assert re.search(r'<html[^>]*\sdata-js-done="1"', dom), "the page's scripts did not all run"
     assert re.search(r'<html[^>]*\sdata-circles-map="ready"', dom), "the map's last script did not run"
+    m = re.search(r'<html[^>]*\sdata-outside-requests="([^"]*)"', dom)
+    assert m and json.loads(html.unescape(m.group(1))) == []
 
 
-def test_leaflet_initialised_and_draws_vectors(result, rendered):
+def test_leaflet_initialised_and_draws_one_category(result, rendered):
     dom, _ = rendered
     assert has_class(dom, "leaflet-container")
     assert has_class(dom, "leaflet-map-pane")
@@ -215,31 +258,65 @@ def test_leaflet_initialised_and_draws_vectors(result, rendered):
     n_markers = int((result.data.facilities["category"] == "canteen").sum())
     # every community polygon, the 10-minute area and the canteen markers are SVG paths
     assert n_paths >= len(result.data.communities) + 1 + n_markers, n_paths
+    assert len(marker_paths(dom)) == n_markers  # only the shown category's facilities
     assert has_class(dom, "leaflet-control-scale")
     assert "© OpenStreetMap contributors" in html.unescape(re.sub(r"<[^>]+>", "", dom))
+    assert headline(dom) == expected_gaps(result, "canteen", 10)
 
 
-def test_layer_control_lists_the_layers(result, rendered):
-    from circles.outputs.webmap import DISTRICTS_LAYER, STREETS_LAYER, layer_names
+def test_layer_control_holds_only_context_layers(rendered):
+    from circles.outputs.webmap import DISTRICTS_LAYER, STREETS_LAYER
 
     dom, _ = rendered
     assert has_class(dom, "leaflet-control-layers")
     p = _Layers()
     p.feed(dom)
     assert p.control_in_side, "layer control not moved into the side panel"
-    labels = overlay_labels(dom)
-    planned = set(result.coverage["category"])
-    expected = [n for c in result.data.catalog.values() if c.key in planned for n in layer_names(c).values()]
-    assert sorted(t for t, _ in labels) == sorted(expected + [STREETS_LAYER, DISTRICTS_LAYER])
-    checked = {t for t, c in labels if c}
-    canteen = layer_names(result.data.catalog.get("canteen"))
-    assert checked == {
-        canteen["area_10"],
-        canteen["facilities"],
-        canteen["communities"],
-        STREETS_LAYER,
-        DISTRICTS_LAYER,
-    }
+    assert overlay_labels(dom) == [(STREETS_LAYER, True), (DISTRICTS_LAYER, True)]
+
+
+def test_switching_category_and_time_redraws_and_updates_headline(result, map_page):
+    """Opening at #cat=park&min=15 (what the radio buttons set): park's markers only, its headline
+    (no canteen figures left), legend swatches in park's colour."""
+    dom, log = dump(map_page, "cat=park&min=15")
+    assert js_errors(dom) == [] and console_errors(log) == []
+    assert re.search(r'data-circles-cat="park"', dom) and re.search(r'data-circles-min="15"', dom)
+    assert headline(dom) == expected_gaps(result, "park", 15)
+    answer = re.search(r'id="circles-answer">(.*?)</div>', dom, re.S).group(1)
+    assert "公园绿地 Park" in answer and "社区食堂" not in answer and "15分钟步行内未达标" in answer
+    n_park = int((result.data.facilities["category"] == "park").sum())
+    assert len(marker_paths(dom)) == n_park
+    assert re.search(r'<input type="radio" name="circles-cat" value="park"[^>]*>', dom)
+
+
+def test_markers_drawn_as_the_legend_says(result, map_page):
+    """Each marker path Leaflet drew has the fill, ring and dashes of the legend swatch of its kind."""
+    for fragment, kind in (("cat=canteen", "sample"), ("cat=park", "osm")):
+        dom, _ = dump(map_page, fragment)
+        paths = marker_paths(dom)
+        assert paths and all(f"circles-marker-{kind}" in p["class"] for p in paths)
+        legend = re.search(rf'<svg class="marker" data-src="{kind}"[^>]*><circle ([^>]*)>', dom)
+        assert legend, kind
+        swatch = dict(re.findall(r'([\w-]+)="([^"]*)"', legend.group(1)))
+        for attr in ("stroke", "stroke-width", "fill", "fill-opacity", "stroke-linecap"):
+            assert {p[attr] for p in paths} == {swatch[attr]}, (kind, attr)
+        assert {p.get("stroke-dasharray") for p in paths} == {swatch.get("stroke-dasharray")}
+        if kind == "sample":
+            assert swatch["fill"] == "#ffffff" and swatch["stroke-dasharray"]
+        else:
+            assert swatch["fill"] != "#ffffff" and float(swatch["fill-opacity"]) == 1.0
+
+
+def test_district_filter(result, map_page):
+    district = "成华区"
+    rows = result.data.communities.reset_index(drop=True).index[
+        result.data.communities["district"].to_numpy() == district
+    ]
+    assert len(rows)
+    dom, _ = dump(map_page, f"cat=canteen&min=10&district={district}")
+    assert headline(dom) == expected_gaps(result, "canteen", 10, set(rows))
+    assert district in re.search(r'id="circles-answer">(.*?)</div>', dom, re.S).group(1)
+    assert re.search(r'<table class="groups">', dom)
 
 
 def test_screenshot_written(map_page, tmp_path):

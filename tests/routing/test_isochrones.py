@@ -173,3 +173,37 @@ def test_feature_collection_of_a_multipolygon_with_holes(walk):
     assert all(len(poly) > 1 for poly in geom["coordinates"])  # exterior and holes
     back = shapely.transform(shape(geom), lambda xy: net.project(xy[:, 0], xy[:, 1]))
     assert back.symmetric_difference(area.polygon).area < 1e-3 * area.area_m2
+
+
+def test_the_feature_collection_text_is_what_json_dumps_writes(grid_graph):
+    from circles.routing.isochrones import Isochrone, feature_collection_text
+
+    snaps = [
+        grid_graph.snap(grid_graph.net.node_xy[[220]]),
+        grid_graph.snap(grid_graph.net.node_xy[[0, 440]]),
+    ]
+    for snap in snaps:  # one polygon, and two apart (a MultiPolygon at 5 minutes)
+        isos = isochrones(grid_graph, snap, [2, 5, 30]) + [Isochrone(1.0, "walk", shapely.Polygon(), 0.0)]
+        want = to_feature_collection(isos, grid_graph, lon=104.0, lat=-0.5, note="社区")
+        text = feature_collection_text(isos, grid_graph, lon=104.0, lat=-0.5, note="社区")
+        assert text == json.dumps(want, separators=(",", ":"), ensure_ascii=False)
+    assert any(f["geometry"]["type"] == "MultiPolygon" for f in json.loads(text)["features"])
+
+
+@pytest.mark.parametrize(
+    "value", [104.0657, -0.5, 0.0, -0.0, -1e-9, 30.00000004, 179.99999996, -73.9857123, 1e-7, 12.34500005]
+)
+def test_coordinates_are_written_as_python_writes_them_rounded(value):
+    from circles.routing import kernels
+
+    lon = np.array([value, value])
+    lat = np.array([-value, 0.25])
+    data, starts = kernels.rings_text(lon, lat, np.array([0, 2]), np.array([0, 1]), 7)
+    text = data.tobytes().decode()
+    # what geojson_polygons writes: numpy's rounding, then json.dumps of the floats
+    want = json.dumps([np.round(np.column_stack([lon, lat]), 7).tolist()], separators=(",", ":"))
+    if 0 < abs(np.round(value, 7)) < 1e-4:  # repr switches to exponents; both are JSON numbers
+        assert json.loads(text) == json.loads(want)
+    else:
+        assert text == want
+    assert starts.tolist() == [0, len(text)]

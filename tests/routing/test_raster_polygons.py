@@ -303,3 +303,54 @@ def test_a_network_with_its_index_pickles(grid_graph):
     index = polygon_index(grid_graph, buffer_m=50.0)
     copy = pickle.loads(pickle.dumps(index))
     assert copy.pool_rows == index.pool_rows and copy.lock is not index.lock
+
+
+# ------------------------------------------------------------------------------ compiled loops (numba)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_compiled_search_gives_scipys_times(chengdu_net, reverse):
+    g = profile_graph(chengdu_net, "walk")
+    rng = np.random.default_rng(3)
+    lo, hi = chengdu_net.node_xy.min(axis=0), chengdu_net.node_xy.max(axis=0)
+    for n_sources in (1, 1, 1, 25):
+        snap = g.snap(rng.uniform(lo, hi, (n_sources, 2)), strict=False)
+        want = g.search(snap, cutoff_s=900.0, reverse=reverse)
+        got = g.search_within(snap, 900.0, reverse=reverse)
+        assert np.array_equal(got.time_s, want.time_s)  # bit for bit
+        assert np.array_equal(got.reached, want.reached)
+        reached = np.isfinite(want.time_s)
+        assert np.array_equal(got.origin >= 0, reached)
+
+
+def test_looking_fields_up_by_point_gives_the_same_polygons_as_writing_them(chengdu_net, monkeypatch):
+    from circles.routing import raster_polygons
+
+    g = profile_graph(chengdu_net, "walk")
+    rng = np.random.default_rng(8)
+    lo, hi = chengdu_net.node_xy.min(axis=0), chengdu_net.node_xy.max(axis=0)
+    cases = [g.snap(rng.uniform(lo, hi, (1, 2)), strict=False) for _ in range(4)]
+    cases.append(g.snap(rng.uniform(lo, hi, (30, 2)), strict=False))
+    monkeypatch.setattr(raster_polygons, "GATHER_ROWS_PER_POINT", 1e9)  # always write
+    written = [service_areas(g, snap, [5, 10, 15]) for snap in cases]
+    monkeypatch.setattr(raster_polygons, "GATHER_ROWS_PER_POINT", 0)  # always look up
+    assert polygon_index(g, buffer_m=50.0).by_point is not None
+    for snap, want in zip(cases, written):
+        got = service_areas(g, snap, [5, 10, 15])
+        for a, b in zip(got, want):
+            assert shapely.to_wkb(a.polygon) == shapely.to_wkb(b.polygon)  # the same vertices
+            assert a.street_m == b.street_m
+
+
+def test_the_compiled_ring_cleaning_matches_the_numpy_one():
+    from circles.routing import kernels
+    from circles.routing.raster_polygons import drop_collinear, drop_repeated
+
+    rng = np.random.default_rng(1)
+    square = [(0, 0), (5, 0), (10, 0), (10, 0), (10, 10), (10.005, 15), (10, 20), (0, 20), (0, 0)]
+    tiny = [(0, 0), (1, 0), (1, 0), (0, 1), (0, 0)]
+    noisy = np.vstack([rng.normal(0, 1, (30, 2)).cumsum(axis=0)] * 1)
+    noisy = np.vstack([noisy, noisy[:1]])
+    points = np.vstack([np.array(square, float), np.array(tiny, float), noisy])
+    ring_off = np.array([0, len(square), len(square) + len(tiny), len(points)])
+    want = drop_collinear(*drop_repeated(points, ring_off), 0.01)
+    got = kernels.clean_rings(points, ring_off, 0.01)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

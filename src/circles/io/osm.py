@@ -7,14 +7,15 @@ decided in :mod:`circles.routing.network`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataFileError
 
-__all__ = ["OSM_SUFFIXES", "OsmWays", "check_osm_file", "read_highway_ways"]
+__all__ = ["OSM_SUFFIXES", "SIGNAL_TAGS", "OsmWays", "check_osm_file", "is_signal", "read_highway_ways"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ class OsmWays:
 
     ``tags[i]`` belongs to way ``way_ids[i]``; its nodes are
     ``node_ids[offsets[i]:offsets[i+1]]`` at ``lon``/``lat`` (degrees, EPSG:4326).
+    ``signal_node_ids`` are the OSM ids of nodes tagged ``highway=traffic_signals`` or
+    ``crossing=traffic_signals`` (for optional crossing delays).
     """
 
     way_ids: np.ndarray
@@ -37,6 +40,16 @@ class OsmWays:
     lon: np.ndarray
     lat: np.ndarray
     source: str = ""
+    signal_node_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+#: Node tags that mark a signalised crossing.
+SIGNAL_TAGS = (("highway", "traffic_signals"), ("crossing", "traffic_signals"))
+
+
+def is_signal(tags: Any) -> bool:
+    """Whether OSM tags (a dict or an osmium tag list) mark traffic signals (:data:`SIGNAL_TAGS`)."""
+    return any(tags.get(k) == v for k, v in SIGNAL_TAGS)
 
 
 def check_osm_file(path: str | Path) -> Path:
@@ -68,9 +81,14 @@ def read_highway_ways(path: str | Path) -> OsmWays:
     node_ids: list[int] = []
     lons: list[float] = []
     lats: list[float] = []
+    signals: list[int] = []
     try:
         fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         for obj in fp:
+            if isinstance(obj, osmium.osm.Node):
+                if len(obj.tags) and is_signal(obj.tags):
+                    signals.append(obj.id)
+                continue
             if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
                 continue
             way_tags = dict(obj.tags)
@@ -104,4 +122,5 @@ def read_highway_ways(path: str | Path) -> OsmWays:
         lon=np.asarray(lons, dtype=np.float64),
         lat=np.asarray(lats, dtype=np.float64),
         source=str(path),
+        signal_node_ids=np.asarray(signals, dtype=np.int64),
     )

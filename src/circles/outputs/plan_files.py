@@ -21,6 +21,7 @@ from .tables import (
     ROLLUP_COLUMNS,
     Column,
     Sheet,
+    columns_for,
     readme_lines,
     write_csv,
     write_xlsx,
@@ -29,7 +30,7 @@ from .tables import (
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import PlanResult
 
-__all__ = ["coverage_layer", "gaps_layer", "write_outputs"]
+__all__ = ["coverage_layer", "gaps_layer", "level_walk_m", "measure_note", "write_outputs"]
 
 
 #: The files ``circles plan --out DIR`` writes (and ``map.html`` beside them).
@@ -45,9 +46,33 @@ PLAN_FILE_NAMES = (
 )
 
 
+def level_walk_m(result: PlanResult) -> dict[int, float] | None:
+    """``{level minutes: metres}`` of a distance plan (its level shares are judged at these); None for a
+    time plan."""
+    if result.data.measure != "distance":
+        return None
+    return {lv.minutes: float(lv.walk_m) for lv in result.data.catalog.level_table}
+
+
+def measure_note(result: PlanResult) -> str:
+    """One bilingual line for map legends: what the 5/10/15 levels are judged by, e.g. '度量 Measure:
+    步行距离 network walking distance — 5/10/15分钟层级 levels = 300/500/1000 m (GB 50180-2018); 乡村
+    rural: 骑行分钟 minutes by bicycle'."""
+    levels = result.data.catalog.level_table
+    names = "/".join(str(lv.minutes) for lv in levels) or "5/10/15"
+    if result.data.measure != "distance":
+        return f"度量 Measure: 时间 time — {names} 分钟 minutes at the travel profile's speed"
+    metres = "/".join(f"{lv.walk_m:g}" for lv in levels)
+    return (
+        f"度量 Measure: 步行距离 network walking distance — {names}分钟层级 levels = {metres} m "
+        "(GB 50180-2018); 乡村 rural: 骑行分钟 minutes by bicycle"
+    )
+
+
 def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
     """Communities (EPSG:4326) with one column group per category: ``<key>_share`` (covered share at
-    its threshold), ``<key>_min`` (weighted-median minutes to the nearest), ``<key>_nearest`` (name)."""
+    its threshold), ``<key>_min`` (weighted-median minutes to the nearest), ``<key>_nearest`` (name).
+    The ``measure`` property says which measure judged the shares (thresholds: coverage.csv)."""
     comm = result.data.communities
     cols = ["community_id", "name", "type", "district", "area_m2", "households", "population", "residents"]
     out = comm[[c for c in cols if c in comm] + ["geometry"]].copy()
@@ -64,6 +89,7 @@ def coverage_layer(result: PlanResult) -> gpd.GeoDataFrame:
     else:
         out["n_gaps"] = 0
     out["weight_kind"] = result.data.weight_kind
+    out["measure"] = result.data.measure
     return out
 
 
@@ -76,6 +102,8 @@ def gaps_layer(result: PlanResult) -> gpd.GeoDataFrame:
     g["reachable"] = ~np.isinf(times.to_numpy(dtype=float))
     for col in ("nearest_time_min", "nearest_walk_m"):
         g[col] = pd.to_numeric(g[col], errors="coerce").replace([np.inf, -np.inf], np.nan)
+    empty = [c for c in ("threshold_min", "threshold_m") if c in g and len(g) and g[c].isna().all()]
+    g = g.drop(columns=empty)
     return gpd.GeoDataFrame(g, geometry=geom.reindex(g["community_id"]).to_numpy(), crs=WGS84)
 
 
@@ -90,14 +118,17 @@ def write_outputs(result: PlanResult, out_dir: Path) -> dict[str, Path]:
     members = {"attribution": OSM_ATTRIBUTION}
     write_geojson(coverage_layer(result).to_crs(WGS84), paths["coverage.geojson"], members)
     long = coverage_long(result)
-    write_csv(long, COVERAGE_COLUMNS, paths["coverage.csv"])
+    level_m = level_walk_m(result)
+    coverage_columns = columns_for(long, COVERAGE_COLUMNS, level_m)
+    write_csv(long, coverage_columns, paths["coverage.csv"])
     gaps = gaps_long(result)
-    write_csv(gaps, GAP_COLUMNS, paths["gaps.csv"])
+    gap_columns = columns_for(gaps, GAP_COLUMNS)
+    write_csv(gaps, gap_columns, paths["gaps.csv"])
     readme = readme_lines(workbook_meta(result))
     write_xlsx(
-        [Sheet("缺失清单 gaps", gaps, GAP_COLUMNS), *rollup_sheets(result)], readme, paths["gaps.xlsx"]
+        [Sheet("缺失清单 gaps", gaps, gap_columns), *rollup_sheets(result)], readme, paths["gaps.xlsx"]
     )
-    write_xlsx([Sheet("覆盖 coverage", long, COVERAGE_COLUMNS)], readme, paths["coverage.xlsx"])
+    write_xlsx([Sheet("覆盖 coverage", long, coverage_columns)], readme, paths["coverage.xlsx"])
     write_geojson(gaps_layer(result).to_crs(WGS84), paths["gaps.geojson"], members)
     write_geojson(result.data.facilities.to_crs(WGS84), paths["facilities.geojson"], members)
     atomic_write_text(
@@ -141,6 +172,7 @@ def workbook_meta(result: PlanResult) -> dict[str, Any]:
         "region": f"{s.get('region_name', '')} ({s.get('region', '')})",
         "generated_at": s.get("generated_at", ""),
         "weighting": s.get("weighting", ""),
+        "measure": s.get("measure_label", ""),
         "sources": [str(s.get("data_source", ""))],
         "sample_note": (
             f"{sample} facilities are SAMPLE data (source: sample, names marked （示例）), not observed"

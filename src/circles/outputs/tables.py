@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,8 @@ GAP_COLUMNS: tuple[Column, ...] = (
     Column("category_zh", "category_zh", "类别名称", "category (Chinese)"),
     Column("level_min", "level_min", "生活圈层级(分钟)", "circle level (min)", "int"),
     Column("threshold_min", "threshold_min", "时间阈值(分钟)", "threshold (min)", "minutes"),
+    Column("threshold_m", "threshold_m", "距离阈值(m)", "threshold (m, network walking distance)", "metres"),
+    Column("measure", "measure", "度量", "measure (time: minutes / distance: metres)"),
     Column("profile", "profile", "出行方式", "travel profile"),
     Column("covered_share", "covered_share_pct", "覆盖比例(%)", "covered share (%)", "share"),
     Column("target_share", "target_share_pct", "目标比例(%)", "target share (%)", "share"),
@@ -117,6 +120,8 @@ COVERAGE_COLUMNS: tuple[Column, ...] = (
     Column("category", "category", "设施类别", "category"),
     Column("level_min", "level_min", "生活圈层级(分钟)", "circle level (min)", "int"),
     Column("threshold_min", "threshold_min", "时间阈值(分钟)", "threshold (min)", "minutes"),
+    Column("threshold_m", "threshold_m", "距离阈值(m)", "threshold (m, network walking distance)", "metres"),
+    Column("measure", "measure", "度量", "measure (time: minutes / distance: metres)"),
     Column("profile", "profile", "出行方式", "travel profile"),
     Column("applies", "applies", "适用", "applies", "bool"),
     Column("total_weight", "total_weight", "总量(人或m²)", "total (persons or m², see weighting)", "metres"),
@@ -148,6 +153,35 @@ ROLLUP_COLUMNS: tuple[Column, ...] = (
     Column("covered_share", "covered_share_pct", "覆盖比例(%)", "covered share (%)", "share"),
     Column("worst_members", "worst_members", "覆盖最差小区", "worst members (covered share)"),
 )
+
+
+_LEVEL_SHARE = re.compile(r"share_(\d+)")
+
+
+def columns_for(
+    frame: pd.DataFrame, columns: Sequence[Column], level_walk_m: Mapping[int, float] | None = None
+) -> tuple[Column, ...]:
+    """``columns`` as a table of ``frame`` shows them: a threshold column that is empty in every row of a
+    non-empty table left out (``threshold_m`` in a time plan, ``threshold_min`` in a distance plan without
+    rural communities); with ``level_walk_m`` (a distance plan: level minutes -> metres) the level shares
+    named by their metres (``share_300m_pct``; rural rows: the level's minutes by bicycle)."""
+    out = []
+    for c in columns:
+        if c.source in ("threshold_min", "threshold_m") and len(frame) and c.source in frame:
+            if pd.to_numeric(frame[c.source], errors="coerce").isna().all():
+                continue
+        m = _LEVEL_SHARE.fullmatch(c.source)
+        if m and level_walk_m and int(m.group(1)) in level_walk_m:
+            lv, metres = int(m.group(1)), float(level_walk_m[int(m.group(1))])
+            c = Column(
+                c.source,
+                f"share_{metres:g}m_pct",
+                f"{metres:g}米内覆盖(%)",
+                f"covered within {metres:g} m (%; rural: {lv} min by bicycle)",
+                "share",
+            )
+        out.append(c)
+    return tuple(out)
 
 
 def neutralise(text: str) -> str:
@@ -261,6 +295,7 @@ def readme_lines(meta: Mapping[str, Any]) -> list[str]:
         f"generated 生成时间: {meta.get('generated_at', '')}",
         "",
         f"weighting 权重: {meta.get('weighting', '')}",
+        *([f"measure 度量: {meta['measure']}"] if meta.get("measure") else []),
         "shares are percent of residents (or of residential area where no population is known) 覆盖比例为人口"
         "(无人口数据时为居住用地面积)百分比",
         f"'{UNREACHABLE}': no facility of the category can be reached on the street network 路网上无法到达",

@@ -1,34 +1,46 @@
 """Coverage maps for urban planners: one self-contained HTML page (folium/Leaflet) per region.
 
-What the page shows, per facility category (or just the chosen ones):
+The page shows ONE facility category and ONE walking time (5, 10 or 15 minutes) at a time, chosen
+with radio buttons in the side panel (not a list of checkboxes: two categories' shares never stack):
 
-* the area within 5, 10 and 15 minutes on foot of the category's facilities (one overlay per level);
-* the facilities as circle markers with a popup (name, category, source; SAMPLE data marked as such);
+* the category's service area within the chosen time (the street network's reach);
+* its facilities as circle markers with a popup: filled = observed in OSM, hollow dashed = SAMPLE
+  data, black ring = user-supplied, yellow = proposed; the legend's swatches are drawn from the
+  same style definitions (:func:`~.webmap_style.marker_style`), so they cannot diverge;
 * the communities shaded by the share of their residents (or residential area) that reach the
-  category within ``minutes`` (default 10), with the gap communities (share below the category's
-  target share) outlined; tooltips give name, residents or the area weighting, shares at 5/10/15
-  minutes, the nearest facility and the time to it.
+  category within the chosen time, the gaps (share below target) outlined black; tooltips give
+  name, district, residents (counted or census estimate), shares at 5/10/15 minutes and the nearest
+  facility.
 
-Only one category (``category``, else ``canteen``, else the first focus category) is switched on
-when the page opens; the others are listed, unchecked, in the layer control. A side panel holds the
-title (region, data year), a one-line answer for the shown category ("n of N communities lack it
-within 10 minutes"), the legend, the layer control and the notes (weighting, sample data).
+The headline ("n of N communities lack it within 10 minutes", share covered, residents of the gap
+communities) follows the chosen category, time and area; a district (区) / 街道 filter dims the other
+communities and a table gives the figures per district. The state is kept in the address
+(``#cat=park&min=15&district=成华区``) so a view can be shared.
 
-The page works offline: Leaflet 1.9.4 (``circles/static/leaflet``, BSD-2-Clause) is inlined, no CDN
-is referenced, and without ``tiles`` no tile layer is drawn at all (the vector layers on a plain
-background). With ``tiles='amap'`` (高德, GCJ-02) every vector layer is shifted from WGS84 to
-GCJ-02 before it is drawn, so it sits on the base map instead of ~300 m off.
+Print layout: printing (or ``#print=a4`` / ``#print=a3`` in the address, which
+:mod:`.print_render` uses for ``circles map --pdf``/``--png``) hides the side panel, the zoom and
+layer controls, and frames the map with a title, legend, north arrow, scale, data sources,
+sample-data note and date on an A4/A3 landscape page.
 
-The pieces: :mod:`.webmap_layers` (the folium overlays), :mod:`.webmap_html` (side panel, legend,
-stylesheet, inlined Leaflet), :mod:`.webmap_style` (colours, labels), :mod:`.webmap_tiles` (base maps).
+The page works offline: Leaflet 1.9.4 (``circles/static/leaflet``, BSD-2-Clause) and the page's own
+script and stylesheet (``static/circles_map.js``, ``.css``) are inlined, no CDN is referenced, and
+without ``tiles`` no tile layer is drawn at all (the street network stands in for a base map). With
+``tiles='amap'`` (高德, GCJ-02) every vector layer is shifted from WGS84 to GCJ-02 before it is drawn,
+so it sits on the base map instead of ~300 m off.
+
+The pieces: :mod:`.webmap_layers` (the map's data: communities, coverage columns, areas,
+facilities; the folium context overlays), :mod:`.webmap_html` (side panel, legend, headline, print
+frame, inlined assets), :mod:`.webmap_style` (colours, marker styles, labels), :mod:`.webmap_tiles`
+(base maps).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import folium
 import numpy as np
@@ -39,28 +51,45 @@ from ..catalog import LEVELS_MIN
 from ..errors import InputError
 from ..io.coords import wgs84_to_gcj02
 from .layers import service_area_layer
-from .webmap_html import CSS_TEMPLATE, AfterLayers, leaflet_assets, sidebar_html, unescape_non_ascii
+from .webmap_html import (
+    HEADLINE_TEXT,
+    AfterLayers,
+    data_script,
+    leaflet_assets,
+    page_assets,
+    print_frame_html,
+    sidebar_html,
+    unescape_non_ascii,
+)
 from .webmap_layers import (
     DISTRICTS_LAYER,
     STREETS_LAYER,
     Projector,
-    area_layer,
+    area_features,
+    community_features,
     community_geometries,
-    community_layer,
+    community_info,
+    coverage_columns,
     district_layer,
-    facility_layer,
+    facility_features,
     projector,
     street_layer,
 )
 from .webmap_style import (
+    GAP_OUTLINE,
+    LEVEL_COLOURS,
+    MARKER_SOURCES,
+    NA_COLOUR,
+    OK_OUTLINE,
     OSM_ATTRIBUTION_HTML,
     PANE_AREAS,
     PANE_COMMUNITIES,
     PANE_CONTEXT,
     PANE_FACILITIES,
-    SIDEBAR_W,
+    SHARE_CLASSES,
     category_colour,
     esc,
+    marker_style,
 )
 from .webmap_tiles import TILES, TileSpec, resolve_tiles
 
@@ -78,6 +107,7 @@ __all__ = [
     "TileSpec",
     "build_map",
     "layer_names",
+    "map_data",
     "render_map",
     "resolve_tiles",
     "write_map",
@@ -144,12 +174,13 @@ def build_map(
 ) -> folium.Map:
     """The coverage map of a plan as a :class:`folium.Map`.
 
-    ``category``: one key or a list of keys (the first is shown when the map opens); ``None`` draws
+    ``category``: one key or a list of keys (the first is shown when the map opens); ``None`` offers
     every planned category and shows ``canteen`` (else the first focus category). Unknown keys raise
     :class:`~circles.errors.UnknownCategoryError`. ``tiles``: ``None`` (no tile layer; works
     offline), ``'osm'``, ``'amap'`` (高德, GCJ-02: all vector layers are shifted to GCJ-02) or a URL
     template (then ``tiles_attr`` is required and ``tiles_crs`` says 'wgs84' or 'gcj02').
-    ``minutes`` (5, 10 or 15) is the level whose covered share shades the communities.
+    ``minutes`` (5, 10 or 15) is the level whose covered share shades the communities when the map
+    opens; the page switches category and level itself (from the data in ``#circles-data``).
     """
     if minutes not in LEVELS_MIN:
         raise InputError(f"minutes must be one of {', '.join(map(str, LEVELS_MIN))}, not {minutes!r}")
@@ -169,24 +200,70 @@ def build_map(
         prefer_canvas=False,
         font_size="13px",
     )
-    _add_page(m, result, cats, minutes, tile)
+    data = map_data(result, cats, minutes, project)
+    data["bounds"] = [[by0, bx0], [by1, bx1]]  # the view on opening, unless the address sets one
+    _add_page(m, result, data, tile)
     if tile is not None:
         _tile_layer(tile).add_to(m)
     for pane, z, events in _PANES:
         folium.map.CustomPane(pane, z_index=z, pointer_events=events).add_to(m)
-
-    comm_geoms = community_geometries(result, project)
-    for i, cat in enumerate(cats):
-        _add_category(m, result, cat, i, minutes, comm_geoms, project)
-
     street_layer(result, project, show=tile is None).add_to(m)
     districts = district_layer(result, project, show=True)
     if districts is not None:
         districts.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.add_child(AfterLayers(OSM_ATTRIBUTION_HTML))
-    m.fit_bounds([[by0, bx0], [by1, bx1]], padding=(12, 12))
+    m.add_child(AfterLayers(OSM_ATTRIBUTION_HTML))  # the page's script sets the view (data["bounds"])
     return m
+
+
+def map_data(result: PlanResult, cats: list[Category], minutes: int, project: Projector) -> dict[str, Any]:
+    """Everything the page's script draws, as JSON-ready values: the categories ``cats`` (the first
+    is shown on opening; offered in catalog order) with their coverage columns, service areas per
+    level, facilities and marker styles; the communities (outlines once, names, districts,
+    residents); the level shown on opening (``minutes``); panes, colours and headline texts.
+    Geometries in display coordinates (``project``)."""
+    order = {key: i for i, key in enumerate(result.data.catalog.keys())}
+    listed = sorted(cats, key=lambda c: order.get(c.key, len(order)))
+    style = {
+        "shareClasses": [list(c) for c in SHARE_CLASSES],
+        "na": NA_COLOUR,
+        "gapOutline": GAP_OUTLINE,
+        "okOutline": OK_OUTLINE,
+        "levels": {str(lv): c for lv, c in LEVEL_COLOURS.items()},
+    }
+    return {
+        "cat": cats[0].key,
+        "minutes": minutes,
+        "levels": list(LEVELS_MIN),
+        "weightKind": result.data.weight_kind,
+        "panes": {"areas": PANE_AREAS, "communities": PANE_COMMUNITIES, "facilities": PANE_FACILITIES},
+        "style": style,
+        "text": HEADLINE_TEXT,
+        "communities": community_features(community_geometries(result, project)),
+        "comm": community_info(result),
+        "cats": [_category_data(result, cat, listed.index(cat), project) for cat in listed],
+    }
+
+
+def _category_data(result: PlanResult, cat: Category, i: int, project: Projector) -> dict[str, Any]:
+    """One category of :func:`map_data`: names, colour, marker styles per marker kind (the one
+    definition legend and markers share), facility counts, coverage columns, service areas, facilities."""
+    colour = category_colour(cat.key, i)
+    fac = result.data.facilities
+    own = fac[fac["category"] == cat.key]
+    areas = service_area_layer(result, cat.key, LEVELS_MIN)
+    return {
+        "key": cat.key,
+        "zh": cat.name_zh,
+        "en": cat.name_en,
+        "colour": colour,
+        "markers": {src: marker_style(src, colour) for src in MARKER_SOURCES},
+        "nFac": len(own),
+        "nSample": int((own["source"] == "sample").sum()),
+        **coverage_columns(result, cat.key),
+        "areas": {str(lv): area_features(areas, lv, project) for lv in LEVELS_MIN},
+        "facilities": facility_features(fac, cat, project),
+    }
 
 
 def _display_bounds(result: PlanResult, gcj02: bool) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -201,22 +278,24 @@ def _display_bounds(result: PlanResult, gcj02: bool) -> tuple[tuple[float, float
     return (bx0, by0), (bx1, by1)
 
 
-def _add_page(
-    m: folium.Map, result: PlanResult, cats: list[Category], minutes: int, tile: TileSpec | None
-) -> None:
-    """The page around the map: title, Leaflet inlined (nothing from CDNs), stylesheet, side panel."""
+def _add_page(m: folium.Map, result: PlanResult, data: dict[str, Any], tile: TileSpec | None) -> None:
+    """The page around the map: title, Leaflet and the page's script inlined (nothing from CDNs),
+    stylesheets, side panel, print frame and the map's data."""
     m.default_js, m.default_css = [], []  # nothing from CDNs: Leaflet is inlined below
     root = cast(Figure, m.get_root())
     region = result.data.region
-    root.title = esc(
-        f"{region.name_zh} 15分钟社区生活圈覆盖图 coverage map — {cats[0].name_zh} {cats[0].name_en}"
-    )
+    shown = data["cats"][[c["key"] for c in data["cats"]].index(data["cat"])]
+    root.title = esc(f"{region.name_zh} 15分钟社区生活圈覆盖图 coverage map — {shown['zh']} {shown['en']}")
     js, css = leaflet_assets()
+    page_js, page_css = page_assets()
     root.header.add_child(Element(f"<style>{css}</style>\n<script>{js}</script>"), name="leaflet_inline")
     root.header.add_child(
-        Element(f"<style>{CSS_TEMPLATE % {'map': m.get_name(), 'w': SIDEBAR_W}}</style>"), name="circles_css"
+        Element(f"<style>{page_css}</style>\n<script>{page_js}</script>"), name="circles_page"
     )
-    root.html.add_child(Element(sidebar_html(result, cats, minutes, tile)), name="circles_sidebar")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    root.html.add_child(Element(sidebar_html(result, data, tile, generated)), name="circles_sidebar")
+    root.html.add_child(Element(print_frame_html(result, data, generated)), name="circles_print")
+    root.html.add_child(Element(data_script(data)), name="circles_data")
 
 
 def _tile_layer(tile: TileSpec) -> folium.TileLayer:
@@ -230,35 +309,6 @@ def _tile_layer(tile: TileSpec) -> folium.TileLayer:
         overlay=False,
         control=True,
     )
-
-
-def _add_category(
-    m: folium.Map,
-    result: PlanResult,
-    cat: Category,
-    i: int,
-    minutes: int,
-    comm_geoms: np.ndarray,
-    project: Projector,
-) -> None:
-    """The overlays of the ``i``-th category: its service areas (largest first), the communities
-    shaded by its share, its facilities; switched on for the first category only."""
-    names = layer_names(cat, minutes)
-    shown = i == 0
-    areas = service_area_layer(result, cat.key, LEVELS_MIN)
-    for lv in sorted(LEVELS_MIN, reverse=True):
-        area_layer(areas, lv, project, name=names[f"area_{lv}"], show=shown and lv == minutes).add_to(m)
-    community_layer(
-        result, cat, minutes, comm_geoms, result.data.weight_kind, name=names["communities"], show=shown
-    ).add_to(m)
-    facility_layer(
-        result.data.facilities,
-        cat,
-        category_colour(cat.key, i),
-        project,
-        name=names["facilities"],
-        show=shown,
-    ).add_to(m)
 
 
 def write_map(

@@ -1,37 +1,57 @@
-"""The coverage map's page around the map: the side panel (title, the one-line answer for the shown
-category, legend, layer control, notes), its stylesheet, Leaflet inlined so the page works offline,
-and the script run once the layers exist."""
+"""The coverage map's page around the map: the side panel (title, category and walking-time
+switchers, area filter, the headline for the shown category, legend, base-map control, notes), the
+print frame (title, legend, north arrow, scale, sources, date), Leaflet and the page's own script and
+stylesheet inlined so the page works offline, and the script run once the layers exist."""
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import tomllib
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from branca.element import MacroElement
 from jinja2 import Template
 
 from .. import OSM_ATTRIBUTION, __version__
+from ..catalog import LEVELS_MIN
 from ..errors import InputError
-from .webmap_layers import community_table
-from .webmap_style import GAP_OUTLINE, LEVEL_COLOURS, NA_COLOUR, SHARE_CLASSES, category_colour, esc, pct
+from ..io.districts import CENSUS_SOURCE
+from .plan_files import measure_note
+from .webmap_style import (
+    GAP_OUTLINE,
+    LEVEL_COLOURS,
+    MARKER_LABELS,
+    MARKER_SOURCES,
+    NA_COLOUR,
+    SHARE_CLASSES,
+    esc,
+    marker_svg,
+    pct,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..catalog import Category
     from ..config import Region
     from ..pipeline import PlanResult
     from .webmap_tiles import TileSpec
 
 __all__ = [
-    "CSS_TEMPLATE",
+    "ANSWER_TEMPLATE",
+    "HEADLINE_TEXT",
+    "PAGE_DIR",
     "STATIC_DIR",
     "AfterLayers",
+    "data_script",
+    "fill_template",
+    "headline_html",
     "leaflet_assets",
+    "legend_html",
+    "page_assets",
+    "print_frame_html",
     "sidebar_html",
     "unescape_non_ascii",
 ]
@@ -40,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Leaflet 1.9.4 (BSD-2-Clause), inlined into every page.
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "leaflet"
+#: The page's own script and stylesheet (``circles_map.js``, ``circles_map.css``), inlined too.
+PAGE_DIR = STATIC_DIR.parent
 
 
 @lru_cache(maxsize=1)
@@ -61,9 +83,31 @@ def leaflet_assets() -> tuple[str, str]:
     return js.replace("</script", "<\\/script"), css
 
 
+@lru_cache(maxsize=1)
+def page_assets() -> tuple[str, str]:
+    """The map page's own script (``static/circles_map.js``: switcher, filter, headline, legend, print
+    mode) and stylesheet (``static/circles_map.css``)."""
+    try:
+        js = (PAGE_DIR / "circles_map.js").read_text(encoding="utf-8")
+        css = (PAGE_DIR / "circles_map.css").read_text(encoding="utf-8")
+    except FileNotFoundError as e:  # pragma: no cover - packaging error
+        raise InputError(f"map page assets missing ({e.filename}); reinstall circles") from e
+    return js.replace("</script", "<\\/script"), css
+
+
+def data_script(data: dict[str, Any]) -> str:
+    """``data`` as a ``<script type="application/json" id="circles-data">`` element: compact UTF-8
+    JSON with every ``<`` escaped (so no ``</script>`` or ``<!--`` can end it early)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace(
+        "<", "\\u003c"
+    )
+    return f'<script type="application/json" id="circles-data">{text}</script>'
+
+
 class AfterLayers(MacroElement):
     """Script run after the layer control exists: add the OSM attribution and a metric scale bar
-    (folium's ``control_scale`` adds feet too), and move the layer control into the side panel."""
+    (folium's ``control_scale`` adds feet too), move the layer control (base map and context layers)
+    into the side panel, and start the page's script on the data in ``#circles-data``."""
 
     _template = Template(
         """
@@ -75,6 +119,8 @@ class AfterLayers(MacroElement):
             var host = document.getElementById("circles-layers");
             var ctl = document.querySelector("#{{ this._parent.get_name() }} .leaflet-control-layers");
             if (host && ctl) { host.appendChild(ctl); }
+            var data = JSON.parse(document.getElementById("circles-data").textContent);
+            window.circlesMap(map, data);
             document.documentElement.setAttribute("data-circles-map", "ready");
         })();
         {% endmacro %}
@@ -85,43 +131,6 @@ class AfterLayers(MacroElement):
         super().__init__()
         self._name = "CirclesAfterLayers"
         self.attribution = attribution
-
-
-#: The page's stylesheet; ``%(map)s`` is the map element's id, ``%(w)d`` the side panel's width (px).
-CSS_TEMPLATE = """
-html, body { font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "Helvetica Neue", Arial, sans-serif; }
-#%(map)s { position: absolute !important; left: %(w)dpx !important; top: 0 !important; right: 0 !important;
-  bottom: 0 !important; width: auto !important; height: auto !important; }
-.leaflet-container { background: #f4f3ef; }
-#circles-side { position: absolute; left: 0; top: 0; bottom: 0; width: %(w)dpx; box-sizing: border-box;
-  overflow-y: auto; padding: 10px 12px; background: #fff; border-right: 1px solid #ccc; font-size: 12.5px;
-  line-height: 1.35; color: #222; z-index: 1000; }
-#circles-side h1 { font-size: 16px; margin: 0 0 2px; }
-#circles-side h1 small { display: block; font-size: 12px; font-weight: normal; color: #555; }
-#circles-side h2 { font-size: 13px; margin: 10px 0 4px; border-bottom: 1px solid #ddd; padding-bottom: 2px; }
-#circles-side .region { color: #333; margin: 4px 0; }
-#circles-side .answer { background: #fff3f0; border-left: 4px solid #a50026; padding: 6px 8px; margin: 8px 0; }
-#circles-side .answer b.big { font-size: 15px; color: #a50026; }
-#circles-side .note { color: #555; font-size: 11.5px; margin: 3px 0; }
-#circles-side .sample { color: #c00; font-weight: bold; }
-#circles-side .attr { margin-top: 8px; font-size: 11.5px; }
-.circles-legend .row { display: flex; align-items: center; margin: 2px 0; }
-.circles-legend .sw { width: 18px; height: 12px; margin-right: 6px; flex: none; box-sizing: border-box; }
-.circles-legend .dot { width: 12px; height: 12px; border-radius: 50%%; margin: 0 9px 0 3px; flex: none; box-sizing: border-box; }
-#circles-layers .leaflet-control-layers { box-shadow: none; border: 1px solid #ddd; margin: 0; float: none; }
-#circles-layers .leaflet-control-layers-list { font-size: 12px; }
-#circles-layers .leaflet-control-layers-scrollbar { overflow-y: visible; height: auto !important; padding-right: 6px; }
-#circles-layers label { margin: 1px 0; }
-.leaflet-tooltip { font-size: 12px; line-height: 1.4; white-space: normal; width: max-content; max-width: 380px; }
-.leaflet-popup-content { font-size: 12.5px; line-height: 1.4; }
-.leaflet-tooltip.circles-district-label { background: rgba(255,255,255,0.6); border: 0; box-shadow: none;
-  color: #555; font-size: 12px; font-weight: bold; padding: 0 3px; }
-.leaflet-tooltip.circles-district-label::before { display: none; }
-@media (max-width: 760px) {
-  #circles-side { width: 100%%; bottom: auto; height: 42vh; border-right: 0; border-bottom: 1px solid #ccc; }
-  #%(map)s { left: 0 !important; top: 42vh !important; }
-}
-"""  # noqa: E501 (one rule per line)
 
 
 def _data_year(region: Region) -> int | None:
@@ -143,35 +152,36 @@ def _data_year(region: Region) -> int | None:
     return int(m.group(0)) if m else None
 
 
-def _legend_html(minutes: int, targets: str, weight_kind: str, shown_colour: str) -> str:
-    """The legend: share classes, gap outline, service-area levels, facility markers, weighting."""
-    rows = []
-    for _, colour, label in SHARE_CLASSES:
-        rows.append(f'<div class="row"><span class="sw" style="background:{colour}"></span>{label}</div>')
+# ------------------------------------------------------------------------------------------ legend
+def legend_html(minutes: int, targets: str, weight_kind: str, markers: dict[str, dict[str, object]]) -> str:
+    """The legend: share classes, gap outline, service-area levels, facility markers (drawn by
+    :func:`~.webmap_style.marker_svg` from ``markers``, the shown category's marker styles: the same
+    options the markers are drawn with), weighting. The page's script redraws it on every switch."""
+    rows = [
+        f'<div class="row"><span class="sw" style="background:{colour}"></span>{label}</div>'
+        for _, colour, label in SHARE_CLASSES
+    ]
     rows.append(
         f'<div class="row"><span class="sw" style="background:{NA_COLOUR}"></span>不适用 not required</div>'
     )
     gap = (
         f'<div class="row"><span class="sw" style="background:#f46d43;border:2.5px solid {GAP_OUTLINE}">'
-        f"</span>黑框 = 缺口：{minutes}分钟内覆盖率低于目标 "
-        f"black outline = gap: share within {minutes} min below target ({targets})</div>"
+        f'</span><span>黑框 = 缺口：<span class="lg-min">{minutes}</span>分钟内覆盖率低于目标 '
+        f'black outline = gap: share within <span class="lg-min">{minutes}</span> min below target '
+        f"({targets})</span></div>"
         f'<div class="row"><span class="sw" style="background:#1a9850;border:1.5px solid #999"></span>'
         f"白框 = 已达标 white outline = meets target</div>"
     )
     levels = "".join(
-        f'<div class="row"><span class="sw" style="background:{c}33;border:1.5px solid {c}"></span>'
+        f'<div class="row lv" data-min="{lv}">'
+        f'<span class="sw" style="background:{c}33;border:1.5px solid {c}"></span>'
         f"{lv}分钟步行可达范围 area within {lv} min walk</div>"
         for lv, c in LEVEL_COLOURS.items()
     )
-    markers = (
-        f'<div class="row"><span class="dot" '
-        f'style="background:{shown_colour};border:2px solid {shown_colour}"></span>'
-        f"实心 = OSM 观测设施 filled = observed (OSM)</div>"
-        f'<div class="row"><span class="dot" style="background:#fff;border:2px dashed {shown_colour}"></span>'
-        f'<span><span class="sample">空心虚线 = 示例数据 SAMPLE</span>, '
-        f"not observed (hollow, dashed)</span></div>"
-        f'<div class="row"><span class="dot" style="background:{shown_colour};border:2.5px solid #000">'
-        f"</span>黑边 = 用户数据 black ring = user-supplied</div>"
+    marks = "".join(
+        f'<div class="row mk" data-src="{src}">{marker_svg(markers[src], src)}'
+        f"<span>{MARKER_LABELS[src]}</span></div>"
+        for src in MARKER_SOURCES
     )
     if weight_kind == "area":
         weighting = (
@@ -181,57 +191,155 @@ def _legend_html(minutes: int, targets: str, weight_kind: str, shown_colour: str
     else:
         weighting = f"覆盖率按居民人数加权 Shares are weighted by residents ({esc(weight_kind)})."
     return (
-        f'<div class="circles-legend"><h2>图例 Legend</h2>'
-        f"<div><b>社区覆盖率 Community covered share</b> — {minutes}分钟内可达的比例 "
-        f"share reaching the category within {minutes} min</div>"
+        f'<div class="circles-legend" id="circles-legend"><h2>图例 Legend</h2>'
+        f'<div><b>社区覆盖率 Community covered share</b> — <span class="lg-min">{minutes}</span>'
+        "分钟内可达的比例 "
+        f'share reaching the category within <span class="lg-min">{minutes}</span> min</div>'
         f"{''.join(rows)}{gap}"
         f'<div style="margin-top:5px"><b>服务范围 Service areas</b> (街道网络 street network)</div>{levels}'
-        f'<div style="margin-top:5px"><b>设施 Facilities</b> (点击查看 click for details)</div>{markers}'
+        f'<div style="margin-top:5px"><b>设施 Facilities</b> (点击查看 click for details)</div>{marks}'
         f'<p class="note"><b>加权 Weighting:</b> {weighting}</p></div>'
     )
 
 
-def _answer_html(result: PlanResult, cat: Category, minutes: int) -> str:
-    """The one-line answer for the shown category: how many communities lack it within ``minutes``."""
-    tab = community_table(result, cat.key, minutes)
-    app = tab[tab["applies"]]
-    n, n_gap, n_zero = len(app), int(app["gap"].sum()), int((app["share"] < 0.005).sum())
-    w = app["weight"].fillna(0).to_numpy()
-    share = float((app["share"].fillna(0) * w).sum() / w.sum()) if w.sum() > 0 else float("nan")
-    basis = "居住用地面积 residential area" if result.data.weight_kind == "area" else "居民 residents"
-    nfac = result.data.facilities
-    nfac = nfac[nfac["category"] == cat.key]
-    n_sample = int((nfac["source"] == "sample").sum())
-    fac_txt = f"{len(nfac)} 个设施 facilities" + (
-        f', <span class="sample">其中 {n_sample} 个为示例数据 SAMPLE</span>' if n_sample else ""
+# ---------------------------------------------------------------------------------------- headline
+#: The headline for the shown category, level and area; ``{name}`` fields are filled by
+#: :func:`fill_template` here and by the page's script (which gets this text in its data) on every
+#: switch, so both say the same.
+ANSWER_TEMPLATE = (
+    "显示 Shown: <b>{category}</b>{where}<br>"
+    '<b class="big">{n_gap} / {n}</b> 个社区{minutes}分钟步行内未达标（黑框）'
+    "communities lack it within a {minutes}-min walk (black outline); "
+    "<b>{n_zero}</b> 个完全没有 have none at all (dark red).<br>"
+    "{minutes}分钟覆盖 {basis} covered: <b>{share}</b>.{residents} {facilities}."
+)
+#: Parts of the headline, filled the same way.
+HEADLINE_TEXT = {
+    "answer": ANSWER_TEMPLATE,
+    "where": " · 范围 area: {where}",
+    "residents": " 缺口社区居民 Residents of gap communities: <b>{residents}</b>{est}.",
+    "est": " (人口普查估算 census estimate)",
+    "facilities": "{n} 个设施 facilities",
+    "sample": ', <span class="sample">其中 {n} 个为示例数据 SAMPLE</span>',
+    "basis_area": "居住用地面积 residential area",
+    "basis_people": "居民 residents",
+}
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fill_template(template: str, values: dict[str, object]) -> str:
+    """``template`` with each ``{name}`` replaced by ``values[name]`` (unknown names stay)."""
+    return _FIELD.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
+def headline_html(
+    cat: dict[str, Any], info: dict[str, list[Any]], minutes: int, weight_kind: str, where: str = ""
+) -> str:
+    """The headline for category data ``cat`` (see :func:`~.webmap_layers.coverage_columns`, plus
+    ``zh``/``en``/``nFac``/``nSample``) over every community in ``info`` at ``minutes``."""
+    m = str(minutes)
+    n = n_gap = n_zero = 0
+    w_sum = ws_sum = res_gap = 0.0
+    est = False
+    zero_upper = SHARE_CLASSES[0][0]
+    for i, applies in enumerate(cat["applies"]):
+        if not applies:
+            continue
+        n += 1
+        share, w = cat["share"][m][i], cat["weight"][i] or 0.0
+        n_zero += int(share is not None and share < zero_upper)
+        w_sum += w
+        ws_sum += (share or 0.0) * w
+        if cat["gap"][m][i]:
+            n_gap += 1
+            if info["residents"][i] is not None:
+                res_gap += info["residents"][i]
+                est = est or bool(info["residentsEst"][i])
+    t = HEADLINE_TEXT
+    has_res = any(v is not None for v in info["residents"])
+    fac = fill_template(t["facilities"], {"n": cat["nFac"]})
+    if cat["nSample"]:
+        fac += fill_template(t["sample"], {"n": cat["nSample"]})
+    values: dict[str, object] = {
+        "category": f"{esc(cat['zh'])} {esc(cat['en'])}",
+        "where": fill_template(t["where"], {"where": esc(where)}) if where else "",
+        "n_gap": n_gap,
+        "n": n,
+        "minutes": minutes,
+        "n_zero": n_zero,
+        "basis": t["basis_area"] if weight_kind == "area" else t["basis_people"],
+        "share": pct(ws_sum / w_sum if w_sum > 0 else float("nan")),
+        "residents": (
+            fill_template(
+                t["residents"],
+                {
+                    "residents": f"~{res_gap:,.0f}" if est else f"{res_gap:,.0f}",
+                    "est": t["est"] if est else "",
+                },
+            )
+            if has_res
+            else ""
+        ),
+        "facilities": fac,
+    }
+    return fill_template(t["answer"], values)
+
+
+# ------------------------------------------------------------------------------------ side panel
+def _switcher_html(cats: list[dict[str, Any]], shown: str, minutes: int) -> str:
+    """One category at a time (radio buttons) and one walking time (5/10/15 min)."""
+    rows = "".join(
+        f'<label><input type="radio" name="circles-cat" value="{esc(c["key"])}"'
+        f"{' checked' if c['key'] == shown else ''}>"
+        f'<span class="dot" style="background:{c["colour"]}"></span>'
+        f'<span class="cn">{esc(c["zh"])} <small>{esc(c["en"])}</small></span>'
+        f'<span class="n" data-key="{esc(c["key"])}"></span></label>'
+        for c in cats
+    )
+    mins = "".join(
+        f'<label><input type="radio" name="circles-min" value="{lv}"{" checked" if lv == minutes else ""}>'
+        f"{lv} 分钟 min</label>"
+        for lv in LEVELS_MIN
     )
     return (
-        f'<div class="answer">打开时显示 Shown: <b>{esc(cat.name_zh)} {esc(cat.name_en)}</b><br>'
-        f'<b class="big">{n_gap} / {n}</b> 个社区{minutes}分钟步行内未达标（黑框）'
-        f"communities lack it within a {minutes}-min walk (black outline); "
-        f"<b>{n_zero}</b> 个完全没有 have none at all (dark red).<br>"
-        f"{minutes}分钟覆盖 {basis} covered: <b>{pct(share)}</b>. {fac_txt}.</div>"
+        "<h2>设施类别 Category <small>一次一类 one at a time · 缺口/社区 gaps/communities</small></h2>"
+        f'<div id="circles-cats" class="switcher" role="radiogroup">{rows}</div>'
+        "<h2>步行时间 Walking time</h2>"
+        f'<div id="circles-minutes" class="switcher minutes" role="radiogroup">{mins}</div>'
     )
 
 
-def sidebar_html(result: PlanResult, cats: list[Category], minutes: int, tile: TileSpec | None) -> str:
-    """The side panel: title, region and data, the answer for ``cats[0]`` (the category shown when
-    the page opens), legend, a host for the layer control, notes and attribution."""
-    region = result.data.region
-    year = _data_year(region)
-    year_txt = f"{year} " if year else ""
-    shown = cats[0]
-    targets = sorted({f"{100 * t:.0f}%" for t in result.coverage["target_share"].dropna().unique()})
-    notes = "".join(f'<p class="note">• {esc(n)}</p>' for n in result.data.notes)
-    n_sample = int((result.data.facilities["source"] == "sample").sum())
-    sample_txt = (
-        (
-            f'<p class="note sample">{n_sample} 个设施为示例数据 facilities are SAMPLE data, not observed '
-            f"(空心虚线标记 hollow dashed markers).</p>"
-        )
-        if n_sample
+def _filter_html(info: dict[str, list[Any]]) -> str:
+    """District (区) and, where the communities name them, 街道 filters; empty without districts."""
+    districts = sorted({d for d in info["district"] if d})
+    if not districts:
+        return ""
+    opts = "".join(f'<option value="{esc(d)}">{esc(d)}</option>' for d in districts)
+    street = (
+        '<select id="circles-street" title="街道 Sub-district">'
+        '<option value="">全部街道 all 街道</option></select>'
+        if any(info["street"])
         else ""
     )
+    return (
+        "<h2>范围 Area</h2>"
+        f'<div class="filter"><select id="circles-district" title="区 District">'
+        f'<option value="">全部区 all districts</option>{opts}</select>{street}</div>'
+    )
+
+
+def sidebar_html(result: PlanResult, data: dict[str, Any], tile: TileSpec | None, generated: str) -> str:
+    """The side panel: title, region and data, the category and walking-time switchers, the area
+    filter, the headline for the shown category, a table per district, the legend, the base-map /
+    context layer control, notes and attribution. ``data`` is the map's data (see
+    :func:`~.webmap.map_data`); the page's script keeps the panel in step with the map."""
+    region = result.data.region
+    year = _data_year(region)
+    cats = data["cats"]
+    shown = next(c for c in cats if c["key"] == data["cat"])
+    minutes = int(data["minutes"])
+    targets = sorted({f"{100 * t:.0f}%" for t in result.coverage["target_share"].dropna().unique()})
+    notes = "".join(f'<p class="note">• {esc(n)}</p>' for n in result.data.notes)
     base = (
         (
             f"底图 Base map: {esc(tile.name)}"
@@ -240,24 +348,75 @@ def sidebar_html(result: PlanResult, cats: list[Category], minutes: int, tile: T
         if tile
         else "无底图（离线）No base map (works offline)"
     )
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    legend = _legend_html(
-        minutes, "/".join(targets) or "—", result.data.weight_kind, category_colour(shown.key, 0)
-    )
+    legend = legend_html(minutes, "/".join(targets) or "—", data["weightKind"], shown["markers"])
+    answer = headline_html(shown, data["comm"], minutes, data["weightKind"])
     return (
         f'<div id="circles-side">'
         f"<h1>15分钟社区生活圈 设施覆盖图<small>15-minute community life circle — coverage map</small></h1>"
         f'<div class="region"><b>{esc(region.name_zh)}</b><br>{esc(region.name_en)}</div>'
-        f'<div class="note">数据 Data: OpenStreetMap {year_txt}(© OpenStreetMap contributors, ODbL) '
-        f"· {base}</div>"
-        f"{_answer_html(result, shown, minutes)}"
-        f"{legend}"
-        f'<h2>图层 Layers</h2><p class="note">勾选查看其他设施类别 tick to show other categories</p>'
-        f'<div id="circles-layers"></div>'
-        f"<h2>说明 Notes</h2>{sample_txt}{notes}"
+        f'<div class="note">数据 Data: OpenStreetMap {f"{year} " if year else ""}'
+        f"(© OpenStreetMap contributors, ODbL) · {base}</div>"
+        f"{_switcher_html(cats, shown['key'], minutes)}{_filter_html(data['comm'])}"
+        f'<div class="answer" id="circles-answer">{answer}</div>'
+        f'<div id="circles-table"></div><p class="note">{esc(measure_note(result))}</p>{legend}'
+        f'<h2>底图与参考图层 Base map and context</h2><div id="circles-layers"></div>'
+        f"<h2>说明 Notes</h2>{_sample_note(result)}{notes}"
+        f'<p class="note"><button type="button" id="circles-print-btn">打印 Print</button> '
+        f"A4/A3 横向 landscape (map.html#print=a3 for A3)</p>"
         f'<p class="note">circles {__version__} · {generated}</p>'
         f'<p class="attr">{OSM_ATTRIBUTION} (ODbL) · Leaflet (BSD-2-Clause)</p>'
         f"</div>"
+    )
+
+
+def _sample_note(result: PlanResult) -> str:
+    n_sample = int((result.data.facilities["source"] == "sample").sum())
+    if not n_sample:
+        return ""
+    return (
+        f'<p class="note sample">{n_sample} 个设施为示例数据 facilities are SAMPLE data, not observed '
+        f"(空心虚线标记 hollow dashed markers).</p>"
+    )
+
+
+# ------------------------------------------------------------------------------------ print frame
+_NORTH_ARROW = (
+    '<svg width="34" height="46" viewBox="0 0 34 46" aria-label="north arrow">'
+    '<polygon points="17,2 29,40 17,32 5,40" fill="#222"></polygon>'
+    '<polygon points="17,2 17,32 5,40" fill="#fff" stroke="#222" stroke-width="1"></polygon></svg>'
+)
+
+
+def print_frame_html(result: PlanResult, data: dict[str, Any], generated: str) -> str:
+    """What a printed page adds around the map (hidden on screen; shown in print mode: when printing,
+    or with ``#print=a4`` / ``#print=a3`` in the address): title, legend box, north arrow, scale,
+    data sources, sample-data note and date. The page's script keeps its texts in step."""
+    region = result.data.region
+    year = _data_year(region)
+    shown = next(c for c in data["cats"] if c["key"] == data["cat"])
+    sources = [f"{OSM_ATTRIBUTION} (ODbL){f', OpenStreetMap {year}' if year else ''}"]
+    if any(data["comm"]["residentsEst"]):
+        sources.append(f"人口 Population: {CENSUS_SOURCE} — 估算 estimate, spread by residential area")
+    n_sample = int((result.data.facilities["source"] == "sample").sum())
+    sample = (
+        f'<span class="sample">{n_sample} 个设施为示例数据（空心虚线）{n_sample} facilities are SAMPLE data, '
+        "not observed (hollow dashed markers)</span>"
+        if n_sample
+        else "无示例数据 no sample data"
+    )
+    return (
+        '<div id="circles-print" aria-hidden="true">'
+        f'<div class="p-title"><h1>{esc(region.name_zh)} 15分钟社区生活圈 · <span class="p-cat">'
+        f"{esc(shown['zh'])} {esc(shown['en'])}</span> · "
+        f'<span class="p-min">{data["minutes"]}</span> 分钟步行 min walk</h1>'
+        f'<div class="p-sub">{esc(region.name_en)} — 15-minute community life circle coverage'
+        f'<span class="p-where"></span></div></div>'
+        f'<div class="p-north">{_NORTH_ARROW}<b>N 北</b></div>'
+        '<div class="p-legend"></div>'
+        '<div class="p-scale">比例尺 Scale <span class="p-ratio"></span></div>'
+        f'<div class="p-foot"><span>数据来源 Sources: {" · ".join(esc(s) for s in sources)}</span> · '
+        f"<span>{sample}</span> · <span>制图日期 Date: {esc(generated)} · circles {__version__}</span></div>"
+        "</div>"
     )
 
 

@@ -1,6 +1,8 @@
-"""The coverage map's vector layers (folium GeoJSON overlays): service areas per level, communities
-shaded by covered share with the gaps outlined, facility markers, and the street network and
-district boundaries for orientation. Geometries come in EPSG:4326 and are drawn in display
+"""The coverage map's data: the communities (outlines once, and per category their covered shares
+and gaps at each level as columns), the service areas per category and level, the facilities with
+their marker kind, all as GeoJSON / plain lists for the page's script (``static/circles_map.js``),
+which draws one category and one level at a time; and the two folium context overlays (the street
+network and the district boundaries). Geometries come in EPSG:4326 and are written in display
 coordinates (see :func:`projector`)."""
 
 from __future__ import annotations
@@ -20,21 +22,7 @@ from shapely.geometry import mapping
 from .._common import WGS84
 from ..catalog import LEVELS_MIN
 from ..io.coords import wgs84_to_gcj02
-from .webmap_style import (
-    DISTRICT_EN,
-    GAP_OUTLINE,
-    LEVEL_COLOURS,
-    OK_OUTLINE,
-    PANE_AREAS,
-    PANE_COMMUNITIES,
-    PANE_CONTEXT,
-    PANE_FACILITIES,
-    PROFILE_ZH,
-    SOURCE_LABEL,
-    esc,
-    pct,
-    share_colour,
-)
+from .webmap_style import DISTRICT_EN, PANE_CONTEXT, PROFILE_ZH, SOURCE_LABEL, esc, marker_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..catalog import Category
@@ -47,12 +35,14 @@ __all__ = [
     "STREETS_LAYER",
     "STREET_SIMPLIFY_M",
     "Projector",
-    "area_layer",
+    "area_features",
+    "community_features",
     "community_geometries",
-    "community_layer",
+    "community_info",
     "community_table",
+    "coverage_columns",
     "district_layer",
-    "facility_layer",
+    "facility_features",
     "projector",
     "street_layer",
 ]
@@ -135,120 +125,99 @@ def community_geometries(result: PlanResult, project: Projector) -> np.ndarray:
     return project(gpd.GeoSeries(simple, index=comm.index, crs=metric_crs).to_crs(WGS84).to_numpy())
 
 
-def _community_tip(row: Mapping[Hashable, Any], t: Any, cat: Category, minutes: int, weight_kind: str) -> str:
-    """Tooltip of one community: name, residents (or area), status, shares per level, nearest.
-    ``t`` is the community's row of :func:`community_table`."""
-    name = esc(row["name"] or "(未命名 unnamed)")
-    district = f" · {esc(row['district'])}" if row.get("district") else ""
-    res = row.get("residents")
-    area_ha = float(row["area_m2"]) / 1e4
-    if weight_kind != "area" and res is not None and np.isfinite(res):
-        who = f"居民 Residents: {res:,.0f}"
-    else:
-        who = f"居民 Residents: 未知 unknown — 按面积加权 area-weighted ({area_ha:.1f} ha)"
-    prof = PROFILE_ZH.get(t.profile, t.profile)
-    within = f"{minutes}分钟内覆盖 covered within {minutes} min"
-    if not t.applies:
-        status = "不适用 not required for this community type"
-    elif t.gap:
-        status = f'<b style="color:#a50026">缺口 GAP</b> — {within}: <b>{pct(t.share)}</b>'
-    else:
-        status = (
-            f'<b style="color:#1a9850">已覆盖 covered</b> — {minutes}分钟内 within {minutes} min: '
-            f"<b>{pct(t.share)}</b>"
-        )
-    levels = " / ".join(pct(getattr(t, f"share_{lv}")) for lv in LEVELS_MIN)
-    if np.isfinite(t.nearest_s):
-        src = " <b>[示例 SAMPLE]</b>" if t.nearest_source == "sample" else ""
-        near = (
-            f"最近 Nearest: {esc(t.nearest_name or '(未命名 unnamed)')}{src}, "
-            f"{t.nearest_s / 60:.1f} 分钟 min ({t.nearest_m:,.0f} m)"
-        )
-    else:
-        near = "最近 Nearest: 不可达 none reachable"
-    thr = (
-        ""
-        if not np.isfinite(t.threshold_min)
-        else (
-            f"<br>规划阈值 planning threshold {t.threshold_min:g} min: {pct(t.covered_share)} "
-            f"(目标 target {pct(t.target)}){' — 列入缺口清单 in gap list' if t.listed_gap else ''}"
-        )
-    )
-    return (
-        f"<b>{name}</b>{district}<br>{who}<br>{esc(cat.name_zh)} {esc(cat.name_en)} ({prof}): {status}"
-        f"<br>5 / 10 / 15 分钟 min: {levels}{thr}<br>{near}"
-    )
-
-
-def community_layer(
-    result: PlanResult,
-    cat: Category,
-    minutes: int,
-    comm_geoms: np.ndarray,
-    weight_kind: str,
-    *,
-    name: str,
-    show: bool,
-) -> folium.GeoJson:
-    """Communities (``comm_geoms``, display coordinates) filled by their share within ``minutes``,
-    gaps outlined black, with a tooltip each."""
+def community_info(result: PlanResult) -> dict[str, list[Any]]:
+    """What the map says of every community whatever the category, as columns (lists in community
+    order): ``name``, ``district``, ``street`` (街道; empty when the communities name none), ``residents``
+    (persons; counted, else the census estimate, else None), ``residentsEst`` (1 when estimated) and
+    ``areaHa`` (hectares)."""
     comm = result.data.communities
-    tab = community_table(result, cat.key, minutes)
-    feats = []
-    for i, (row, t) in enumerate(zip(comm.to_dict("records"), tab.itertuples(index=False))):
-        if comm_geoms[i] is None or shapely.is_empty(comm_geoms[i]):
-            continue
-        props = {
-            "c": share_colour(t.share if t.applies else np.nan),
-            "g": 1 if t.gap else 0,
-            "tip": _community_tip(row, t, cat, minutes, weight_kind),
-        }
-        feats.append(_feature(f"c{i}", comm_geoms[i], props))
+    n = len(comm)
 
-    def style(f: GeoJsonDict) -> dict[str, Any]:
-        p = f["properties"]
-        gap = bool(p["g"])
-        return {
-            "fillColor": p["c"],
-            "fillOpacity": 0.8,
-            "color": GAP_OUTLINE if gap else OK_OUTLINE,
-            "weight": 2.0 if gap else 1.2,
-            "opacity": 1.0,
-        }
+    def text(col: str) -> list[str]:
+        if col not in comm:
+            return [""] * n
+        return ["" if not isinstance(v, str) else v for v in comm[col].to_numpy()]
 
-    def highlight(f: GeoJsonDict) -> dict[str, Any]:
-        return {"weight": 4, "color": "#00e5ff", "fillOpacity": 0.9}
+    counted = _floats(comm, "residents")
+    estimate = _floats(comm, "residents_estimate")
+    has_count = np.isfinite(counted)
+    residents = np.where(has_count, counted, estimate)
+    return {
+        "name": text("name"),
+        "district": text("district"),
+        "street": text("street"),
+        "residents": [_num(v, 0) for v in residents],
+        "residentsEst": [int(not c and np.isfinite(e)) for c, e in zip(has_count, estimate)],
+        "areaHa": [_num(v, 2) for v in comm["area_m2"].to_numpy(dtype=float) / 1e4],
+    }
 
-    return folium.GeoJson(
-        _fc(feats),
-        name=name,
-        show=show,
-        style_function=style,
-        highlight_function=highlight,
-        on_each_feature=JsCode("function(f, l) { l.bindTooltip(f.properties.tip, {sticky: true}); }"),
-        pane=PANE_COMMUNITIES,
-        smooth_factor=0.5,
+
+def _floats(frame: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+
+
+def _num(v: Any, decimals: int) -> float | int | None:
+    """``v`` rounded for JSON; None when not finite (JSON has no NaN)."""
+    f = float(v)
+    if not np.isfinite(f):
+        return None
+    return int(round(f)) if decimals == 0 else round(f, decimals)
+
+
+def community_features(comm_geoms: np.ndarray) -> GeoJsonDict:
+    """The communities' outlines (display coordinates) as one feature collection; a feature's ``id``
+    is its community row, which indexes every per-community list of the map's data."""
+    return _fc(
+        [
+            {"type": "Feature", "id": i, "properties": {}, "geometry": mapping(g)}
+            for i, g in enumerate(comm_geoms)
+            if g is not None and not shapely.is_empty(g)
+        ]
     )
+
+
+def coverage_columns(result: PlanResult, key: str) -> dict[str, Any]:
+    """Category ``key``'s coverage of every community as columns (lists in community order) for the
+    map's script: ``applies`` (0/1), ``share`` and ``gap`` per level (``{"5": [...], ...}``; shares
+    0..1, gap 0/1 = share below target), ``target``, ``weight`` (the coverage weight: residents or
+    m² of residential area), ``profile``, ``thrMin`` / ``covShare`` / ``listed`` (the planning
+    threshold in minutes, the share within it, in the gap list) and the nearest facility
+    (``nearName``, ``nearMin`` minutes, ``nearM`` metres, ``nearSample`` 0/1)."""
+    tabs = {lv: community_table(result, key, lv) for lv in LEVELS_MIN}
+    t = tabs[LEVELS_MIN[0]]
+
+    def nums(values: Any, decimals: int) -> list[float | int | None]:
+        return [_num(v, decimals) for v in np.asarray(values, dtype=float)]
+
+    return {
+        "applies": [int(v) for v in t["applies"]],
+        "share": {str(lv): nums(tabs[lv]["share"], 4) for lv in LEVELS_MIN},
+        "gap": {str(lv): [int(v) for v in tabs[lv]["gap"]] for lv in LEVELS_MIN},
+        "target": nums(t["target"], 4),
+        "weight": nums(t["weight"], 1),
+        "profile": [PROFILE_ZH.get(p, p) for p in t["profile"]],
+        "thrMin": nums(t["threshold_min"], 2),
+        "covShare": nums(t["covered_share"], 4),
+        "listed": [int(v) for v in t["listed_gap"]],
+        "nearName": [str(v) for v in t["nearest_name"]],
+        "nearMin": nums(t["nearest_s"].to_numpy(dtype=float) / 60.0, 1),
+        "nearM": nums(t["nearest_m"], 0),
+        "nearSample": [int(v == "sample") for v in t["nearest_source"]],
+    }
 
 
 # ------------------------------------------------------------------------------- areas, facilities
-def area_layer(
-    areas: gpd.GeoDataFrame, lv: int, project: Projector, *, name: str, show: bool
-) -> folium.GeoJson:
-    """The service area of level ``lv`` (minutes) from ``areas`` (a service-area layer, EPSG:4326)."""
+def area_features(areas: gpd.GeoDataFrame, lv: int, project: Projector) -> GeoJsonDict:
+    """The service area of level ``lv`` (minutes) from ``areas`` (a service-area layer, EPSG:4326) in
+    display coordinates; ``area_km2`` per feature."""
     row = areas[areas["minutes"] == lv]
     feats = []
     for geom, area in zip(project(row.geometry.to_numpy()), row["area_m2"]):
         if geom is not None and not shapely.is_empty(geom):
             feats.append(_feature(f"a{lv}", geom, {"minutes": lv, "area_km2": round(float(area) / 1e6, 3)}))
-    colour = LEVEL_COLOURS.get(lv, "#2171b5")
-
-    def style(f: GeoJsonDict) -> dict[str, Any]:
-        return {"color": colour, "weight": 1.2, "fillColor": colour, "fillOpacity": 0.16, "opacity": 0.9}
-
-    return folium.GeoJson(
-        _fc(feats), name=name, show=show, style_function=style, pane=PANE_AREAS, interactive=False
-    )
+    return _fc(feats)
 
 
 def _facility_popup(rec: Mapping[Hashable, Any], cat: Category) -> str:
@@ -265,46 +234,16 @@ def _facility_popup(rec: Mapping[Hashable, Any], cat: Category) -> str:
     )
 
 
-def facility_layer(
-    fac: gpd.GeoDataFrame, cat: Category, colour: str, project: Projector, *, name: str, show: bool
-) -> folium.GeoJson:
-    """Facilities of ``cat`` as circle markers with a popup: filled = OSM, hollow dashed = SAMPLE,
-    black ring = user-supplied."""
+def facility_features(fac: gpd.GeoDataFrame, cat: Category, project: Projector) -> GeoJsonDict:
+    """Facilities of ``cat`` (display coordinates) with their marker kind ``s`` (see
+    :func:`~.webmap_style.marker_source`: osm, sample, user, proposed) and a ``popup`` (HTML)."""
     f = fac[fac["category"] == cat.key]
     geoms = project(f.geometry.to_numpy()) if len(f) else np.empty(0, dtype=object)
     feats = []
     for j, (rec, geom) in enumerate(zip(f.drop(columns="geometry").to_dict("records"), geoms)):
-        src = str(rec.get("source") or "")
-        feats.append(_feature(f"f{j}", geom, {"s": src, "popup": _facility_popup(rec, cat)}))
-
-    def style(feat: GeoJsonDict) -> dict[str, Any]:
-        src = feat["properties"]["s"]
-        base = {
-            "radius": 6,
-            "color": colour,
-            "weight": 2,
-            "opacity": 1.0,
-            "fillColor": colour,
-            "fillOpacity": 0.95,
-            "pane": PANE_FACILITIES,
-        }
-        if src == "sample":  # hollow, dashed: not observed
-            base.update(fillColor="#ffffff", fillOpacity=0.95, dashArray="3 2", weight=2.5, radius=7)
-        elif src == "user":
-            base.update(color="#000000", weight=2.5)
-        return base
-
-    return folium.GeoJson(
-        _fc(feats),
-        name=name,
-        show=show,
-        style_function=style,
-        marker=folium.CircleMarker(radius=6),
-        on_each_feature=JsCode(
-            "function(f, l) { l.bindPopup(f.properties.popup, {maxWidth: 320}); "
-            "l.bindTooltip(f.properties.popup, {direction: 'top'}); }"
-        ),
-    )
+        props = {"s": marker_source(rec.get("source")), "popup": _facility_popup(rec, cat)}
+        feats.append(_feature(f"f{j}", geom, props))
+    return _fc(feats)
 
 
 # ---------------------------------------------------------------------------------------- context

@@ -13,6 +13,8 @@ __all__ = [
     "DISTRICT_EN",
     "GAP_OUTLINE",
     "LEVEL_COLOURS",
+    "MARKER_LABELS",
+    "MARKER_SOURCES",
     "NA_COLOUR",
     "OK_OUTLINE",
     "OSM_ATTRIBUTION_HTML",
@@ -22,11 +24,15 @@ __all__ = [
     "PANE_CONTEXT",
     "PANE_FACILITIES",
     "PROFILE_ZH",
+    "PROPOSED_FILL",
     "SHARE_CLASSES",
     "SIDEBAR_W",
     "SOURCE_LABEL",
     "category_colour",
     "esc",
+    "marker_source",
+    "marker_style",
+    "marker_svg",
     "pct",
     "share_colour",
 ]
@@ -77,7 +83,23 @@ SOURCE_LABEL = {
     "osm": "OSM 观测 observed (© OpenStreetMap contributors)",
     "sample": "示例数据 SAMPLE, not observed",
     "user": "用户数据 user-supplied",
+    "proposed": "拟建 proposed (scenario, not built)",
 }
+
+#: Facility marker kinds, in legend order: observed in OSM, SAMPLE data (not observed), supplied by the
+#: user, proposed in a scenario. Every other source is drawn as ``osm`` (observed).
+MARKER_SOURCES = ("osm", "sample", "user", "proposed")
+#: Legend label of each marker kind (HTML; the SAMPLE label is styled as a warning).
+MARKER_LABELS = {
+    "osm": "实心 = OSM 观测设施 filled = observed (OSM)",
+    "sample": '<span class="sample">空心虚线 = 示例数据 SAMPLE</span>, not observed (hollow, dashed)',
+    "user": "实心黑框 = 用户数据 filled, black ring = user-supplied",
+    "proposed": "黄心点线黑框 = 拟建 yellow, dotted black ring = proposed",
+}
+#: Marker radius (CSS px; constant at every zoom) of each kind.
+_MARKER_RADIUS_PX = {"osm": 6.0, "sample": 8.0, "user": 7.0, "proposed": 8.0}
+#: Fill of a proposed facility.
+PROPOSED_FILL = "#ffd400"
 PROFILE_ZH = {
     "walk": "步行 walk",
     "bike": "骑行 bike",
@@ -104,6 +126,65 @@ def share_colour(share: float | None) -> str:
         if share < upper:
             return colour
     return SHARE_CLASSES[-1][1]
+
+
+def marker_source(source: object) -> str:
+    """The marker kind (one of :data:`MARKER_SOURCES`) of a facility ``source``; ``osm`` otherwise."""
+    src = str(source or "")
+    return src if src in MARKER_SOURCES else "osm"
+
+
+def marker_style(source: str, colour: str) -> dict[str, object]:
+    """Leaflet path options of a facility marker of kind ``source`` in category ``colour``: the one
+    definition the map's markers and its legend are both drawn from (radius in CSS px).
+
+    * ``osm`` (observed): filled with the category colour, thin white ring (stands out on any shade);
+    * ``sample``: hollow (white), thick dashed ring in the category colour; butt line caps so the
+      gaps stay open (round caps close 2 px gaps on a small circle, which then looks solid);
+    * ``user``: filled with the category colour, thick black ring;
+    * ``proposed``: yellow fill, black dotted ring.
+    """
+    kind = marker_source(source)
+    base: dict[str, object] = {
+        "radius": _MARKER_RADIUS_PX[kind],
+        "color": "#ffffff",
+        "weight": 1.5,
+        "opacity": 1.0,
+        "fill": True,
+        "fillColor": colour,
+        "fillOpacity": 1.0,
+        "dashArray": None,
+        "lineCap": "round",
+    }
+    if kind == "sample":
+        base.update(color=colour, weight=3.0, fillColor="#ffffff", fillOpacity=0.9, dashArray="5 4")
+        base.update(lineCap="butt")
+    elif kind == "user":
+        base.update(color="#000000", weight=3.0)
+    elif kind == "proposed":
+        base.update(color="#000000", weight=2.5, fillColor=PROPOSED_FILL, dashArray="2 3", lineCap="butt")
+    return base
+
+
+def marker_svg(style: dict[str, object], source: str = "") -> str:
+    """A legend swatch: an inline SVG circle drawn with the same options as the marker (``style`` from
+    :func:`marker_style`), with the attributes Leaflet's SVG renderer writes for them; ``source`` (the
+    marker kind) goes to ``data-src``. The page's script draws swatches the same way on every switch."""
+
+    def num(key: str) -> str:
+        return f"{float(str(style[key])):g}"
+
+    r, w = float(str(style["radius"])), float(str(style["weight"]))
+    size = f"{2 * (r + w) + 2:g}"
+    centre = f"{r + w + 1:g}"
+    dash = f' stroke-dasharray="{style["dashArray"]}"' if style.get("dashArray") else ""
+    return (
+        f'<svg class="marker" data-src="{esc(source)}" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}"><circle cx="{centre}" cy="{centre}" r="{num("radius")}" '
+        f'stroke="{style["color"]}" stroke-opacity="{num("opacity")}" stroke-width="{num("weight")}" '
+        f'stroke-linecap="{style["lineCap"]}"{dash} fill="{style["fillColor"]}" '
+        f'fill-opacity="{num("fillOpacity")}"></circle></svg>'
+    )
 
 
 def category_colour(key: str, i: int) -> str:

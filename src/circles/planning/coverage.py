@@ -5,6 +5,12 @@ Residents are represented by weighted points spread over each community (see
 reverse multi-source search from all of its facilities (the time *to* the nearest one), evaluated
 exactly at every resident point. The contract between stages is a long table: one row per community,
 category and level. Coordinates are in the network's metric CRS (metres); times in seconds.
+
+Two measures (:mod:`circles.measures`): ``time`` judges every point by its travel time, ``distance``
+judges the points of walking communities by their network walking distance (searched on the walk
+profile's 1 m/s twin, so the engine is the same) against the level's metres; rural points keep bicycle
+minutes. Each row says which (``measure``) and has its threshold in that unit (``threshold_min`` or
+``threshold_m``, the other NaN).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import COMMUNITY_PROFILES, LEVELS_MIN, Catalog, Category
+from ..measures import DEFAULT_MEASURE, check_measure, judged_by, search_profile
 from ..routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph, Snap
 
 __all__ = [
@@ -29,13 +36,16 @@ __all__ = [
     "ResidentPoints",
     "coverage_rows",
     "coverage_table",
+    "share_at_level",
     "share_within",
 ]
 
 log = logging.getLogger(__name__)
 
 #: A community meets a category when at least this share of its residents is inside the threshold,
-#: unless the category sets its own ``coverage_target`` (project default).
+#: unless the category sets its own ``coverage_target``. Project choice: neither plan sets a share for
+#: the service circles (only parks: > 90 %, plan item 6); 95 % allows for the few resident points a
+#: 50 m grid puts on the far side of a block, without excusing a missing facility.
 DEFAULT_TARGET_SHARE = 0.95
 
 
@@ -71,17 +81,31 @@ class FacilityPoints:
 @dataclass
 class CategoryTimes:
     """Per resident point, for one category: network time (s) and distance (m) to the nearest
-    facility (``inf`` when none can be reached) and that facility's row in the facilities table (-1)."""
+    facility (``inf`` when none can be reached) and that facility's row in the facilities table (-1).
+    ``by_distance`` marks the points judged by distance (walking communities under the ``distance``
+    measure; None: none); their ``time_s`` is the walk at the profile's speed."""
 
     category: str
     time_s: np.ndarray
     walk_m: np.ndarray
     facility: np.ndarray
+    by_distance: np.ndarray | None = None
+
+    @property
+    def cost(self) -> np.ndarray:
+        """What each point is judged by: metres where :attr:`by_distance`, else seconds."""
+        if self.by_distance is None:
+            return self.time_s
+        return np.where(self.by_distance, self.walk_m, self.time_s)
 
 
 class CoverageEngine:
     """Times from resident points to the nearest facility of each category, one search per category
-    and profile. Points are snapped once per profile and reused."""
+    and profile. Points are snapped once per profile and reused.
+
+    ``measure`` (``time`` or ``distance``): under ``distance`` the points of walking communities are
+    searched on the graph ``graphs['walk_distance']`` (the walk profile's 1 m/s twin,
+    :func:`circles.measures.distance_profile`), whose seconds are metres."""
 
     def __init__(
         self,
@@ -89,15 +113,20 @@ class CoverageEngine:
         points: ResidentPoints,
         *,
         max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        measure: str = DEFAULT_MEASURE,
     ):
         self.graphs = graphs
         self.points = points
         self.max_snap_m = max_snap_m
+        self.measure = check_measure(measure)
+        ctypes = [str(t) for t in points.ctype]
         self.profile_of_point = (
-            np.array([COMMUNITY_PROFILES.get(t, "walk") for t in points.ctype])
+            np.array([search_profile(COMMUNITY_PROFILES.get(t, "walk"), t, measure) for t in ctypes])
             if len(points)
             else np.array([], dtype=str)
         )
+        #: points judged by network distance (walking communities under the distance measure)
+        self.by_distance = np.array([judged_by(t, measure) == "distance" for t in ctypes], dtype=bool)
         self._point_snaps: dict[str, tuple[np.ndarray, Snap]] = {}
         for prof in np.unique(self.profile_of_point):
             idx = np.flatnonzero(self.profile_of_point == prof)
@@ -152,10 +181,15 @@ class CoverageEngine:
                 )
             res = g.search(fsnap, reverse=True)
             t, origin = res.at(psnap)
-            time_s[idx] = t
-            walk_m[idx] = t * g.profile.speed_m_s  # exact where the profile's speed is uniform
+            if g.profile.measure == "distance":  # a 1 m/s twin: its seconds are metres
+                walk_m[idx] = t
+                time_s[idx] = t / g.profile.reference_speed_m_s
+            else:
+                time_s[idx] = t
+                walk_m[idx] = t * g.profile.speed_m_s  # exact where the profile's speed is uniform
             fac[idx] = np.where(origin >= 0, rows[np.clip(origin, 0, None)], -1)
-        return CategoryTimes(category, time_s, walk_m, fac)
+        by_distance = self.by_distance if self.by_distance.any() else None
+        return CategoryTimes(category, time_s, walk_m, fac, by_distance)
 
 
 def _wsum(community: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -189,7 +223,12 @@ def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
 
 
 def share_within(
-    times: CategoryTimes, points: ResidentPoints, community_types: np.ndarray, minutes: float
+    times: CategoryTimes,
+    points: ResidentPoints,
+    community_types: np.ndarray,
+    minutes: float | None = None,
+    *,
+    walk_m: float | None = None,
 ) -> np.ndarray:
     """Per community, the share of its resident weight within ``minutes`` of the nearest facility of
     ``times.category`` (each point's time is on its own community's travel profile: walking for urban
@@ -199,14 +238,40 @@ def share_within(
     ``community_types``: one entry per community (row of the communities table); the result has the
     same length and order. Shares are in 0..1 of the weight the points carry (residents, or m² of
     residential area when the plan is area-weighted); NaN for a community with no weight. The same
-    numbers as the ``share_{level}`` columns of :func:`coverage_rows`, for any ``minutes``.
+    numbers as the ``share_{level}`` columns of :func:`coverage_rows` of a ``time`` plan, for any
+    ``minutes``. With ``walk_m`` instead: within that network distance (metres, on each point's own
+    profile: walking, or cycling for rural communities).
     """
-    n = len(community_types)
+    if (minutes is None) == (walk_m is None):
+        raise ValueError("give minutes or walk_m")
+    within = times.time_s <= minutes * 60.0 if minutes is not None else times.walk_m <= float(walk_m or 0.0)
+    return _share(points, len(community_types), within)
+
+
+def _share(points: ResidentPoints, n: int, within: np.ndarray) -> np.ndarray:
+    """Per community (``n`` rows), the share of its points' weight where ``within`` is true."""
     comm, w = points.community, points.weight
     total = _wsum(comm, w, n)
-    covered = _wsum(comm, np.where(times.time_s <= minutes * 60.0, w, 0.0), n)
+    covered = _wsum(comm, np.where(within, w, 0.0), n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, covered / total, np.nan)
+
+
+def share_at_level(
+    times: CategoryTimes,
+    points: ResidentPoints,
+    community_types: np.ndarray,
+    level_min: int,
+    level_walk_m: Mapping[int, float] | None = None,
+) -> np.ndarray:
+    """Per community, the share within the ``level_min`` circle (5, 10 or 15): its minutes, or, for the
+    points judged by distance (``times.by_distance``), its walking metres ``level_walk_m[level_min]``."""
+    thr = np.full(len(times.time_s), level_min * 60.0)
+    if times.by_distance is not None:
+        if not level_walk_m or level_min not in level_walk_m:
+            raise ValueError(f"no walking distance for the {level_min}-minute level")
+        thr = np.where(times.by_distance, float(level_walk_m[level_min]), thr)
+    return _share(points, len(community_types), times.cost <= thr)
 
 
 def coverage_rows(
@@ -218,17 +283,24 @@ def coverage_rows(
     *,
     levels: Iterable[int] = LEVELS_MIN,
     target_share: float = DEFAULT_TARGET_SHARE,
+    measure: str = DEFAULT_MEASURE,
+    level_walk_m: Mapping[int, float] | None = None,
 ) -> pd.DataFrame:
     """Long-form coverage of one category: a row per community with the covered share at the
-    category's own threshold (``covered_share``) and at each level (``share_5`` …), the weighted-median
-    time and distance to the nearest facility and the facility serving most of its residents."""
+    category's own threshold (``covered_share``) and at each level (``share_5`` …: the level's minutes,
+    or its metres ``level_walk_m`` for rows judged by distance), the weighted-median time and distance to
+    the nearest facility and the facility serving most of its residents. ``measure`` is the plan's (the
+    engine's that computed ``times``); each row's ``measure`` says how it was judged, with its threshold
+    in ``threshold_min`` (minutes) or ``threshold_m`` (metres)."""
     n = len(community_types)
     comm, w = points.community, points.weight
-    total = _wsum(comm, w, n)
     kinds, inverse = np.unique(np.asarray(community_types, dtype=str), return_inverse=True)
-    thr_min = np.array([cat.threshold_min(t) if t in cat.thresholds_min else np.nan for t in kinds])[inverse]
-    thr_point_s = thr_min[comm] * 60.0
-    covered = _wsum(comm, np.where(times.time_s <= thr_point_s, w, 0.0), n)
+    unit_value = [cat.threshold(t, measure) if t in cat.thresholds_min else ("min", np.nan) for t in kinds]
+    thr_min = np.array([v if u == "min" else np.nan for u, v in unit_value])[inverse]
+    thr_m = np.array([v if u == "m" else np.nan for u, v in unit_value])[inverse]
+    thr_cost = np.array([v if u == "m" else v * 60.0 for u, v in unit_value])[inverse]
+    total = _wsum(comm, w, n)
+    covered = _wsum(comm, np.where(times.cost <= thr_cost[comm], w, 0.0), n)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, covered / total, np.nan)
     out = pd.DataFrame(
@@ -237,6 +309,10 @@ def coverage_rows(
             "category": cat.key,
             "level_min": cat.level_min,
             "threshold_min": thr_min,
+            "threshold_m": thr_m,
+            "measure": np.array(["distance" if u == "m" else "time" for u, _ in unit_value], dtype=object)[
+                inverse
+            ],
             "profile": np.array([COMMUNITY_PROFILES.get(t, "walk") for t in kinds], dtype=object)[inverse],
             "applies": np.array([cat.applies(t) for t in kinds], dtype=bool)[inverse],
             "total_weight": total,
@@ -246,7 +322,7 @@ def coverage_rows(
         }
     )
     for lv in levels:
-        out[f"share_{lv}"] = share_within(times, points, community_types, lv)
+        out[f"share_{lv}"] = share_at_level(times, points, community_types, lv, level_walk_m)
     out["nearest_time_s"] = _weighted_median(comm, times.time_s, w, n)
     out["nearest_walk_m"] = _weighted_median(comm, times.walk_m, w, n)
     # the facility serving the largest weight of the community's residents
@@ -285,8 +361,10 @@ def coverage_table(
     target_share: float = DEFAULT_TARGET_SHARE,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, CategoryTimes]]:
-    """Coverage rows of every category (long form) and the per-point times behind them."""
+    """Coverage rows of every category (long form) and the per-point times behind them, by the engine's
+    measure (the catalog's ``[[level]]`` distances for the level shares under ``distance``)."""
     keys = list(categories) if categories is not None else list(catalog.keys())
+    level_walk_m = catalog_level_walk_m(catalog)
     frames, per_cat = [], {}
     for key in keys:
         cat = catalog.get(key)
@@ -303,6 +381,13 @@ def coverage_table(
                 facilities,
                 levels=levels,
                 target_share=target_share,
+                measure=engine.measure,
+                level_walk_m=level_walk_m,
             )
         )
     return pd.concat(frames, ignore_index=True), per_cat
+
+
+def catalog_level_walk_m(catalog: Catalog) -> dict[int, float]:
+    """``{level minutes: walking metres}`` of the catalog's ``[[level]]`` tables (empty without)."""
+    return {lv.minutes: float(lv.walk_m) for lv in catalog.level_table}

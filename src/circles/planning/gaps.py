@@ -40,6 +40,8 @@ GAP_COLUMNS = [
     "category_zh",
     "level_min",
     "threshold_min",
+    "threshold_m",
+    "measure",
     "profile",
     "covered_share",
     "target_share",
@@ -76,9 +78,8 @@ def coverage_gaps(
     uncovered_share = 1.0 - cov["covered_share"].to_numpy()
     area = comm["area_m2"].to_numpy(dtype=float)
     residents = comm["residents"].to_numpy(dtype=float) if "residents" in comm else np.full(len(cov), np.nan)
-    thr_s = cov["threshold_min"].to_numpy() * 60.0
     t = cov["nearest_time_s"].to_numpy()
-    factor = np.where(np.isfinite(t), np.minimum(t / thr_s, MAX_TIME_FACTOR), MAX_TIME_FACTOR)
+    factor = _time_factor(cov)
     people = weight_kind != "area"
     uncovered_res = uncovered_share * residents if people else np.full(len(cov), np.nan)
     uncovered_area = uncovered_share * area
@@ -95,6 +96,8 @@ def coverage_gaps(
             "category_zh": [zh.get(k, k) for k in cov["category"]],
             "level_min": cov["level_min"].to_numpy(),
             "threshold_min": cov["threshold_min"].to_numpy(),
+            "threshold_m": _column(cov, "threshold_m"),
+            "measure": cov["measure"].to_numpy() if "measure" in cov else "time",
             "profile": cov["profile"].to_numpy(),
             "covered_share": cov["covered_share"].to_numpy(),
             "target_share": cov["target_share"].to_numpy(),
@@ -112,6 +115,21 @@ def coverage_gaps(
         }
     )
     return out
+
+
+def _time_factor(cov: pd.DataFrame) -> np.ndarray:
+    """How far the nearest facility is relative to the threshold, in the row's measure (time: nearest
+    time / threshold minutes; distance: nearest walk / threshold metres), capped at MAX_TIME_FACTOR; the
+    cap where nothing can be reached."""
+    by_time = cov["nearest_time_s"].to_numpy(dtype=float) / (
+        cov["threshold_min"].to_numpy(dtype=float) * 60.0
+    )
+    if "measure" in cov:
+        by_distance = cov["nearest_walk_m"].to_numpy(dtype=float) / _column(cov, "threshold_m")
+        ratio = np.where(cov["measure"].to_numpy() == "distance", by_distance, by_time)
+    else:
+        ratio = by_time
+    return np.where(np.isfinite(ratio), np.minimum(ratio, MAX_TIME_FACTOR), MAX_TIME_FACTOR)
 
 
 def _column(comm: pd.DataFrame, name: str) -> np.ndarray:
@@ -186,6 +204,8 @@ def capacity_gaps(
                         "category_zh": zh[cat.key],
                         "level_min": cat.level_min,
                         "threshold_min": r["threshold_min"],
+                        "threshold_m": r.get("threshold_m", np.nan),
+                        "measure": r.get("measure", "time"),
                         "profile": r["profile"],
                         "covered_share": r["covered_share"],
                         "target_share": r["target_share"],
@@ -213,7 +233,14 @@ def rank_gaps(*frames: pd.DataFrame) -> pd.DataFrame:
     present = [f for f in frames if not f.empty]
     if not present:
         return pd.DataFrame(columns=GAP_COLUMNS)
-    floats = ("required_m2", "available_m2", "shortfall_m2", "uncovered_residents", "uncovered_area_m2")
+    floats = (
+        "required_m2",
+        "available_m2",
+        "shortfall_m2",
+        "uncovered_residents",
+        "uncovered_area_m2",
+        "threshold_m",
+    )
     aligned = [
         f.reindex(columns=[c for c in GAP_COLUMNS if c != "severity_rank"]).astype({c: float for c in floats})
         for f in present

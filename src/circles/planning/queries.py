@@ -62,49 +62,77 @@ def _check_minutes(minutes: float) -> float:
     return m
 
 
+#: Largest "within N metres" asked, and the shortest (metres of network distance).
+MAX_WALK_M = 5000.0
+MIN_WALK_M = 10.0
+
+
+def _check_walk_m(walk_m: float | None) -> float:
+    m = float(walk_m) if walk_m is not None else math.nan
+    if not (math.isfinite(m) and MIN_WALK_M <= m <= MAX_WALK_M):
+        raise InputError(f"walk_m must be in [{MIN_WALK_M:g}, {MAX_WALK_M:g}] metres, got {walk_m!r}")
+    return m
+
+
 def planned_categories(result: PlanResult) -> list[str]:
     """Keys of the categories the plan computed coverage for, in catalog order."""
     present = set(result.coverage["category"].unique())
     return [k for k in result.data.catalog.keys() if k in present]
 
 
-def coverage_at(result: PlanResult, category: str, minutes: float | None = None) -> pd.DataFrame:
+def coverage_at(
+    result: PlanResult, category: str, minutes: float | None = None, *, walk_m: float | None = None
+) -> pd.DataFrame:
     """The coverage rows of ``category`` (one per community row, in table order), judged within
     ``minutes`` of the nearest facility: ``threshold_min``, ``covered_share`` and ``covered_weight`` are
     those of ``minutes`` (each community on its own travel profile); the target share, the shares at the
     5/10/15-minute levels and the nearest facility are the plan's. ``minutes=None``: the category's own
     thresholds (the plan's rows as they are). An :class:`InputError` for a category the plan did not
-    compute or ``minutes`` outside (0, 60]."""
+    compute or ``minutes`` outside (0, 60]. ``walk_m`` instead of ``minutes``: judged within that network
+    distance (metres, each community on its own profile's ways): ``measure`` is ``distance`` and the
+    threshold ``threshold_m``."""
     cov = result.coverage
     rows = cov[cov["category"] == category].sort_values("community_row", kind="stable")
     rows = rows.reset_index(drop=True)
     if category not in result.times or rows.empty:
         raise InputError(f"category {category!r} was not part of this plan")
-    if minutes is None:
+    if minutes is not None and walk_m is not None:
+        raise InputError("give minutes or walk_m, not both")
+    if minutes is None and walk_m is None:
         return rows
-    m = _check_minutes(minutes)
     types = result.data.communities["type"].to_numpy().astype(str)
-    share = share_within(result.times[category], result.engine.points, types, m)
+    if minutes is not None:
+        m = _check_minutes(minutes)
+        share = share_within(result.times[category], result.engine.points, types, m)
+        rows["threshold_min"], rows["threshold_m"], rows["measure"] = m, math.nan, "time"
+    else:
+        metres = _check_walk_m(walk_m)
+        share = share_within(result.times[category], result.engine.points, types, walk_m=metres)
+        rows["threshold_min"], rows["threshold_m"], rows["measure"] = math.nan, metres, "distance"
     share = share[rows["community_row"].to_numpy(dtype=np.int64)]
     total = rows["total_weight"].to_numpy(dtype=float)
-    rows["threshold_min"] = m
     rows["covered_share"] = share
     rows["covered_weight"] = np.where(total > 0, np.nan_to_num(share) * total, 0.0)
     return rows
 
 
 def gaps_at(
-    result: PlanResult, minutes: float | None, categories: Sequence[str] | None = None
+    result: PlanResult,
+    minutes: float | None,
+    categories: Sequence[str] | None = None,
+    *,
+    walk_m: float | None = None,
 ) -> pd.DataFrame:
     """The ranked gap list with coverage gaps judged within ``minutes`` (for the ``categories`` given,
     default every planned one): a community is short when its covered share within ``minutes`` is
     below its target share. Capacity gaps (floor area, independent of minutes) are kept as the plan
-    found them. ``minutes=None``: the plan's own gap list (restricted to ``categories``)."""
+    found them. ``minutes=None``: the plan's own gap list (restricted to ``categories``). ``walk_m``
+    instead of ``minutes``: judged within that network distance (metres)."""
     keys = list(categories) if categories is not None else planned_categories(result)
     gaps = result.gaps
-    if minutes is None:
+    if minutes is None and walk_m is None:
         return gaps if categories is None else gaps[gaps["category"].isin(keys)].reset_index(drop=True)
-    cov = pd.concat([coverage_at(result, k, minutes) for k in keys], ignore_index=True)
+    cov = pd.concat([coverage_at(result, k, minutes, walk_m=walk_m) for k in keys], ignore_index=True)
     data = result.data
     coverage = coverage_gaps(cov, data.communities, data.catalog, data.weight_kind)
     capacity = gaps[(gaps["kind"] == "capacity") & gaps["category"].isin(keys)]
@@ -117,20 +145,23 @@ def rollup_at(
     categories: Sequence[str],
     *,
     minutes: float | None = None,
+    walk_m: float | None = None,
     rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Coverage of each of ``categories`` rolled up to ``group_by`` (``compound``, ``community`` (社区),
     ``street`` (街道) or ``district`` (区)) by :func:`circles.planning.rollup.rollup`, judged within
     ``minutes`` (None: each category's own thresholds); ``rows``: a boolean mask over the community
     table restricting the members (e.g. one district). One row per category and group, with
-    ``category``, ``category_zh``, ``threshold_min`` (NaN where thresholds differ by community type),
-    ``target_share`` (likewise) and ``weight_kind`` (what the weights count: residents or m² of area)."""
+    ``category``, ``category_zh``, ``threshold_min`` and ``threshold_m`` (NaN where thresholds differ by
+    community type or are in the other measure; ``walk_m`` judges within that distance instead of
+    ``minutes``), ``target_share`` (likewise) and ``weight_kind`` (what the weights count: residents or
+    m² of area)."""
     if group_by not in GROUP_LEVELS:
         raise InputError(f"group_by must be one of {', '.join(GROUP_LEVELS)}, not {group_by!r}")
     comm = result.data.communities
     frames = []
     for key in categories:
-        cov = coverage_at(result, key, minutes)
+        cov = coverage_at(result, key, minutes, walk_m=walk_m)
         if rows is not None:
             cov = cov[rows[cov["community_row"].to_numpy(dtype=np.int64)]]
         table = rollup(cov, comm, group_by, target_share=cov["target_share"].to_numpy(dtype=float))
@@ -138,6 +169,8 @@ def rollup_at(
         table.insert(0, "category", key)
         table.insert(1, "category_zh", result.data.catalog.get(key).name_zh)
         table["threshold_min"] = _single(applied["threshold_min"])
+        has_m = "threshold_m" in applied
+        table["threshold_m"] = _single(applied["threshold_m"]) if has_m else math.nan
         table["target_share"] = _single(applied["target_share"])
         frames.append(table)
     if not frames:

@@ -157,7 +157,7 @@ def coverage_matrix(
     site_xy = np.asarray(site_xy, dtype=float).reshape(-1, 2)
     m = len(site_xy)
     max_snap_m = engine.max_snap_m if max_snap_m is None else max_snap_m
-    thr_s = np.array([cat.threshold_s(t) for t in pts.ctype]) if len(pts) else np.zeros(0)
+    thr_s = np.array([cat.threshold_cost(t, engine.measure) for t in pts.ctype]) if len(pts) else np.zeros(0)
     local = np.full(len(pts), -1, dtype=np.int64)
     local[idx_all] = np.arange(len(idx_all))
     hits = _Hits([], [], np.full(len(idx_all), np.inf))
@@ -287,10 +287,11 @@ def _demand(result: PlanResult, category: str, cat: Category) -> _Demand:
 
         times = result.engine.category_times(category, facility_points(result.data))
     ctype = pts.ctype.astype(str)
-    thr_s = np.array([cat.threshold_s(t) for t in ctype]) if len(pts) else np.zeros(0)
+    measure = result.engine.measure
+    thr_s = np.array([cat.threshold_cost(t, measure) for t in ctype]) if len(pts) else np.zeros(0)
     applies = np.array([cat.applies(t) for t in ctype], dtype=bool) if len(pts) else np.zeros(0, bool)
     w = pts.weight.astype(float)
-    covered = times.time_s <= thr_s
+    covered = times.cost <= thr_s
     unsnapped = np.zeros(len(pts), bool)
     unsnapped[result.engine.unsnapped_points] = True
     idx = np.flatnonzero(applies & ~covered & ~unsnapped & (w > 0))

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .. import OSM_ATTRIBUTION, __version__
-from ..catalog import LEVELS_MIN
+from ..catalog import LEVELS_MIN, Catalog
+from ..measures import MEASURE_LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import PlanData
@@ -30,39 +31,9 @@ WEIGHT_LABELS = {
 def region_summary(
     data: PlanData, cov: pd.DataFrame, gaps: pd.DataFrame, engine: CoverageEngine, timings: dict
 ) -> dict:
-    """Share of residents (or area) covered per category and level, and the plan targets."""
-    cats = []
-    for key, grp in cov.groupby("category", sort=False):
-        cat = data.catalog.get(key)
-        g = grp[grp["applies"]]
-        tot = g["total_weight"].sum()
-        entry = {
-            "category": key,
-            "name_zh": cat.name_zh,
-            "name_en": cat.name_en,
-            "level_min": cat.level_min,
-            "focus": cat.focus,
-            "threshold_min": sorted(set(g["threshold_min"].dropna().tolist())),
-            "facilities": _count_by_source(data.facilities, key),
-            "communities": int(len(g)),
-            "covered_share": _ratio((g["covered_share"] * g["total_weight"]).sum(), tot),
-            **{
-                f"share_{lv}min": _ratio((g[f"share_{lv}"] * g["total_weight"]).sum(), tot)
-                for lv in LEVELS_MIN
-            },
-            "communities_short": int(((gaps["category"] == key) & (gaps["kind"] == "coverage")).sum())
-            if len(gaps)
-            else 0,
-        }
-        estimate = _estimated_coverage(data.communities, g)
-        if estimate:
-            entry["residents_estimate"] = estimate
-        if cat.coverage_target:
-            entry["coverage_target"] = cat.coverage_target
-            entry["meets_target"] = bool(
-                entry["covered_share"] is not None and entry["covered_share"] >= cat.coverage_target
-            )
-        cats.append(entry)
+    """Share of residents (or area) covered per category and level, and the plan targets, by the plan's
+    measure (``measure``; ``levels`` states each level's threshold in it)."""
+    cats = [_category_entry(data, str(key), grp, gaps) for key, grp in cov.groupby("category", sort=False)]
     park = next((c for c in cats if c["category"] == "park"), None)
     kind = data.weight_kind
     return {
@@ -74,6 +45,9 @@ def region_summary(
         "data_source": data.region.source,
         "weight_kind": kind,
         "weighting": WEIGHT_LABELS.get(kind, kind),
+        "measure": data.measure,
+        "measure_label": MEASURE_LABELS[data.measure],
+        "levels": level_thresholds(data.catalog, data.measure),
         "communities": int(len(data.communities)),
         "resident_points": int(len(engine.points)),
         "resident_points_off_network": int(len(engine.unsnapped_points)),
@@ -100,6 +74,7 @@ def region_summary(
             "target": park.get("coverage_target", 0.9),
             "meets_target": park.get("meets_target"),
             "threshold_min": park["threshold_min"],
+            "threshold_m": park["threshold_m"],
             "source": "plan item 6: park/green-space service-radius coverage > 90% by 2025",
         },
         "categories": cats,
@@ -107,6 +82,56 @@ def region_summary(
         **({"input_checks": data.input_checks} if data.input_checks else {}),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def _category_entry(data: PlanData, key: str, grp: pd.DataFrame, gaps: pd.DataFrame) -> dict[str, Any]:
+    """One category's region shares (at its thresholds and at each level), counts and target."""
+    cat = data.catalog.get(key)
+    g = grp[grp["applies"]]
+    tot = g["total_weight"].sum()
+    entry: dict[str, Any] = {
+        "category": key,
+        "name_zh": cat.name_zh,
+        "name_en": cat.name_en,
+        "level_min": cat.level_min,
+        "focus": cat.focus,
+        "threshold_min": sorted(set(g["threshold_min"].dropna().tolist())),
+        "threshold_m": sorted(set(g["threshold_m"].dropna().tolist())) if "threshold_m" in g else [],
+        "facilities": _count_by_source(data.facilities, key),
+        "communities": int(len(g)),
+        "covered_share": _ratio((g["covered_share"] * g["total_weight"]).sum(), tot),
+        **{f"share_{lv}min": _ratio((g[f"share_{lv}"] * g["total_weight"]).sum(), tot) for lv in LEVELS_MIN},
+        "communities_short": int(((gaps["category"] == key) & (gaps["kind"] == "coverage")).sum())
+        if len(gaps)
+        else 0,
+    }
+    estimate = _estimated_coverage(data.communities, g)
+    if estimate:
+        entry["residents_estimate"] = estimate
+    if cat.coverage_target:
+        entry["coverage_target"] = cat.coverage_target
+        entry["meets_target"] = bool(
+            entry["covered_share"] is not None and entry["covered_share"] >= cat.coverage_target
+        )
+    return entry
+
+
+def level_thresholds(catalog: Catalog, measure: str) -> list[dict[str, Any]]:
+    """Each level's threshold in ``measure`` for walking communities (``5 min`` or ``300 m``), with the
+    level's minutes, metres and sources; ``share_<N>min`` of the summary are judged at these."""
+    out = []
+    for lv in catalog.level_table:
+        label = f"{lv.walk_m:g} m" if measure == "distance" else f"{lv.minutes} min"
+        out.append(
+            {
+                "level_min": lv.minutes,
+                "threshold": label,
+                "walk_m": lv.walk_m,
+                "rural": f"{lv.minutes} min by bicycle",
+                "sources": list(lv.sources),
+            }
+        )
+    return out
 
 
 def _estimated_coverage(comm: pd.DataFrame, rows: pd.DataFrame) -> dict[str, Any] | None:
@@ -134,5 +159,5 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def _count_by_source(fac: gpd.GeoDataFrame, key: str) -> dict[str, int]:
-    f = fac[fac["category"] == key]
-    return {str(k): int(v) for k, v in f["source"].value_counts().items()}
+    sources = fac["source"][fac["category"] == key]  # one column, not the table with its geometry
+    return {str(k): int(v) for k, v in sources.value_counts().items()}

@@ -7,7 +7,9 @@ of the segment between the snap point and its ends.
 
 A search with a cutoff runs on the sub-graph of nodes within ``cutoff_s * max_speed_m_s`` (straight
 line) of the sources: no node outside that disk can be reached in time, so the result is exact and the
-cost of one isochrone does not grow with the size of the city.
+cost of one isochrone does not grow with the size of the city. The polygon builders use
+:meth:`ProfileGraph.search_within` instead: the same times from a compiled Dijkstra that touches only
+the nodes it reaches (:func:`circles.routing.kernels.dijkstra`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from scipy.spatial import cKDTree
 from ..config import Profile
 from ..errors import EmptyNetworkError, SnapError
 from ..routing.network import StreetNetwork
+from . import kernels
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,8 @@ class ProfileGraph:
         self.fwd = fwd
         self.bwd = bwd
         self.speed_m_s = speed
-        self.time_s = np.maximum(net.seg_len_m / speed, MIN_EDGE_TIME_S)
+        delay_s = net.seg_delay_s if net.seg_delay_s is not None and profile.mode == "foot" else 0.0
+        self.time_s = np.maximum(net.seg_len_m / speed + delay_s, MIN_EDGE_TIME_S)  # + crossing delays
         self.max_speed_m_s = float(speed[usable].max())
         self.offstreet_speed_m_s = profile.offstreet_speed_m_s
 
@@ -280,6 +284,21 @@ class ProfileGraph:
             full_o = np.full(n, -1, dtype=np.int64)
             full_o[node_ids] = origin
             dist, origin = full, full_o
+        return NodeTimes(self, sources, dist, origin, cutoff_s, reverse, reached)
+
+    def search_within(self, sources: Snap, cutoff_s: float, *, reverse: bool = False) -> NodeTimes:
+        """:meth:`search` with a cutoff, compiled (:func:`circles.routing.kernels.dijkstra`): the same
+        times, found by touching only the nodes reached (no sub-graph to build) and without holding
+        the GIL. On an exact tie between two sources ``origin`` may name the other one, so the
+        polygon builders use it and :meth:`search` stays the reference for everything else."""
+        if len(sources) == 0 or (sources.seg < 0).all():
+            return self.search(sources, cutoff_s=cutoff_s, reverse=reverse)
+        valid = np.flatnonzero(sources.seg >= 0)
+        src, dst, w, _ = self._source_edges(sources.subset(valid), reverse)
+        csr = self.csr_t if reverse else self.csr
+        dist, origin, reached = kernels.dijkstra(
+            csr.indptr, csr.indices, csr.data, dst, w, valid[src], float(cutoff_s)
+        )
         return NodeTimes(self, sources, dist, origin, cutoff_s, reverse, reached)
 
 

@@ -7,6 +7,7 @@ network and the ``download`` extra); tests never do this.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .._common import BBox
 from ..config import DEFAULT_REGION, Profile, Region, get_profile, get_region
 from ..errors import DataFileError, OutsideRegionError
 from ..io.osm import OsmWays
+from ..routing.access_rules import CrossingDelays, access_rules, crossing_delays
 from ..routing.graph import ProfileGraph
 from ..routing.network import StreetNetwork, load_network, network_from_ways
 
@@ -40,6 +42,7 @@ ACCESS_TAGS = [
     "cycleway:right",
     "service",
     "name",
+    "area",
 ]
 
 
@@ -76,16 +79,28 @@ def download_ways(bbox: tuple[float, float, float, float]) -> OsmWays:
 
 
 @lru_cache(maxsize=8)
-def _network(osm_path: str, crs: str | None) -> StreetNetwork:
-    return load_network(Path(osm_path), crs)
+def _network(
+    osm_path: str,
+    crs: str | None,
+    country: str | None = None,
+    access: tuple[tuple[str, str], ...] = (),
+    crossings: CrossingDelays | None = None,
+) -> StreetNetwork:
+    rules = access_rules(country, access) if (country or access) else None
+    return load_network(Path(osm_path), crs, country=country, rules=rules, crossings=crossings)
 
 
-def region_network(region: Region, *, download: bool = False) -> StreetNetwork:
-    """The street network of a registered region (cached per process). When its extract is absent the
+def region_network(region: Region, *, download: bool = False, crossings: bool | None = None) -> StreetNetwork:
+    """The street network of a registered region (cached per process), with the access rules of the
+    region's ``country`` and its ``[<region>.access]`` overrides, and crossing delays when ``crossings``
+    (``None``: as ``data/access_rules.toml`` says, off by default). When its extract is absent the
     region's bbox is fetched from the internet with osmnx only if ``download`` is true (the user asked,
     e.g. ``--download``); otherwise :class:`DataFileError` says where the file was looked for."""
+    delays = crossing_delays(crossings)
     if region.osm_path.exists():
-        return _network(str(region.osm_path), region.metric_crs)
+        return _network(
+            str(region.osm_path), region.metric_crs, region.country or None, region.access, delays
+        )
     if not download:
         raise DataFileError(
             f"{region.osm_path}: OSM extract of region {region.key!r} not found. Set CIRCLES_DATA_DIR to the "
@@ -93,12 +108,16 @@ def region_network(region: Region, *, download: bool = False) -> StreetNetwork:
             "OpenStreetMap (internet; needs the 'download' extra)"
         )
     log.warning("%s not found; downloading bbox %s with osmnx", region.osm_path, region.bbox)
-    return network_from_ways(download_ways(region.bbox), region.metric_crs)
+    rules = access_rules(region.country or None, region.access) if (region.country or region.access) else None
+    return network_from_ways(download_ways(region.bbox), region.metric_crs, rules=rules, crossings=delays)
 
 
-def osm_network(path: Path) -> StreetNetwork:
-    """The street network of any OSM XML/PBF file, in its local UTM zone (cached per process)."""
-    return _network(str(Path(path).resolve()), None)
+def osm_network(path: Path, *, country: str | None = None, crossings: bool | None = None) -> StreetNetwork:
+    """The street network of any OSM XML/PBF file, in its local UTM zone (cached per process), with the
+    access rules of ``country`` (ISO 3166-1 alpha-2; ``None``: found from the extract's coordinates with
+    the coarse lookup of ``data/access_rules.toml``, else the world default) and crossing delays when
+    ``crossings``."""
+    return _network(str(Path(path).resolve()), None, country or None, (), crossing_delays(crossings))
 
 
 def profile_graph(net: StreetNetwork, profile: str | Profile) -> ProfileGraph:
@@ -124,21 +143,26 @@ def check_inside(lon: float, lat: float, bbox: tuple[float, float, float, float]
 
 
 def open_network(
-    region: str | None = None, osm: Path | None = None, *, download: bool = False
+    region: str | None = None, osm: Path | None = None, *, download: bool = False, country: str | None = None
 ) -> tuple[StreetNetwork, BBox, str]:
-    """The network of ``--osm FILE`` or of a registered region, its bbox (degrees) and a label."""
+    """The network of ``--osm FILE`` or of a registered region, its bbox (degrees) and a label;
+    ``country`` overrides the access rule set of either."""
     if osm is not None:
-        reg = region_for_osm(osm)
-        return osm_network(osm), reg.bbox, f"the network of {Path(osm).name}"
+        reg = region_for_osm(osm, country=country)
+        return osm_network(osm, country=country), reg.bbox, f"the network of {Path(osm).name}"
+    if country:
+        reg = replace(get_region(region or DEFAULT_REGION), country=country)
+        return region_network(reg, download=download), reg.bbox, f"region {reg.key}"
     reg = get_region(region or DEFAULT_REGION)
     return region_network(reg, download=download), reg.bbox, f"region {reg.key}"
 
 
-def region_for_osm(path: Path) -> Region:
+def region_for_osm(path: Path, *, country: str | None = None) -> Region:
     """A study region made from any OSM XML/PBF file: its streets' extent padded by ~1 km (degrees),
-    the local UTM zone as metric CRS, no district boundaries. The network is loaded (and cached)."""
+    the local UTM zone as metric CRS, no district boundaries, the access rule set of ``country`` (or the
+    one found from the data). The network is loaded (and cached)."""
     path = Path(path).resolve()
-    net = osm_network(path)
+    net = osm_network(path, country=country)
     x0, y0, x1, y1 = net.bounds_wgs84()
     pad = 0.01  # degrees (~1 km): points just beyond the last street are judged by snapping
     return Region(
@@ -148,4 +172,5 @@ def region_for_osm(path: Path) -> Region:
         metric_crs=net.crs,
         name_en=path.name,
         source=f"OpenStreetMap file {path.name}, © OpenStreetMap contributors, ODbL",
+        country=net.access_rules if net.access_rules != "world" else "",
     )

@@ -18,6 +18,8 @@ from numpy.typing import ArrayLike
 
 from ..errors import EmptyNetworkError
 from ..io.osm import OsmWays, read_highway_ways
+from .access_rules import AccessRules, CrossingDelays, access_rules, country_for_lonlat
+from .pedestrian_areas import pedestrian_area_segments
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Profile
@@ -27,60 +29,28 @@ log = logging.getLogger(__name__)
 
 YES = {"yes", "designated", "permissive", "official"}
 NO = {"no", "private", "use_sidepath"}
-
-#: Ways walkable unless a tag forbids it.
-FOOT_HIGHWAYS = {
-    "footway",
-    "pedestrian",
-    "steps",
-    "path",
-    "living_street",
-    "residential",
-    "service",
-    "unclassified",
-    "tertiary",
-    "tertiary_link",
-    "secondary",
-    "secondary_link",
-    "primary",
-    "primary_link",
-    "track",
-    "road",
-    "cycleway",
-    "corridor",
-    "platform",
-    "bridleway",
-    "trail",
-    "elevator",
-}
-#: Fast roads: walkable only where ``foot=yes|designated|permissive`` or a sidewalk is tagged.
-FOOT_RESTRICTED = {"trunk", "trunk_link", "motorway", "motorway_link"}
+#: Highway values of ways that are not (or no longer, or not yet) there.
+DEAD = {"construction", "proposed", "abandoned", "razed"}
 SIDEWALK_YES = {"both", "left", "right", "yes"}
-
-#: Ways a bicycle may use unless a tag forbids it.
-BIKE_HIGHWAYS = {
-    "cycleway",
-    "residential",
-    "living_street",
-    "service",
-    "unclassified",
-    "tertiary",
-    "tertiary_link",
-    "secondary",
-    "secondary_link",
-    "primary",
-    "primary_link",
-    "track",
-    "road",
-    "path",
-}
-#: Ways a bicycle may use only where ``bicycle=yes`` (or a cycle lane/track is tagged, for trunk roads).
-BIKE_RESTRICTED = {"trunk", "trunk_link", "footway", "pedestrian", "motorway", "motorway_link", "bridleway"}
 CYCLEWAY_KEYS = ("cycleway", "cycleway:both", "cycleway:left", "cycleway:right")
 CYCLEWAY_PRESENT = {"lane", "track", "shared_lane", "opposite_lane", "opposite_track", "yes"}
 
 #: Segments a start point should not snap to (complaint: points snapped to a parking aisle).
 NO_SNAP_SERVICE = {"parking_aisle", "driveway", "drive-through"}
+
+#: Road class rank (links as their road), for crossing delays: a walk crosses a road of higher rank.
+ROAD_RANK = {
+    "motorway": 7,
+    "trunk": 6,
+    "primary": 5,
+    "secondary": 4,
+    "tertiary": 3,
+    "unclassified": 2,
+    "residential": 2,
+    "road": 2,
+    "living_street": 1,
+    "service": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -95,42 +65,48 @@ class WayAccess:
     snap: bool
 
 
-def way_access(tags: dict[str, str]) -> WayAccess:
-    """Decide from OSM tags who may use a way. A specific mode tag (``foot``, ``bicycle``) overrides
-    ``access`` as in OSM convention; ``foot=no`` and ``access=no|private`` exclude."""
-    hw = tags.get("highway", "")
-    access = tags.get("access", "")
+def _has_sidewalk(tags: dict[str, str]) -> bool:
+    return tags.get("sidewalk", "") in SIDEWALK_YES or any(
+        tags.get(f"sidewalk:{side}", "") == "yes" for side in ("both", "left", "right")
+    )
+
+
+def _foot(tags: dict[str, str], hw: str, closed: bool, rules: AccessRules) -> bool:
     foot_tag = tags.get("foot", "")
-    bike_tag = tags.get("bicycle", "")
-    closed = access in NO
-
     if foot_tag in NO:
-        foot = False
-    elif foot_tag in YES:
-        foot = hw not in ("construction", "proposed", "abandoned", "razed")
-    elif closed:
-        foot = False
-    elif hw in FOOT_HIGHWAYS:
-        foot = True
-    elif hw in FOOT_RESTRICTED:
-        foot = any(tags.get(k, "") in SIDEWALK_YES for k in ("sidewalk",)) or any(
-            tags.get(f"sidewalk:{side}", "") == "yes" for side in ("both", "left", "right")
-        )
-    else:
-        foot = False
+        return False
+    if foot_tag in YES:
+        return hw not in DEAD
+    if closed:
+        return False
+    if rules.allows("foot", hw):
+        return True
+    return hw not in DEAD and _has_sidewalk(tags)
 
+
+def _bike(tags: dict[str, str], hw: str, closed: bool, rules: AccessRules) -> bool:
+    bike_tag = tags.get("bicycle", "")
     if bike_tag in NO or bike_tag == "dismount" or hw == "steps":
-        bike = False
-    elif bike_tag in YES:
-        bike = hw not in ("construction", "proposed", "abandoned", "razed")
-    elif closed:
-        bike = False
-    elif hw in BIKE_HIGHWAYS:
-        bike = True
-    elif hw in ("trunk", "trunk_link"):
-        bike = any(tags.get(k, "") in CYCLEWAY_PRESENT for k in CYCLEWAY_KEYS)
-    else:
-        bike = False
+        return False
+    if bike_tag in YES:
+        return hw not in DEAD
+    if closed:
+        return False
+    if rules.allows("bicycle", hw):
+        return True
+    return hw not in DEAD and any(tags.get(k, "") in CYCLEWAY_PRESENT for k in CYCLEWAY_KEYS)
+
+
+def way_access(tags: dict[str, str], rules: AccessRules | None = None) -> WayAccess:
+    """Decide from OSM tags who may use a way. A specific mode tag (``foot``, ``bicycle``) overrides
+    ``access`` as in OSM convention; ``foot=no`` and ``access=no|private`` exclude. Untagged ways follow
+    ``rules`` (default: the world default of ``data/access_rules.toml``); a way whose default says no is
+    still walkable with a tagged sidewalk and cyclable with a tagged cycle lane or track."""
+    rules = rules if rules is not None else access_rules()
+    hw = tags.get("highway", "")
+    closed = tags.get("access", "") in NO
+    foot = _foot(tags, hw, closed, rules)
+    bike = _bike(tags, hw, closed, rules)
 
     oneway = tags.get("oneway", "")
     bike_oneway = 0
@@ -150,7 +126,9 @@ class StreetNetwork:
 
     Node ``i`` is at ``node_xy[i]``; segment ``j`` runs from node ``seg_u[j]`` to ``seg_v[j]`` (the OSM
     way direction), ``seg_len_m[j]`` long. Per-segment flags: ``foot_ok``, ``bike_ok``,
-    ``bike_oneway`` (+1 u->v only, -1 v->u only, 0 both), ``steps``, ``snap_ok``.
+    ``bike_oneway`` (+1 u->v only, -1 v->u only, 0 both), ``steps``, ``snap_ok``. ``seg_delay_s`` (or
+    ``None``) is an optional crossing delay per segment, seconds, added to walking time;
+    ``access_rules`` names the access rule set the flags were derived with.
     """
 
     crs: str
@@ -166,6 +144,8 @@ class StreetNetwork:
     seg_way_id: np.ndarray | None = None
     node_osm_id: np.ndarray | None = None
     source: str = ""
+    seg_delay_s: np.ndarray | None = None
+    access_rules: str = ""
     _to_wgs84: pyproj.Transformer | None = field(default=None, repr=False, compare=False)
     _from_wgs84: pyproj.Transformer | None = field(default=None, repr=False, compare=False)
     #: travel-time graphs built on this network, one per profile (see :meth:`graph`)
@@ -257,25 +237,51 @@ def utm_crs_for(lon: float, lat: float) -> str:
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
-def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
-    """Build the segment network from highway ways; ``crs`` defaults to the UTM zone of the data."""
+def _way_segments(ways: OsmWays, keep_way: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``ways.node_ids``) of the first node of each segment of a kept way, and its way."""
+    way_of_node = np.repeat(np.arange(len(ways.offsets) - 1), np.diff(ways.offsets))
+    first = np.arange(len(ways.node_ids) - 1)
+    same_way = way_of_node[first] == way_of_node[first + 1]
+    a = first[same_way & keep_way[way_of_node[first]]]
+    return a, way_of_node[a]
+
+
+def _pick_rules(ways: OsmWays, country: str | None, rules: AccessRules | None) -> AccessRules:
+    """``rules``, else the rule set of ``country``, else of the country found from the ways' median."""
+    if rules is None:
+        if country is None and len(ways.lon):
+            country = country_for_lonlat(float(np.median(ways.lon)), float(np.median(ways.lat)))
+        rules = access_rules(country)
+    log.info("access rules %s for %s", rules.label, ways.source or "the ways")
+    return rules
+
+
+def network_from_ways(
+    ways: OsmWays,
+    crs: str | None = None,
+    *,
+    country: str | None = None,
+    rules: AccessRules | None = None,
+    crossings: CrossingDelays | None = None,
+    pedestrian_areas: bool = True,
+) -> StreetNetwork:
+    """Build the segment network from highway ways; ``crs`` defaults to the UTM zone of the data.
+
+    Access follows ``rules`` or, when not given, the rule set of ``country`` (ISO 3166-1 alpha-2; found
+    from the ways' coordinates when ``None``). ``pedestrian_areas`` adds crossing segments inside
+    pedestrian squares (:mod:`circles.routing.pedestrian_areas`); ``crossings`` adds crossing delays.
+    """
     if len(ways.way_ids) == 0:
         raise EmptyNetworkError(f"{ways.source}: no highway ways found")
-    access = [way_access(t) for t in ways.tags]
-    n_way_nodes = np.diff(ways.offsets)
+    rules = _pick_rules(ways, country, rules)
+    access = [way_access(t, rules) for t in ways.tags]
     keep_way = np.array([a.foot or a.bike for a in access])
     if not keep_way.any():
         raise EmptyNetworkError(f"{ways.source}: no walkable or cyclable ways found")
     crs = crs or utm_crs_for(float(np.median(ways.lon)), float(np.median(ways.lat)))
 
-    # segments: consecutive way-nodes of the same way
-    way_of_node = np.repeat(np.arange(len(n_way_nodes)), n_way_nodes)
-    first = np.arange(len(ways.node_ids) - 1)
-    same_way = way_of_node[first] == way_of_node[first + 1]
-    a = first[same_way & keep_way[way_of_node[first]]]
+    a, seg_way = _way_segments(ways, keep_way)
     b = a + 1
-    seg_way = way_of_node[a]
-
     used = np.unique(np.concatenate([a, b]))
     osm_ids, inverse = np.unique(ways.node_ids[used], return_inverse=True)
     # one coordinate per OSM node (its first occurrence)
@@ -287,6 +293,10 @@ def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
     tr = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = tr.transform(ways.lon[first_pos], ways.lat[first_pos])
     node_xy = np.column_stack([x, y])
+    if pedestrian_areas:
+        foot_way = np.array([acc.foot for acc in access])
+        au, av, aw = pedestrian_area_segments(ways, foot_way, osm_ids, node_xy)
+        seg_u, seg_v, seg_way = (np.concatenate(p) for p in ((seg_u, au), (seg_v, av), (seg_way, aw)))
 
     def per_way(attr: str, dtype: type) -> np.ndarray:
         return np.array([getattr(acc, attr) for acc in access], dtype=dtype)[seg_way]
@@ -305,7 +315,13 @@ def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
         seg_way_id=ways.way_ids[seg_way],
         node_osm_id=osm_ids,
         source=ways.source,
+        access_rules=rules.key,
     )
+    if crossings is not None:
+        highway = [t.get("highway", "") for t in ways.tags]
+        net.seg_delay_s = crossing_delay_s(
+            net, [highway[w] for w in seg_way], ways.signal_node_ids, crossings
+        )
     log.info(
         "network: %d nodes, %d segments, %.1f km (%s)",
         net.n_nodes,
@@ -316,6 +332,52 @@ def network_from_ways(ways: OsmWays, crs: str | None = None) -> StreetNetwork:
     return net
 
 
-def load_network(path: Path, crs: str | None = None) -> StreetNetwork:
-    """Read an OSM XML/PBF file into a :class:`StreetNetwork` in ``crs`` (default: local UTM zone)."""
-    return network_from_ways(read_highway_ways(path), crs)
+def crossing_delay_s(
+    net: StreetNetwork, seg_highway: list[str], signal_node_ids: np.ndarray, delays: CrossingDelays
+) -> np.ndarray:
+    """Per-segment crossing delay, seconds: where a walk passes a junction (3+ segments) by segments of
+    a lower road class than the highest there, it crosses that road; half the delay goes on each of the
+    two segments it uses, so passing through costs the full delay and walking along the crossed road
+    costs nothing. The delay is ``signal_s`` at a node in ``signal_node_ids`` (where all classes are
+    equal, every segment of a signalised junction waits) and ``major_road_s`` where the crossed road is
+    major; the larger applies."""
+    rank = np.array([ROAD_RANK.get(h.removesuffix("_link"), 0) for h in seg_highway], dtype=np.int64)
+    major = np.array([delays.is_major(h) for h in seg_highway], dtype=bool)
+    n = net.n_nodes
+    ends = np.concatenate([net.seg_u, net.seg_v])
+    rank2 = np.concatenate([rank, rank])
+    degree = np.bincount(ends, minlength=n)
+    top = np.zeros(n, np.int64)
+    np.maximum.at(top, ends, rank2)
+    low = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(low, ends, rank2)
+    touches_major = np.zeros(n, bool)
+    touches_major[ends[np.concatenate([major, major])]] = True
+    signal = np.isin(net.node_osm_id, signal_node_ids) if net.node_osm_id is not None else np.zeros(n, bool)
+    delay = np.zeros(net.n_segments)
+    for end in (net.seg_u, net.seg_v):
+        junction = degree[end] >= 3
+        lower = rank < top[end]
+        sig = junction & signal[end] & (lower | (low[end] == top[end]))
+        crosses_major = junction & touches_major[end] & lower
+        delay += 0.5 * np.maximum(sig * delays.signal_s, crosses_major * delays.major_road_s)
+    log.info(
+        "crossing delays: %d segments delayed (signals %.0f s, major roads %.0f s)",
+        int((delay > 0).sum()),
+        delays.signal_s,
+        delays.major_road_s,
+    )
+    return delay
+
+
+def load_network(
+    path: Path,
+    crs: str | None = None,
+    *,
+    country: str | None = None,
+    rules: AccessRules | None = None,
+    crossings: CrossingDelays | None = None,
+) -> StreetNetwork:
+    """Read an OSM XML/PBF file into a :class:`StreetNetwork` in ``crs`` (default: local UTM zone), with
+    the access rules of ``country`` (default: found from the data) unless ``rules`` are given."""
+    return network_from_ways(read_highway_ways(path), crs, country=country, rules=rules, crossings=crossings)

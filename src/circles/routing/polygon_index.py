@@ -7,7 +7,9 @@ it (the reach is what exact contouring needs: the neighbours of a point inside t
 ``buffer_m + cell_m`` of a reached street). This module keeps, per piece, the grid points within
 ``reach_m`` of its chord and where each one projects on it (``along_m`` from end ``a``, squared
 distance to the chord's line ``perp2_m2`` and to the chord itself ``full2_m2``), about 20 bytes per
-point and piece: 13 MB for central Chengdu, 5 MB for the Helsinki extract, built up front in 0.1-0.4 s.
+point and piece: 13 MB for central Chengdu, 5 MB for the Helsinki extract, built up front in 0.1-0.4 s,
+and the same pairs turned around per grid point (:class:`PointPieces`, about as much again) for the
+look-up by point of dense footway meshes.
 Networks with more than ``EAGER_MAX_ROWS`` such pairs (a 1M-node grid is 100 km across) have their
 pieces enumerated lazily, the first time a search reaches them, so memory grows with the area asked
 about, not with the extent of the network.
@@ -32,6 +34,9 @@ CELL_PER_BUFFER = 0.4
 #: Networks whose pieces have at most this many grid points within reach in all (about 20 bytes each)
 #: are enumerated up front; larger ones piece by piece as searches reach them.
 EAGER_MAX_ROWS = 5_000_000
+#: Per-point lookup (:class:`PointPieces`) only when the network's box has at most this many grid
+#: points per pair (its offsets take 8 bytes per grid point of the box).
+MAX_POINTS_PER_ROW = 2
 #: Grid points enumerated per batch (bounds the temporary memory of a build).
 BATCH_POINTS = 200_000
 
@@ -151,6 +156,42 @@ class PairPool:
 _POOL_FIELDS = ("i", "j", "along_m", "perp2_m2", "full2_m2")
 
 
+@dataclass(frozen=True)
+class PointPieces:
+    """The pairs turned around: per grid point ``(i, j)`` of the window ``[i0, i0 + nx) x [j0, j0 + ny)``
+    (row-major position ``p``), the pieces within reach in ``ptr[p]`` .. ``ptr[p + 1]``, nearest first
+    (ascending ``full2_m2``), with the fields of :class:`GridPairs`. One isochrone then looks up, per
+    grid point, its nearest pieces until one is reached whole (:func:`kernels.gather_fields`) instead
+    of writing every grid point of every reached piece."""
+
+    i0: int
+    j0: int
+    nx: int
+    ny: int
+    ptr: np.ndarray
+    piece: np.ndarray
+    along_m: np.ndarray
+    perp2_m2: np.ndarray
+    full2_m2: np.ndarray
+
+    @classmethod
+    def of(cls, pool: PairPool, starts: np.ndarray, counts: np.ndarray) -> PointPieces:
+        """From the pool rows of every piece (``starts``, ``counts``: all pieces enumerated)."""
+        rows = piece_rows(starts, counts)
+        piece = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        i, j, full2 = pool.i[rows], pool.j[rows], pool.full2_m2[rows]
+        if len(rows) == 0:
+            return cls(0, 0, 0, 0, np.zeros(1, np.int64), piece, full2, full2, full2)
+        i0, j0 = int(i.min()), int(j.min())
+        nx, ny = int(i.max()) - i0 + 1, int(j.max()) - j0 + 1
+        key = (j - j0).astype(np.int64) * nx + (i - i0)
+        order = np.lexsort((full2, key))
+        ptr = np.zeros(nx * ny + 1, np.int64)
+        np.cumsum(np.bincount(key, minlength=nx * ny), out=ptr[1:])
+        rows = rows[order]
+        return cls(i0, j0, nx, ny, ptr, piece[order], pool.along_m[rows], pool.perp2_m2[rows], full2[order])
+
+
 @dataclass
 class PolygonIndex:
     """Straight pieces of one profile graph and, per piece, its grid points within ``reach_m`` (see the
@@ -167,6 +208,8 @@ class PolygonIndex:
     pool_count: np.ndarray
     pool: PairPool
     pool_rows: int = 0
+    #: the pairs per grid point, when all pieces are enumerated up front (None: lazy index)
+    by_point: PointPieces | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __getstate__(self) -> dict:
@@ -224,6 +267,12 @@ class PolygonIndex:
         counts = self.pool_count[pieces]
         return pool, piece_rows(self.pool_start[pieces], counts), counts
 
+    def rows_of(self, pieces: np.ndarray) -> tuple[PairPool, np.ndarray, np.ndarray]:
+        """The pool (a snapshot: rows once written never change) and the first pool row and number of
+        rows of each of ``pieces`` (all enumerated, see :meth:`ensure`; a piece's rows are contiguous)."""
+        pool = self.pool
+        return pool, self.pool_start[pieces], self.pool_count[pieces]
+
 
 def piece_rows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenated ranges ``starts[k] .. starts[k] + counts[k]`` (pool rows of several pieces)."""
@@ -279,6 +328,9 @@ def _build(graph: ProfileGraph, buffer_m: float, cell: float, tolerance_m: float
     rows = (2 * reach * pieces.chord_m.sum() + np.pi * reach**2 * n) / cell**2
     if rows <= EAGER_MAX_ROWS:
         index.ensure(np.arange(n))
+        by_point = PointPieces.of(index.pool, index.pool_start, index.pool_count)
+        if by_point.nx * by_point.ny <= MAX_POINTS_PER_ROW * max(index.pool_rows, 1):
+            index.by_point = by_point  # else a sparse network over a wide box: the pool alone
     log.info(
         "polygon index %s: %d pieces from %d segments, grid of %.0f m, %d grid pairs%s",
         graph.profile.name,

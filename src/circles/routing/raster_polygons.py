@@ -1,4 +1,4 @@
-"""Isochrone polygons from a distance field: one vectorised pass over the reached streets' grid points
+"""Isochrone polygons from a distance field: one compiled pass over the reached streets' grid points
 and one contour per threshold.
 
 The exact polygon of a threshold is every place within ``buffer_m`` of a street piece reached in time
@@ -17,6 +17,14 @@ and the off-street walk. Fully reached pieces enter with their precomputed dista
 ones with the distance to their reached part, and each threshold only lowers the previous one's field,
 so the distance falls as the threshold grows and the polygons are nested by construction. The cost
 grows with the grid points near the reached streets, never with the size of the network.
+
+The loops are compiled (:mod:`circles.routing.kernels`): which pieces are reached and how far
+(:func:`kernels.piece_reach`, :func:`kernels.reach_table`), the fields of all thresholds at once, and
+the small-hole filter. The fields are filled one of two ways, with the same numbers: every grid point
+of every reached piece written (:func:`kernels.lower_fields`; streets far apart, as in central
+Chengdu), or every grid point of the fields looking up its nearest pieces until one is reached whole
+(:func:`kernels.gather_fields`; dense footway meshes such as Helsinki's, where some 80 pieces lie
+within reach of each grid point), whichever touches fewer grid points (``GATHER_ROWS_PER_POINT``).
 """
 
 from __future__ import annotations
@@ -29,11 +37,27 @@ import contourpy
 import numpy as np
 import shapely
 
+from . import kernels
 from .graph import NodeTimes
 from .polygon_index import PolygonIndex
 
+#: Look fields up by point once the reached pieces have this many grid points per field point
+#: (measured: a look-up costs about as much as two or three writes).
+GATHER_ROWS_PER_POINT = 3
 #: Level below every distance (contourpy's filled contours need a lower bound), metres.
 _BELOW_M = -1.0
+
+
+@dataclass(frozen=True)
+class Rings:
+    """A (multi)polygon as combined closed rings (network CRS metres): ring ``r`` is
+    ``points[ring_off[r]:ring_off[r + 1]]``, polygon ``p`` has the rings ``poly_off[p]`` to
+    ``poly_off[p + 1]``, exterior first. What shapely's ``from_ragged_array`` takes and what GeoJSON
+    output reads back without asking GEOS."""
+
+    points: np.ndarray
+    ring_off: np.ndarray
+    poly_off: np.ndarray
 
 
 @dataclass
@@ -41,7 +65,9 @@ class Reach:
     """The pieces one search reaches (``piece``; the start points' pieces first, in the order of
     ``start_piece``) and, per threshold, end (``a``, ``b``) and piece (shape (thresholds, 2, pieces)),
     the chord metres reached from that end (``ends_m``), ``-inf`` before the reach enters, and the same
-    along the streets clipped at 0 (``ends_arc_m``)."""
+    along the streets clipped at 0 (``ends_arc_m``); per threshold and piece ``mode`` and the float32
+    chord intervals ``bounds`` of :func:`street_entries`, and per threshold the box of the reached
+    chords ``box_m`` (min x, min y, -max x, -max y metres; :func:`kernels.reach_table`)."""
 
     piece: np.ndarray
     start_piece: np.ndarray
@@ -49,6 +75,9 @@ class Reach:
     to_chord: np.ndarray
     ends_m: np.ndarray
     ends_arc_m: np.ndarray
+    mode: np.ndarray
+    bounds: np.ndarray
+    box_m: np.ndarray
 
 
 @dataclass
@@ -91,33 +120,20 @@ def reached_pieces_times(index: PolygonIndex, times: NodeTimes, cut_s: np.ndarra
     ok = times.sources.seg >= 0
     seg = times.sources.seg[ok]
     nodes = times.reached if times.reached is not None else np.flatnonzero(np.isfinite(t))
-    others = pcs.pieces_at(nodes, t)
     if len(seg) == 1:  # one start point: the usual isochrone
         start_piece, start_of = pcs.seg_piece[seg], np.zeros(1, dtype=np.int64)
-        others = others[others != start_piece[0]]
     else:
         start_piece, start_of = np.unique(pcs.seg_piece[seg], return_inverse=True)
-        others = others[~np.isin(others, start_piece)]
-    piece = np.concatenate([start_piece, others])
+    is_start = np.zeros(len(pcs), dtype=bool)
+    is_start[start_piece] = True
+    piece, chord, to_chord, ends_m, ends_arc_m = kernels.piece_reach(
+        t, nodes, pcs.node_piece_ptr, pcs.node_piece, pcs.node_piece_at_a, pcs.ends, pcs.ways,
+        pcs.chord_m, pcs.arc_m, pcs.speed_m_s, cut_s, start_piece, is_start, times.reverse,
+    )  # fmt: skip
+    mode, bounds, box_m = kernels.reach_table(ends_m, chord, pcs.box_m, piece, len(start_piece))
+    reach = Reach(piece, start_piece, chord, to_chord, ends_m, ends_arc_m, mode, bounds, box_m)
     # a place on the piece reaches end a by travelling b -> a in a reverse search (time *to* sources)
     ways = pcs.ways[::-1] if times.reverse else pcs.ways
-    # np.take keeps (2, n) arrays row-major (indexing [:, piece] would lay them out column-major)
-    entry_s = np.where(np.take(ways, piece, axis=1), t[np.take(pcs.ends, piece, axis=1)], np.inf)
-    live = entry_s.min(axis=0) <= cut_s[-1]
-    live[: len(start_piece)] = True
-    piece, entry_s = piece[live], np.compress(live, entry_s, axis=1)
-    chord = pcs.chord_m[piece]
-    arc = pcs.arc_m[piece]
-    to_chord = np.divide(chord, arc, out=np.ones_like(chord), where=arc > 0)
-    ends_arc = np.minimum((cut_s[:, None, None] - entry_s) * pcs.speed_m_s[piece], arc)  # -inf: not entered
-    reach = Reach(
-        piece=piece,
-        start_piece=start_piece,
-        chord_m=chord,
-        to_chord=to_chord,
-        ends_m=np.where(ends_arc >= 0, ends_arc * to_chord, -np.inf),
-        ends_arc_m=np.maximum(ends_arc, 0.0),
-    )
     return reach, start_legs(index, times, ok, start_of, np.take(ways, start_piece, axis=1))
 
 
@@ -177,8 +193,8 @@ def street_lengths(reach: Reach, legs: StartLegs, lo_m: np.ndarray, hi_m: np.nda
 
 @dataclass
 class Field:
-    """Squared distances (metres², float32, row-major) at the grid points ``[i0, i1) x [j0, j1)``;
-    ``reach_m**2`` where no reached street is within reach. Thresholds only ever lower it."""
+    """Squared distances (metres², float32) per threshold at the grid points ``[i0, i1) x [j0, j1)``,
+    shape (thresholds, j, i); ``reach_m**2`` where no reached street is within reach."""
 
     i0: int
     i1: int
@@ -187,116 +203,123 @@ class Field:
     dist2: np.ndarray
 
     @classmethod
-    def covering(cls, index: PolygonIndex, lo_m: np.ndarray, hi_m: np.ndarray) -> Field:
-        """A field over the grid points in the box ``lo_m``-``hi_m`` (x, y metres), nothing reached."""
+    def covering(cls, index: PolygonIndex, lo_m: np.ndarray, hi_m: np.ndarray, n_cut: int) -> Field:
+        """Fields over the grid points in the box ``lo_m``-``hi_m`` (x, y metres), nothing reached."""
         i0, i1, j0, j1 = index.grid.span(lo_m, hi_m)
-        return cls(i0, i1, j0, j1, np.full((j1 - j0) * (i1 - i0), index.reach_m**2, dtype=np.float32))
+        return cls(i0, i1, j0, j1, np.full((n_cut, j1 - j0, i1 - i0), index.reach_m**2, dtype=np.float32))
 
     def clip(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """``box`` (grid indices ``i0, i1, j0, j1``) cut to the field's window."""
         i0, i1, j0, j1 = box
         return max(i0, self.i0), min(i1, self.i1), max(j0, self.j0), min(j1, self.j1)
 
-    def flat(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Row-major positions in the window of grid points ``(i, j)`` (which must lie in it)."""
-        nx = self.i1 - self.i0
-        return j * nx + i - (self.j0 * nx + self.i0)
-
-    def block(self, box: tuple[int, int, int, int]) -> np.ndarray:
-        """A writable view of the squared distances in ``box`` (``i0, i1, j0, j1``), shape (j, i)."""
+    def dist(self, box: tuple[int, int, int, int], k: int) -> np.ndarray:
+        """Distances (metres, float64) of threshold ``k`` in ``box`` (``i0, i1, j0, j1``), shape (j, i)."""
         i0, i1, j0, j1 = box
-        rows = self.dist2.reshape(-1, self.i1 - self.i0)
-        return rows[j0 - self.j0 : j1 - self.j0, i0 - self.i0 : i1 - self.i0]
-
-    def dist(self, box: tuple[int, int, int, int]) -> np.ndarray:
-        """Distances (metres, float64) in ``box`` (``i0, i1, j0, j1``), shape (j, i)."""
-        return np.sqrt(self.block(box), dtype=np.float64)
+        block = self.dist2[k, j0 - self.j0 : j1 - self.j0, i0 - self.i0 : i1 - self.i0]
+        return np.sqrt(block, dtype=np.float64)
 
 
-@dataclass
-class Splats:
-    """Squared distances (metres², float32) to lower the field to at positions ``flat`` (row-major in
-    the field's window), threshold ``k``'s in ``flat[bounds[k]:bounds[k + 1]]``: computed for all
-    thresholds at once, applied one threshold at a time (the field is contoured in between)."""
-
-    flat: np.ndarray
-    dist2_m2: np.ndarray
-    bounds: np.ndarray
-
-    def apply(self, field: Field, k: int) -> None:
-        b0, b1 = int(self.bounds[k]), int(self.bounds[k + 1])
-        if b1 > b0:
-            np.minimum.at(field.dist2, self.flat[b0:b1], self.dist2_m2[b0:b1])
-
-
-def full_splats(
-    index: PolygonIndex, field: Field, pieces: np.ndarray, first_k: np.ndarray, n_cut: int
-) -> Splats:
-    """The distances to each of ``pieces`` from the threshold ``first_k`` at which all of it is reached."""
-    order = np.argsort(first_k, kind="stable")
-    pool, rows, counts = index.pairs_of(pieces[order])
-    ends = np.concatenate([[0], np.cumsum(counts)])
-    bounds = ends[np.searchsorted(first_k[order], np.arange(n_cut + 1))]
-    return Splats(field.flat(pool.i[rows], pool.j[rows]), pool.full2_m2[rows], bounds)
+def street_entries(
+    reach: Reach, legs: StartLegs, lo_m: np.ndarray, hi_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each threshold reaches of each piece, as entries for :func:`kernels.lower_fields`: the
+    reached pieces (all of one, or ``[0, A]`` and ``[L - B, L]`` of its chord) and then each start
+    point's own stretch ``[lo_m, hi_m]`` (arc metres, thresholds x start points) of its piece.
+    Returns the entries' pieces, modes (thresholds x entries: 0 none, 1 whole, 2 the intervals) and
+    intervals (float32 chord metres, shape (4, thresholds, entries))."""
+    n_cut, n_src = lo_m.shape
+    scale = reach.to_chord[legs.start]
+    none = np.full((n_cut, n_src), -np.inf)
+    starts = np.stack([lo_m * scale, hi_m * scale, none, none]).astype(np.float32)
+    bounds = np.concatenate([reach.bounds, starts], axis=2)
+    pieces = np.concatenate([reach.piece, reach.start_piece[legs.start]])
+    mode = np.concatenate([reach.mode, np.full((n_cut, n_src), 2, np.int8)], axis=1)
+    return pieces, mode, bounds
 
 
-def stretch_splats(
-    index: PolygonIndex, field: Field, pieces: np.ndarray, reached: np.ndarray, k_of: np.ndarray, n_cut: int
-) -> Splats:
-    """The distances to the reached part of ``pieces[n]`` at threshold ``k_of[n]`` (ascending): the
-    union of the intervals ``reached[0:2, n]`` and ``reached[2:4, n]`` (start and end, chord metres from
-    ``a``; an interval ending at ``-inf`` is empty)."""
-    pool, rows, counts = index.pairs_of(pieces)
-    which = np.repeat(np.arange(len(pieces)), counts)
-    along = pool.along_m[rows]
-    x0, x1, y0, y1 = np.take(reached.astype(np.float32), which, axis=1)
-    gap = np.minimum(np.maximum(x0 - along, along - x1), np.maximum(y0 - along, along - y1))
-    np.maximum(gap, 0.0, out=gap)
-    ends = np.concatenate([[0], np.cumsum(counts)])
-    bounds = ends[np.searchsorted(k_of, np.arange(n_cut + 1))]
-    return Splats(field.flat(pool.i[rows], pool.j[rows]), pool.perp2_m2[rows] + gap * gap, bounds)
-
-
-def add_segment(index: PolygonIndex, field: Field, a: np.ndarray, b: np.ndarray) -> None:
-    """Lower the field to the distance to the straight segment ``a``-``b`` (metres) on the grid points
-    of its bounding box padded by the reach (a dense block: one off-street leg)."""
-    i0, i1, j0, j1 = field.clip(
-        index.grid.span(np.minimum(a, b) - index.reach_m, np.maximum(a, b) + index.reach_m)
-    )
-    if i1 <= i0 or j1 <= j0:
+def lower_streets(
+    index: PolygonIndex,
+    field: Field,
+    pieces: np.ndarray,
+    mode: np.ndarray,
+    bounds: np.ndarray,
+    n_reach: int,
+    boxes: np.ndarray,
+) -> None:
+    """Lower the fields to the distance to the entries of :func:`street_entries` (the first ``n_reach``
+    are the reached pieces, one each): by point when the index has the per-point lookup and the
+    reached pieces have many more grid points than the fields (dense footway meshes), else every grid
+    point of every entry; the start points' stretches always by piece. ``boxes``: per threshold the
+    grid window (``i0, i1, j0, j1``) its reached streets are within reach of."""
+    by_point = index.by_point
+    first = 0
+    if by_point is not None and n_reach and _gather_pays(index, field, pieces[:n_reach]):
+        entry_of = np.full(len(index.pieces), -1, dtype=np.int64)
+        entry_of[pieces[:n_reach]] = np.arange(n_reach)
+        kernels.gather_fields(
+            field.dist2, field.i0, field.j0, by_point.i0, by_point.j0, by_point.nx, by_point.ny,
+            by_point.ptr, by_point.piece, by_point.along_m, by_point.perp2_m2, by_point.full2_m2,
+            entry_of, mode, bounds, boxes[:, [0, 1, 2, 3]] - [field.i0, field.i0, field.j0, field.j0],
+        )  # fmt: skip
+        first = n_reach
+    if first == len(pieces):
         return
-    grid = index.grid
-    d = b - a
-    length2 = float(d @ d)
-    wx = grid.xs(i0, i1)[None, :] - a[0]
-    wy = grid.ys(j0, j1)[:, None] - a[1]
-    t = np.clip((wx * d[0] + wy * d[1]) / length2, 0.0, 1.0) if length2 > 0 else np.zeros((1, 1))
-    dist2 = (wx - t * d[0]) ** 2 + (wy - t * d[1]) ** 2
-    block = field.block((i0, i1, j0, j1))
-    np.minimum(block, dist2.astype(np.float32), out=block)
+    pool, row_start, row_count = index.rows_of(pieces[first:])
+    mode, bounds = np.ascontiguousarray(mode[:, first:]), np.ascontiguousarray(bounds[:, :, first:])
+    kernels.lower_fields(
+        field.dist2, field.i0, field.j0, pool.i, pool.j, pool.along_m, pool.perp2_m2, pool.full2_m2,
+        row_start, row_count, mode, bounds,
+    )  # fmt: skip
 
 
-def add_legs(index: PolygonIndex, field: Field, legs: StartLegs, cut_s: np.ndarray, k: int) -> None:
-    """Lower the field to the distance to the off-street legs walked within threshold ``k``: whole
+def _gather_pays(index: PolygonIndex, field: Field, pieces: np.ndarray) -> bool:
+    """Whether looking up the fields' grid points costs less than writing the pieces' grid points."""
+    return int(index.pool_count[pieces].sum()) > GATHER_ROWS_PER_POINT * field.dist2.size
+
+
+def lower_legs(index: PolygonIndex, field: Field, legs: StartLegs, cut_s: np.ndarray) -> None:
+    """Lower each threshold's field to the distance to the off-street legs walked within it: whole
     from the first threshold they fit in, their walked part before that."""
-    for n in range(len(legs.start)):
-        t0 = legs.t0_s[n]
-        if legs.offstreet_m[n] <= 0 or (k and t0 <= cut_s[k - 1]):
-            continue  # no leg, or added whole at an earlier threshold
-        p, q = legs.point_xy[n], legs.street_xy[n]
-        frac = min(1.0, cut_s[k] * index.graph.offstreet_speed_m_s / legs.offstreet_m[n])
-        add_segment(index, field, p, p + (q - p) * frac)
+    grid = index.grid
+    for k in range(len(cut_s)):
+        for n in range(len(legs.start)):
+            t0 = legs.t0_s[n]
+            if legs.offstreet_m[n] <= 0 or (k and t0 <= cut_s[k - 1]):
+                continue  # no leg, or whole in an earlier threshold's field
+            p, q = legs.point_xy[n], legs.street_xy[n]
+            frac = min(1.0, cut_s[k] * index.graph.offstreet_speed_m_s / legs.offstreet_m[n])
+            a, b = p, p + (q - p) * frac
+            i0, i1, j0, j1 = field.clip(
+                grid.span(np.minimum(a, b) - index.reach_m, np.maximum(a, b) + index.reach_m)
+            )
+            if i1 > i0 and j1 > j0:
+                d = b - a
+                kernels.lower_segment(
+                    field.dist2[k], grid.x0_m, grid.y0_m, grid.cell_m, i0, i1, j0, j1, field.i0, field.j0,
+                    float(a[0]), float(a[1]), float(d[0]), float(d[1]), float(d @ d),
+                )  # fmt: skip
 
 
 def contour_polygon(
-    index: PolygonIndex, field: Field, box: tuple[int, int, int, int], min_hole_m2: float
+    index: PolygonIndex, field: Field, k: int, box: tuple[int, int, int, int], min_hole_m2: float
 ) -> shapely.Geometry:
-    """The part of ``box`` (grid indices ``i0, i1, j0, j1``) within ``buffer_m`` of the reached streets:
-    a (multi)polygon in the network CRS with holes of at least ``min_hole_m2`` m²."""
+    """:func:`contour_rings` as a shapely (multi)polygon (empty when nothing is reached)."""
+    rings = contour_rings(index, field, k, box, min_hole_m2)
+    return shapely.Polygon() if rings is None else rings_geometry(rings)
+
+
+def contour_rings(
+    index: PolygonIndex, field: Field, k: int, box: tuple[int, int, int, int], min_hole_m2: float
+) -> Rings | None:
+    """The part of ``box`` (grid indices ``i0, i1, j0, j1``) within ``buffer_m`` of the streets reached
+    at threshold ``k``:
+    the rings of a (multi)polygon in the network CRS with holes of at least ``min_hole_m2`` m² (None:
+    nothing)."""
     i0, i1, j0, j1 = box
     if i1 - i0 < 2 or j1 - j0 < 2:
-        return shapely.Polygon()
-    dist = field.dist(box)
+        return None
+    dist = field.dist(box, k)
     grid = index.grid
     ny, nx = dist.shape
     gen = contourpy.SerialContourGenerator(  # contour_generator() without its input checks: 5x faster
@@ -314,8 +337,8 @@ def contour_polygon(
     filled = cast(tuple[list[np.ndarray | None], ...], gen.filled(_BELOW_M, index.buffer_m))
     points, offsets, outer = (part[0] for part in filled)
     if points is None or offsets is None or outer is None:
-        return shapely.Polygon()
-    return rings_polygon(points, offsets, outer, min_hole_m2)
+        return None
+    return trimmed_rings(points, offsets, outer, min_hole_m2)
 
 
 def rings_polygon(
@@ -324,35 +347,28 @@ def rings_polygon(
     """Shapely (multi)polygon from combined closed rings (contourpy's ``ChunkCombinedOffsetOffset``:
     ring ``r`` is ``points[ring_off[r]:ring_off[r + 1]]``, polygon ``p`` rings ``poly_off[p]`` to
     ``poly_off[p + 1]``, exterior first), without the holes under ``min_hole_m2`` m²."""
+    return rings_geometry(trimmed_rings(points, ring_off, poly_off, min_hole_m2))
+
+
+def trimmed_rings(
+    points: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray, min_hole_m2: float
+) -> Rings:
+    """Combined closed rings (see :func:`rings_polygon`) without the holes under ``min_hole_m2`` m²."""
     ring_off = ring_off.astype(np.int64)
     poly_off = poly_off.astype(np.int64)
     if len(ring_off) > len(poly_off):  # some polygon has holes
-        points, ring_off, poly_off = _drop_small_holes(points, ring_off, poly_off, min_hole_m2)
-    n_poly = len(poly_off) - 1
+        points, ring_off, poly_off = kernels.drop_small_holes(points, ring_off, poly_off, min_hole_m2)
+    return Rings(points, ring_off, poly_off)
+
+
+def rings_geometry(rings: Rings) -> shapely.Geometry:
+    """The shapely Polygon (one polygon) or MultiPolygon of ``rings``."""
+    n_poly = len(rings.poly_off) - 1
     if n_poly == 1:
-        return shapely.from_ragged_array(shapely.GeometryType.POLYGON, points, (ring_off, poly_off))[0]
-    offsets = (ring_off, poly_off, np.array([0, n_poly]))
-    return shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, points, offsets)[0]
-
-
-def _drop_small_holes(
-    points: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray, min_hole_m2: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Remove interior rings under ``min_hole_m2`` m² from combined closed rings (shoelace areas)."""
-    x = points[:, 0] - points[0, 0]
-    y = points[:, 1] - points[0, 1]
-    cross = np.zeros(len(points))
-    cross[:-1] = x[:-1] * y[1:] - x[1:] * y[:-1]
-    cross[ring_off[1:] - 1] = 0.0  # no step from a ring's last point to the next ring
-    area = 0.5 * np.abs(np.add.reduceat(cross, ring_off[:-1]))
-    keep = area >= min_hole_m2
-    keep[poly_off[:-1]] = True
-    if keep.all():
-        return points, ring_off, poly_off
-    counts = np.diff(ring_off)[keep]
-    rows = np.repeat(ring_off[:-1][keep] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-    new_ring_off = np.concatenate([[0], np.cumsum(counts)])
-    return points[rows], new_ring_off, np.concatenate([[0], np.cumsum(keep)])[poly_off]
+        offsets: tuple[np.ndarray, ...] = (rings.ring_off, rings.poly_off)
+        return shapely.from_ragged_array(shapely.GeometryType.POLYGON, rings.points, offsets)[0]
+    offsets = (rings.ring_off, rings.poly_off, np.array([0, n_poly]))
+    return shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, rings.points, offsets)[0]
 
 
 def drop_repeated(points: np.ndarray, ring_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -400,9 +416,7 @@ def _keep(points: np.ndarray, ring_off: np.ndarray, keep: np.ndarray) -> tuple[n
 def _boxes(index: PolygonIndex, reach: Reach, legs: StartLegs) -> tuple[np.ndarray, np.ndarray]:
     """Per threshold (rows): lower-left and upper-right corner (metres) of the reached pieces' chords
     and the start points' legs, padded by the reach of a grid point (``inf`` rows when none)."""
-    reached = reach.ends_m.max(axis=1) >= 0
-    reached[:, : len(reach.start_piece)] = True  # their grid points enter with the start's stretch
-    box = np.where(reached[:, None, :], np.take(index.pieces.box_m, reach.piece, axis=1), np.inf).min(axis=2)
+    box = reach.box_m  # the start pieces count: their grid points enter with the start's stretch
     if len(legs.start):
         legs_xy = np.concatenate([legs.point_xy, legs.street_xy])
         box = np.minimum(box, np.concatenate([legs_xy.min(axis=0), -legs_xy.max(axis=0)]))
@@ -412,57 +426,26 @@ def _boxes(index: PolygonIndex, reach: Reach, legs: StartLegs) -> tuple[np.ndarr
 
 def raster_polygons(
     index: PolygonIndex, times: NodeTimes, minutes: Sequence[float], *, min_hole_m2: float
-) -> list[tuple[shapely.Geometry, float]]:
-    """Polygon (network CRS) and reached street length (metres) per threshold of ``minutes``
-    (ascending), from one search. See the module docstring."""
+) -> list[tuple[shapely.Geometry, float, Rings | None]]:
+    """Polygon (network CRS), reached street length (metres) and the polygon's rings (None when
+    empty) per threshold of ``minutes`` (ascending), from one search. See the module docstring."""
     cut_s = np.asarray(minutes, dtype=np.float64) * 60.0
     n_cut = len(cut_s)
     reach, legs = reached_pieces_times(index, times, cut_s)
     lo, hi = _boxes(index, reach, legs)
     if not np.isfinite(lo[-1]).all():
-        return [(shapely.Polygon(), 0.0) for _ in cut_s]
+        return [(shapely.Polygon(), 0.0, None) for _ in cut_s]
     index.ensure(reach.piece)
-    field = Field.covering(index, lo[-1], hi[-1])
-    reached = reach.ends_m.max(axis=1) >= 0
-    full = reached & (np.maximum(reach.ends_m, 0.0).sum(axis=1) >= reach.chord_m)
-    ever = full[-1]
-    fulls = full_splats(
-        index, field, reach.piece[ever], np.argmax(np.compress(ever, full, axis=1), axis=0), n_cut
-    )
+    field = Field.covering(index, lo[-1], hi[-1], n_cut)
     lo_m, hi_m = start_intervals(index, reach, legs, cut_s[:, None])
-    stretches = stretch_splats(index, field, *_stretches(reach, legs, reached & ~full, lo_m, hi_m), n_cut)
+    boxes = np.array([field.clip(index.grid.span(lo[k], hi[k])) for k in range(n_cut)], dtype=np.int64)
+    entries = street_entries(reach, legs, lo_m, hi_m)
+    lower_streets(index, field, *entries, n_reach=len(reach.piece), boxes=boxes)
+    lower_legs(index, field, legs, cut_s)
+    kernels.cumulative_min(field.dist2)
     out = []
     for k, street_m in enumerate(street_lengths(reach, legs, lo_m, hi_m)):
-        fulls.apply(field, k)
-        stretches.apply(field, k)
-        add_legs(index, field, legs, cut_s, k)
-        box = field.clip(index.grid.span(lo[k], hi[k]))
-        out.append((contour_polygon(index, field, box, min_hole_m2), street_m))
+        box = (int(boxes[k, 0]), int(boxes[k, 1]), int(boxes[k, 2]), int(boxes[k, 3]))
+        rings = contour_rings(index, field, k, box, min_hole_m2)
+        out.append((shapely.Polygon() if rings is None else rings_geometry(rings), street_m, rings))
     return out
-
-
-def _stretches(
-    reach: Reach, legs: StartLegs, part: np.ndarray, lo_m: np.ndarray, hi_m: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pieces, reached intervals (rows: first start and end, second start and end; chord metres) and
-    thresholds (ascending) of every partial reach: ``[0, A]`` and ``[L - B, L]`` of the pieces partly
-    reached at a threshold (``part``, thresholds x pieces), and each start point's own stretch
-    ``[lo_m, hi_m]`` (arc metres, thresholds x start points) of its piece."""
-    k_part, n_part = np.nonzero(part)
-    n_cut, n_src = lo_m.shape
-    k_src = np.repeat(np.arange(n_cut), n_src)
-    scale = np.tile(reach.to_chord[legs.start], n_cut)
-    chord = reach.chord_m[n_part]
-    none = np.full(len(k_src), -np.inf)
-    k_of = np.concatenate([k_part, k_src])
-    order = np.argsort(k_of, kind="stable")
-    pieces = np.concatenate([reach.piece[n_part], np.tile(reach.start_piece[legs.start], n_cut)])
-    bounds = np.stack(
-        [
-            np.concatenate([np.zeros(len(chord)), lo_m.ravel() * scale]),
-            np.concatenate([reach.ends_m[k_part, 0, n_part], hi_m.ravel() * scale]),
-            np.concatenate([chord - reach.ends_m[k_part, 1, n_part], none]),
-            np.concatenate([chord, none]),
-        ]
-    )
-    return pieces[order], np.take(bounds, order, axis=1), k_of[order]
