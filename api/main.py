@@ -22,6 +22,7 @@ from circles.routing.isochrones import warm_up
 from .access import Access, open_host_warning
 from .allow import register_allow
 from .body_guard import BodyGuard
+from .docs_offline import add_offline_redoc
 from .errors import SettingsError, register_errors
 from .openapi import install as install_openapi
 from .response_cache import ResponseCache, ResponseCacheMiddleware
@@ -74,7 +75,9 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
             "Map data © OpenStreetMap contributors (ODbL)."
         ),
         lifespan=lifespan,
+        redoc_url=None,  # served by add_offline_redoc: ReDoc's own script fetches its logo from a CDN
     )
+    add_offline_redoc(app)
     app.state.settings = settings
     app.state.service = state
     app.state.access = access

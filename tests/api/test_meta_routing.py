@@ -76,5 +76,8 @@ def test_docs_work_offline(client):
         r = client.get(page)
         assert r.status_code == 200 and script in r.text
         assert "cdn.jsdelivr" not in r.text and "unpkg.com" not in r.text and "googleapis" not in r.text
-        js = client.get(f"/static-offline-docs/{script}")
+        src = "/docs-assets/" if page == "/redoc" else "/static-offline-docs/"
+        assert f'src="{src}{script}"' in r.text
+        js = client.get(f"{src}{script}")
         assert js.status_code == 200 and len(js.content) > 100_000
+        assert b"cdn.redoc.ly" not in js.content  # ReDoc's sidebar logo comes from the service too
