@@ -72,8 +72,16 @@ class ResponseCache:
         self.max_entries = max_entries
         self._items: OrderedDict[Hashable, CachedResponse] = OrderedDict()
         self._bytes = 0
+        self._revision: int | None = None
         self.hits = 0
         self.misses = 0
+
+    def at_revision(self, revision: int) -> None:
+        """Forget every answer when the store revision moves on (revisions only grow: keys of an older
+        one are never asked again)."""
+        if revision != self._revision:
+            self.clear()
+            self._revision = revision
 
     def __len__(self) -> int:
         return len(self._items)
@@ -210,6 +218,7 @@ class ResponseCacheMiddleware:
             return
         query = normalised_query(scope.get("query_string", b""))
         revision = state.store.revision()
+        self.cache.at_revision(revision)
         key = cache_key(scope["path"], query, revision, scenario_revisions(state, query))
         if_none_match = _header(scope, b"if-none-match")
         hit = self.cache.get(key)

@@ -298,23 +298,32 @@ class ServiceState:
         request's time limit (:mod:`api.time_limit`) the transaction is rolled back, never half applied."""
         self.refresh()  # the heavy catching up, outside SQLite's write lock
         check_deadline()
-        with self.store.transaction() as con:  # one writer at a time, across processes
-            # what others committed meanwhile (a new layer's plan starts from its own base)
-            pub = self._sync(con) if base is None else self._published
-            prior = self.replay(idem, con)
-            if prior is not None:
-                return prior
-            old, at = pub.result, self.store.now()
-            edit(con, old, at)
-            snap = self.store.snapshot(con)
-            start = base if base is not None else pub.base
-            desired = desired_facilities(start.data.facilities, snap, _categories(start))
-            new = converge(base if base is not None else old, desired)
-            body = answer(old, new, at)
-            if idem is not None:
-                self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
-            begin_commit()  # past the request's time limit: raises, and the transaction rolls back
-        self._publish(Published(new, snap.revision, start, snap.layer_id))
+        held = False
+        try:
+            with self.store.transaction() as con:  # one writer at a time, across processes
+                # what others committed meanwhile (a new layer's plan starts from its own base)
+                pub = self._sync(con) if base is None else self._published
+                prior = self.replay(idem, con)
+                if prior is not None:
+                    return prior
+                old, at = pub.result, self.store.now()
+                edit(con, old, at)
+                snap = self.store.snapshot(con)
+                start = base if base is not None else pub.base
+                desired = desired_facilities(start.data.facilities, snap, _categories(start))
+                new = converge(base if base is not None else old, desired)
+                body = answer(old, new, at)
+                if idem is not None:
+                    self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
+                begin_commit()  # past the request's time limit: raises, and the transaction rolls back
+                # from the commit to the publish, a reader of this process that sees the new revision
+                # waits for this plan instead of computing it again (refresh takes this lock)
+                self._refresh_lock.acquire()
+                held = True
+            self._publish(Published(new, snap.revision, start, snap.layer_id))
+        finally:
+            if held:
+                self._refresh_lock.release()
         gap_index_of(new)  # the readers' first question after an edit, built here (in this thread) once
         return Answer(status, body)
 

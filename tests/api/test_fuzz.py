@@ -41,6 +41,9 @@ DATA_DEPENDENT: dict[int, dict[str, str]] = {
         "POST /scenarios/{scenario_id}/facilities": "a category or facility the data does not have",
         "GET /gaps": "min_residents on an area-weighted region; kind=capacity with group_by (across fields)",
         "GET /coverage": "min_residents on an area-weighted region (the data's weighting)",
+        "GET /sites": "a crs that names no known system or EPSG code (the codes are pyproj's data; names "
+        "are case-insensitive: a schema `pattern` could still narrow it), or one in degrees for DXF (across "
+        "fields)",
         "GET /scenarios/compare": "a category the plan does not cover",
         "GET /scenarios/{scenario_id}/delta": "a category the plan does not cover",
     },

@@ -162,3 +162,13 @@ def test_scenario_answers_are_keyed_by_the_scenario_revision(base_plan, tmp_path
         for bad in ("nope", "%FF"):
             r = c.get(f"/gaps?category=canteen&scenario={bad}")
             assert r.status_code in (404, 422) and "etag" not in r.headers
+
+
+def test_answers_of_an_older_revision_are_dropped():
+    cache = ResponseCache(max_bytes=1000)
+    cache.at_revision(3)
+    cache.put("a", CachedResponse(200, (), b"x", b'"e"'))
+    cache.at_revision(3)
+    assert cache.get("a") is not None
+    cache.at_revision(4)
+    assert len(cache) == 0 and cache.size_bytes == 0

@@ -332,12 +332,12 @@ def test_looking_fields_up_by_point_gives_the_same_polygons_as_writing_them(chen
     monkeypatch.setattr(raster_polygons, "GATHER_ROWS_PER_POINT", 1e9)  # always write
     written = [service_areas(g, snap, [5, 10, 15]) for snap in cases]
     monkeypatch.setattr(raster_polygons, "GATHER_ROWS_PER_POINT", 0)  # always look up
-    assert polygon_index(g, buffer_m=50.0).by_point is not None
     for snap, want in zip(cases, written):
         got = service_areas(g, snap, [5, 10, 15])
         for a, b in zip(got, want):
             assert shapely.to_wkb(a.polygon) == shapely.to_wkb(b.polygon)  # the same vertices
             assert a.street_m == b.street_m
+    assert polygon_index(g, buffer_m=50.0).by_point is not None  # built on first use
 
 
 def test_the_compiled_ring_cleaning_matches_the_numpy_one():

@@ -471,16 +471,17 @@ def _isochrones_at(
 
 
 def warm_up(net: StreetNetwork, profile: Profile, *, buffer_m: float = DEFAULT_BUFFER_M) -> None:
-    """Build ``profile``'s graph and polygon index on ``net`` and answer one isochrone from the node
-    nearest the network's centre, so that a service's first request finds everything built and the
-    compiled loops loaded (numba reads them from its cache, or compiles them once per machine)."""
+    """Build ``profile``'s graph and polygon index (with its per-point lookup) on ``net`` and answer one
+    isochrone from the node nearest the network's centre, so that a service's first request finds
+    everything built and the compiled loops loaded (numba reads them from its cache, or compiles them
+    once per machine)."""
     from .load import profile_graph
 
     try:
         graph = profile_graph(net, profile)
     except EmptyNetworkError:  # nothing to prepare: such requests answer with the same error
         return
-    polygon_index(graph, buffer_m=buffer_m)
+    polygon_index(graph, buffer_m=buffer_m).point_pieces()  # the per-point lookup of dense meshes too
     centre = net.node_xy.mean(axis=0)
     snap = graph.snap(net.node_xy[np.argmin(((net.node_xy - centre) ** 2).sum(axis=1))], strict=False)
     if (snap.seg >= 0).any():

@@ -56,7 +56,7 @@ def dijkstra(
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
     origin = np.full(n, -1, np.int64)
-    where = np.full(n, -1, np.int64)
+    where = np.full(n, -1, np.int32)  # heap positions (networks of < 2**31 nodes)
     heap_s = np.empty(n)
     heap_v = np.empty(n, np.int64)
     settled = np.empty(n, np.int64)

@@ -252,9 +252,10 @@ def lower_streets(
     reached pieces have many more grid points than the fields (dense footway meshes), else every grid
     point of every entry; the start points' stretches always by piece. ``boxes``: per threshold the
     grid window (``i0, i1, j0, j1``) its reached streets are within reach of."""
-    by_point = index.by_point
+    gather = n_reach > 0 and index.eager and _gather_pays(index, field, pieces[:n_reach])
+    by_point = index.point_pieces() if gather else None
     first = 0
-    if by_point is not None and n_reach and _gather_pays(index, field, pieces[:n_reach]):
+    if by_point is not None:
         entry_of = np.full(len(index.pieces), -1, dtype=np.int64)
         entry_of[pieces[:n_reach]] = np.arange(n_reach)
         kernels.gather_fields(
