@@ -56,6 +56,52 @@ Minutes = Annotated[
         description="judge coverage within these minutes, 1 to 60 (default: the category's own threshold)",
     ),
 ]
+#: "within N metres" of network walking distance instead of minutes (exclusive with ``minutes``)
+WalkM = Annotated[
+    float | None,
+    Query(
+        ge=10,
+        le=5000,
+        allow_inf_nan=False,
+        description="judge coverage within this network walking distance, 10 to 5000 metres, instead of "
+        "minutes (not both; default: the category's own threshold in the service's measure)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """What a request judges coverage within: ``minutes`` or ``walk_m`` (metres of network walking
+    distance), at most one of them; neither: each category's own threshold in the plan's measure."""
+
+    minutes: float | None = None
+    walk_m: float | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether the request named a threshold."""
+        return self.minutes is not None or self.walk_m is not None
+
+    @property
+    def measure(self) -> str | None:
+        """``time`` (minutes), ``distance`` (walk_m) or None (the plan's own)."""
+        if self.walk_m is not None:
+            return "distance"
+        return "time" if self.minutes is not None else None
+
+
+async def threshold_params(minutes: Minutes = None, walk_m: WalkM = None) -> Threshold:
+    """``minutes`` or ``walk_m`` of a request; both is an :class:`InputError` (422)."""
+    if minutes is not None and walk_m is not None:
+        raise InputError(
+            f"give minutes or walk_m, not both (got minutes={minutes:g} and walk_m={walk_m:g}): minutes judge "
+            "by travel time, walk_m by network walking distance"
+        )
+    return Threshold(minutes, walk_m)
+
+
+#: ``minutes`` or ``walk_m`` (see :class:`Threshold`)
+Within = Annotated[Threshold, Depends(threshold_params)]
 GroupLevel = Literal["compound", "community", "street", "district"]
 GroupBy = Annotated[
     GroupLevel | None,

@@ -6,6 +6,7 @@ Usage::
     python bench/bench_isochrones.py --quick          # 5 points, no grid (smoke run, ~1 min with tiles cached)
     python bench/bench_isochrones.py --no-valhalla    # circles only
     python bench/bench_isochrones.py --no-grid        # skip the synthetic 1M-node grid
+    python bench/bench_isochrones.py --api-only --api-workers 1 2   # only the /isochrones load run
 
 One request is one start point and 5, 10 and 15 minutes together, walking at 1.1 m/s (Valhalla:
 ``pedestrian`` costing, ``walking_speed`` 3.96 km/h, ``polygons: true``). On each extract the same 20
@@ -31,7 +32,14 @@ process; the table shows the median over points. The synthetic grid (circles onl
 1000 x 1000 jittered lattice: its polygon index is built lazily, piece by piece, so the first request
 in a new area ("cold") also enumerates that area's grid points.
 
-Nothing asserts a time: targets are printed as PASS/MISS, results go to ``bench/results/isochrones.json``.
+Last, ``/isochrones`` under load (:func:`api_load`): the service started as ``--api-workers`` processes
+on one state folder (default 2, what ``circles serve --workers 2`` runs; client i talks to worker
+i mod N), 20 keep-alive clients (``--api-clients``) asking ``minutes=5,10,15`` at random points of
+central Chengdu, p50/p95/p99 measured in the client. The clients share the machine's 2 cores with
+the service.
+
+Nothing asserts a time: targets are printed as PASS/MISS, results go to ``bench/results/isochrones.json``
+(``isochrones-api.json`` with ``--api-only``; ``-quick`` with ``--quick``), with the load average.
 """
 
 from __future__ import annotations
