@@ -94,8 +94,8 @@ async def threshold_params(minutes: Minutes = None, walk_m: WalkM = None) -> Thr
     """``minutes`` or ``walk_m`` of a request; both is an :class:`InputError` (422)."""
     if minutes is not None and walk_m is not None:
         raise InputError(
-            f"give minutes or walk_m, not both (got minutes={minutes:g} and walk_m={walk_m:g}): minutes judge "
-            "by travel time, walk_m by network walking distance"
+            f"give minutes or walk_m, not both (got minutes={minutes:g} and walk_m={walk_m:g}): "
+            "minutes judge by travel time, walk_m by network walking distance"
         )
     return Threshold(minutes, walk_m)
 

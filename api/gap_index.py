@@ -64,12 +64,22 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class GapIndex:
     """A gap list of one published result as numpy columns (for filters) and JSON-ready dicts (for
     pages), so a query costs a mask and a slice, not a DataFrame round trip. ``gaps``: the plan's list
-    or one judged within other minutes (:func:`circles.planning.queries.gaps_at`); rows carry their
-    community's 社区 and 街道 where known."""
+    or one judged within other minutes or walking metres (:func:`circles.planning.queries.gaps_at`;
+    ``minutes`` / ``walk_m`` say which, both None: the plan's own); rows carry their community's 社区 and
+    街道 where known."""
 
-    def __init__(self, result: PlanResult, gaps: pd.DataFrame):
+    def __init__(
+        self,
+        result: PlanResult,
+        gaps: pd.DataFrame,
+        *,
+        minutes: float | None = None,
+        walk_m: float | None = None,
+    ):
         g = with_admin_columns(result, gaps)
         self.result = result
+        self.minutes = minutes
+        self.walk_m = walk_m
         self.gaps = g
         self.category = g["category"].to_numpy().astype(str)
         self.level_min = g["level_min"].to_numpy()
@@ -137,33 +147,46 @@ def page_json(items_json: str, **members: Any) -> str:
     return f'{head}, "items": [{items_json}]}}' if members else f'{{"items": [{items_json}]}}'
 
 
-def gap_index_of(result: PlanResult, minutes: float | None = None) -> GapIndex:
-    """The gap index of ``result`` (coverage judged within ``minutes``; None: each category's own
-    threshold), built once and cached on the result (``result.caches``): concurrent callers wait for
-    the one build instead of building it each (an edit publishes a new result: after it every reader
-    asks at once). At most :data:`MAX_MINUTE_INDEXES` minute values are kept per result."""
-    name = API_CACHE if minutes is None else MINUTES_CACHE
+def _cache_key(minutes: float | None, walk_m: float | None) -> tuple[str, Any]:
+    """(cache name, key) of a gap index: the plan's own list, or one judged within ``minutes`` or
+    ``walk_m`` metres (keyed on both: 10 minutes and 10 metres are different lists)."""
+    if minutes is None and walk_m is None:
+        return API_CACHE, "gap_index"
+    if minutes is not None and walk_m is not None:
+        raise InputError("give minutes or walk_m, not both")
+    return MINUTES_CACHE, (minutes, walk_m)
+
+
+def gap_index_of(result: PlanResult, minutes: float | None = None, walk_m: float | None = None) -> GapIndex:
+    """The gap index of ``result`` (coverage judged within ``minutes``, or within ``walk_m`` metres of
+    network walking distance; both None: each category's own threshold), built once and cached on the
+    result (``result.caches``): concurrent callers wait for the one build instead of building it each
+    (an edit publishes a new result: after it every reader asks at once). At most
+    :data:`MAX_MINUTE_INDEXES` thresholds are kept per result."""
+    name, key = _cache_key(minutes, walk_m)
     with _locks_lock:
         cache = result.caches.setdefault(name, {})
         lock = result.caches.setdefault("api_locks", {}).setdefault(name, threading.Lock())
-    key = "gap_index" if minutes is None else minutes
     found: GapIndex | None = cache.get(key)
     if found is not None:
         return found
     with lock:
         found = cache.get(key)
         if found is None:
-            found = GapIndex(result, result.gaps if minutes is None else gaps_at(result, minutes))
+            own = name == API_CACHE
+            gaps = result.gaps if own else gaps_at(result, minutes, walk_m=walk_m)
+            found = GapIndex(result, gaps, minutes=minutes, walk_m=walk_m)
             cache[key] = found
-            if minutes is not None:
+            if not own:
                 while len(cache) > MAX_MINUTE_INDEXES:
                     cache.pop(next(iter(cache)))
     return found
 
 
-def cached_gap_index(result: PlanResult, minutes: float | None = None) -> GapIndex | None:
+def cached_gap_index(
+    result: PlanResult, minutes: float | None = None, walk_m: float | None = None
+) -> GapIndex | None:
     """The gap index of ``result`` if it is built already (no work), else None."""
-    found: GapIndex | None = result.caches.get(API_CACHE if minutes is None else MINUTES_CACHE, {}).get(
-        "gap_index" if minutes is None else minutes
-    )
+    name, key = _cache_key(minutes, walk_m)
+    found: GapIndex | None = result.caches.get(name, {}).get(key)
     return found

@@ -32,12 +32,11 @@ from shapely.geometry import Point
 from circles._common import WGS84
 from circles.errors import InputError
 from circles.pipeline import PlanResult, with_facilities
-from circles.planning.queries import gaps_at
 from circles.routing.load import check_inside
 
 from .errors import ConflictError, NotFoundError
-from .gap_index import GapIndex
-from .state import API_CACHE, MAX_MINUTE_INDEXES, MINUTES_CACHE, Published, ServiceState
+from .gap_index import GapIndex, cached_gap_index, gap_index_of
+from .state import Published, ServiceState
 from .store import Actor
 from .sync import FACILITY_COLUMNS
 
@@ -179,26 +178,6 @@ def apply_changes(base: gpd.GeoDataFrame, changes: list[dict[str, Any]]) -> InEf
     return InEffect(facilities, listing, sorted(cats), skipped)
 
 
-def gap_index_of(res: PlanResult, minutes: float | None = None) -> GapIndex:
-    """The gap index of any result (a scenario's plan), cached on it under the names the service's
-    own gap indexes use (so a scenario without changes shares the baseline's)."""
-    if minutes is None:
-        cache = res.caches.setdefault(API_CACHE, {})
-        idx: GapIndex | None = cache.get("gap_index")
-        if idx is None:
-            idx = cache.setdefault("gap_index", GapIndex(res, res.gaps))
-        return idx
-    by_minutes = res.caches.setdefault(MINUTES_CACHE, {})
-    found: GapIndex | None = by_minutes.get(minutes)
-    if found is None:
-        found = GapIndex(res, gaps_at(res, minutes))
-        with _cache_lock:
-            found = by_minutes.setdefault(minutes, found)
-            while len(by_minutes) > MAX_MINUTE_INDEXES:
-                by_minutes.pop(next(iter(by_minutes)))
-    return found
-
-
 @dataclass(frozen=True)
 class PlanView:
     """The plan a request answers from: the baseline (``scenario`` None) or a scenario's; ``revision``:
@@ -213,20 +192,20 @@ class PlanView:
     def scenario_id(self) -> str | None:
         return None if self.scenario is None else self.scenario.id
 
-    def cached_gap_index(self, minutes: float | None = None) -> GapIndex | None:
+    def cached_gap_index(self, minutes: float | None = None, walk_m: float | None = None) -> GapIndex | None:
         """The gap index if it is built already (no work), else None."""
         if self.scenario is None:
-            return self.state.cached_gap_index(minutes)
-        if minutes is None:
-            idx: GapIndex | None = self.result.caches.get(API_CACHE, {}).get("gap_index")
-            return idx
-        return self.result.caches.get(MINUTES_CACHE, {}).get(minutes)
+            return self.state.cached_gap_index(minutes, walk_m)
+        return cached_gap_index(self.result, minutes, walk_m)
 
-    def gap_index(self, minutes: float | None = None) -> GapIndex:
-        """The gap list (coverage judged within ``minutes``; None: each category's own threshold)."""
+    def gap_index(self, minutes: float | None = None, walk_m: float | None = None) -> GapIndex:
+        """The gap list (coverage judged within ``minutes``, or within ``walk_m`` metres of network
+        walking distance; both None: each category's own threshold), built once per result
+        (:func:`api.gap_index.gap_index_of`, cached on it under the names the service's own gap
+        indexes use, so a scenario without changes shares the baseline's)."""
         if self.scenario is None:
-            return self.state.gap_index(minutes)
-        return gap_index_of(self.result, minutes)
+            return self.state.gap_index(minutes, walk_m)
+        return gap_index_of(self.result, minutes, walk_m)
 
 
 def _scenario_plan(base: PlanResult, scenario: Scenario) -> PlanResult:

@@ -151,6 +151,10 @@ class Gap(BaseModel):
     category: str
     level_min: int
     threshold_min: float | None
+    #: the threshold in metres of network walking distance when the row is judged by ``distance``
+    threshold_m: float | None = None
+    #: what judged the row: ``time`` (minutes) or ``distance`` (walking metres, GB 50180-2018)
+    measure: str = "time"
     covered_share: float | None
     uncovered_residents: float | None
     uncovered_area_m2: float | None
@@ -160,10 +164,16 @@ class Gap(BaseModel):
 
 
 class GapPage(BaseModel):
+    """A page of the gap list; ``measure`` and ``threshold_min`` / ``threshold_m`` say what it is judged
+    by (the ``minutes`` or ``walk_m`` asked; null: each category's own threshold, in its rows)."""
+
     total: int
     limit: int
     offset: int
     weighting: str
+    measure: str = "time"
+    threshold_min: float | None = None
+    threshold_m: float | None = None
     items: list[Gap]
 
 
@@ -173,6 +183,10 @@ class CategoryCoverage(BaseModel):
     level_min: int
     applies: bool
     threshold_min: float | None
+    #: metres of network walking distance when the row is judged by ``distance`` (else null)
+    threshold_m: float | None = None
+    #: ``time`` (minutes) or ``distance`` (walking metres): what judged ``covered_share`` and ``gap``
+    measure: str = "time"
     covered_share: float | None
     share_5: float | None
     share_10: float | None
@@ -229,18 +243,25 @@ class RollupRow(BaseModel):
     covered_share: float | None
     worst_members: str
     threshold_min: float | None
+    #: metres of network walking distance (null where thresholds differ or are in minutes)
+    threshold_m: float | None = None
     target_share: float | None
     weight_kind: str
 
 
 class RollupPage(BaseModel):
-    """``/gaps?group_by=…``: the roll-up, groups with the most uncovered weight first."""
+    """``/gaps?group_by=…``: the roll-up, groups with the most uncovered weight first; ``minutes`` /
+    ``walk_m`` as asked, ``measure`` and ``threshold_min`` / ``threshold_m`` what it is judged by."""
 
     total: int
     limit: int
     offset: int
     group_by: str
     minutes: float | None
+    walk_m: float | None = None
+    measure: str = "time"
+    threshold_min: float | None = None
+    threshold_m: float | None = None
     weight_kind: str
     weighting: str
     items: list[RollupRow]

@@ -212,15 +212,16 @@ class ServiceState:
                 self._crs_source = source
             return self._crs_source
 
-    def cached_gap_index(self, minutes: float | None = None) -> GapIndex | None:
+    def cached_gap_index(self, minutes: float | None = None, walk_m: float | None = None) -> GapIndex | None:
         """The gap index of the current result if it is built already (no work), else None."""
-        return cached_gap_index(self.result, minutes)
+        return cached_gap_index(self.result, minutes, walk_m)
 
-    def gap_index(self, minutes: float | None = None) -> GapIndex:
+    def gap_index(self, minutes: float | None = None, walk_m: float | None = None) -> GapIndex:
         """Filterable columns and JSON-ready rows of the current gap list (coverage judged within
-        ``minutes``; None: each category's own threshold). Built once per result (concurrent callers
-        wait for that build) and cached on it, so an edit, which publishes a new result, starts afresh."""
-        return gap_index_of(self.result, minutes)
+        ``minutes``, or within ``walk_m`` metres of network walking distance; both None: each category's
+        own threshold). Built once per result and threshold (concurrent callers wait for that build) and
+        cached on it, so an edit, which publishes a new result, starts afresh."""
+        return gap_index_of(self.result, minutes, walk_m)
 
     def map_html(self, category: str | None, minutes: int) -> str:
         """The coverage map of the current result (self-contained HTML), cached on that result."""

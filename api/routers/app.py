@@ -107,7 +107,8 @@ def leaflet_image(name: StaticName) -> FileResponse:
 
 @router.get("/app/config")
 def app_config(request: Request, state: State) -> dict[str, Any]:
-    """What the workbench shows beside the data: region (bbox in WGS84 degrees), weighting, data
+    """What the workbench shows beside the data: region (bbox in WGS84 degrees), weighting, the
+    measure (``time``: minutes; ``distance``: walking metres, ``level_walk_m`` per level in minutes), data
     sources, the sample-data note, the districts and 街道 present, and whether edits need a token."""
     res = state.result
     region = res.data.region
@@ -130,6 +131,8 @@ def app_config(request: Request, state: State) -> dict[str, Any]:
         },
         "weight_kind": res.data.weight_kind,
         "weighting": WEIGHT_LABELS.get(res.data.weight_kind, res.data.weight_kind),
+        "measure": res.data.measure,
+        "level_walk_m": {str(lv.minutes): float(lv.walk_m) for lv in res.data.catalog.level_table},
         "attribution": OSM_ATTRIBUTION,
         "sources": [s for s in dict.fromkeys(sources) if s],
         "sample_facilities": sample,

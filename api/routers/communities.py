@@ -94,7 +94,8 @@ def _detail(res: PlanResult, row: int) -> CommunityDetail:
 
 
 def _category_coverage(res: PlanResult, r: dict[str, Any], gap_cats: set[str]) -> CategoryCoverage:
-    """One coverage row of a community as the API shows it (times in minutes, distances in metres)."""
+    """One coverage row of a community as the API shows it (times in minutes, distances in metres), with
+    the measure that judged it and its threshold in that unit (``threshold_min`` or ``threshold_m``)."""
     c = res.data.catalog.get(r["category"])
     return CategoryCoverage(
         category=c.key,
@@ -102,6 +103,8 @@ def _category_coverage(res: PlanResult, r: dict[str, Any], gap_cats: set[str]) -
         level_min=c.level_min,
         applies=bool(r["applies"]),
         threshold_min=jsonable(r["threshold_min"]),
+        threshold_m=jsonable(r.get("threshold_m")),
+        measure=str(r.get("measure") or "time"),
         covered_share=jsonable(r["covered_share"]),
         share_5=jsonable(r["share_5"]),
         share_10=jsonable(r["share_10"]),

@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from circles._common import jsonable
+from circles.config import get_profile
 from circles.errors import InputError
+from circles.measures import DISTANCE_SUFFIX, distance_profile
 from circles.outputs.layers import service_area_layer
 from circles.outputs.tables import COVERAGE_COLUMNS, GAP_COLUMNS, Sheet
 from circles.pipeline import PlanResult
@@ -28,20 +34,23 @@ from circles.planning.queries import (
     rollup_at,
 )
 from circles.planning.summary import WEIGHT_LABELS
+from circles.routing.load import profile_graph
 
 from ..dependencies import (
     CategoryKey,
     District,
     GeoJSONResponse,
     GroupBy,
-    Minutes,
     OptionalCategoryKey,
     Page,
     State,
+    Threshold,
+    Within,
     page_params,
 )
-from ..gap_index import GapIndex, page_json
+from ..gap_index import GapIndex, cached_gap_index, gap_index_of, page_json
 from ..scenario_deps import ScenarioPlan
+from ..scenarios import PlanView
 from ..schemas import GapPage, RollupPage
 from ..strict_json import StrictJSONRoute
 from ..tables import (
@@ -55,6 +64,9 @@ from ..tables import (
 )
 
 router = APIRouter(tags=["coverage"], route_class=StrictJSONRoute)
+
+#: the coverage table's distance-threshold column (metres), added to roll-up sheets that have one
+THRESHOLD_M_COLUMN = next(c for c in COVERAGE_COLUMNS if c.source == "threshold_m")
 
 GapFormat = Literal["json", "geojson", "csv", "xlsx"]
 CoverageFormat = Literal["geojson", "csv", "xlsx"]
@@ -76,62 +88,140 @@ def _members(res: PlanResult, district: str | None) -> np.ndarray | None:
     return np.asarray(district_names(res.data.communities["district"]) == district, dtype=bool)
 
 
+def _threshold_meta(res: PlanResult, within: Threshold) -> dict[str, Any]:
+    """``measure``, ``threshold_min`` and ``threshold_m`` of an answer judged ``within`` (the threshold
+    asked; null: each category's own, in the plan's measure)."""
+    return {
+        "measure": within.measure or res.data.measure,
+        "threshold_min": within.minutes,
+        "threshold_m": within.walk_m,
+    }
+
+
+def _drawn_threshold(res: PlanResult, key: str, within: Threshold) -> Threshold:
+    """The one threshold the service area of ``/coverage`` is drawn at: the one asked, else the
+    category's urban threshold in the plan's measure (metres under ``distance``, when the category has
+    a walking distance; else minutes)."""
+    if within.given:
+        return within
+    cat = res.data.catalog.get(key)
+    if res.data.measure == "distance" and cat.walk_m is not None:
+        return Threshold(walk_m=cat.threshold_m("urban"))
+    return Threshold(minutes=cat.threshold_min("urban"))
+
+
+def _judged_threshold(res: PlanResult, drawn: Threshold, within: Threshold) -> Threshold:
+    """What ``/coverage`` judges the communities by: the threshold asked; without one, a time plan's
+    urban minutes for every community (as drawn), a distance plan's own rows (walking communities within
+    their metres, rural ones within their bicycle minutes)."""
+    if within.given or res.data.measure != "distance":
+        return drawn
+    return Threshold()
+
+
+def _service_area(res: PlanResult, key: str, drawn: Threshold) -> gpd.GeoDataFrame:
+    """The area within ``drawn`` of the nearest facility of ``key`` (EPSG:4326): minutes on the walk
+    profile, or metres on its 1 m/s twin (:func:`circles.measures.distance_profile`: its "minutes" are
+    metres / 60), cached on the result."""
+    if drawn.walk_m is None:
+        return service_area_layer(res, key, [float(drawn.minutes or 0.0)])
+    name = "walk" + DISTANCE_SUFFIX
+    if name not in res.data.graphs:  # a time plan: the twin's graph (built once per network)
+        twin = profile_graph(res.data.net, distance_profile(get_profile("walk")))
+        data = dataclasses.replace(res.data, graphs={**res.data.graphs, name: twin})
+        res = dataclasses.replace(res, data=data)  # the same ``caches`` dict: the area is cached on ``res``
+    return service_area_layer(res, key, [drawn.walk_m / 60.0], profile=name)
+
+
 @router.get("/coverage", response_class=GeoJSONResponse, responses=FILE_CONTENT)
 def coverage(
     state: State,
     view: ScenarioPlan,
     category: CategoryKey,
-    minutes: Minutes = None,
+    within: Within,
     district: District = None,
     group_by: GroupBy = None,
     format: Annotated[CoverageFormat, Query()] = "geojson",
 ) -> Response:
-    """The area within ``minutes`` of the nearest facility of ``category`` (walking; default the
-    category's urban threshold) and every community with the share of its residents (or area) inside
-    it (each community judged by its own profile). ``group_by``: features per 社区 / 街道 / 区 (the
-    union of their communities) with members short of the target and the worst ones. ``format=csv`` /
-    ``xlsx``: the coverage table (and roll-up) instead. ``scenario``: as if its changes were applied."""
+    """The area within ``minutes`` (or ``walk_m`` metres of network walking distance, not both) of the
+    nearest facility of ``category`` (walking; default the category's urban threshold in the service's
+    measure: minutes, or metres under ``distance``) and every community with the share of its residents
+    (or area) inside it (each community judged by its own profile; a distance service without a
+    threshold asked: each community by its own threshold, rural ones in bicycle minutes). Every feature
+    and the collection say the ``measure`` and the threshold (``threshold_min`` or ``threshold_m``).
+    ``group_by``: features per 社区 / 街道 / 区 (the union of their communities) with members short of
+    the target and the worst ones. ``format=csv`` / ``xlsx``: the coverage table (and roll-up) instead.
+    ``scenario``: as if its changes were applied."""
     res = view.result
     key = state.category_key(category)
     dist = resolve_district_in(res, district) if district is not None else None
     members = _members(res, dist)
     if format != "geojson":
-        return _coverage_file(res, key, minutes, dist, members, group_by, format)
-    cat = res.data.catalog.get(key)
-    m = float(minutes) if minutes is not None else cat.threshold_min("urban")
-    area = service_area_layer(res, key, [m])
+        return _coverage_file(res, key, within, dist, members, group_by, format)
+    drawn = _drawn_threshold(res, key, within)
+    judged = _judged_threshold(res, drawn, within)
+    area = _service_area(res, key, drawn)
+    meta = _threshold_meta(res, drawn)
+    props: dict[str, Any] = {"kind": "service_area", "category": key}
+    if drawn.walk_m is None:
+        props["minutes"] = drawn.minutes
+    else:
+        props["walk_m"] = drawn.walk_m
+    props.update(meta, area_m2=float(area["area_m2"].iloc[0]))
     feats: list[dict[str, Any]] = [
         {
             "type": "Feature",
-            "properties": {
-                "kind": "service_area",
-                "category": key,
-                "minutes": m,
-                "area_m2": float(area["area_m2"].iloc[0]),
-            },
+            "properties": props,
             "geometry": json.loads(area.to_json(drop_id=True))["features"][0]["geometry"],
         }
     ]
     if group_by is not None:
-        table = rollup_at(res, group_by, [key], minutes=m, rows=members)
+        table = rollup_at(res, group_by, [key], minutes=judged.minutes, walk_m=judged.walk_m, rows=members)
         feats += group_features(res, group_by, table, members)
     else:
-        feats += _community_features(res, key, m, members)
+        feats += _community_features(res, key, judged, members)
     return feature_collection(
         feats,
         len(feats) - 1,
         weighting=WEIGHT_LABELS.get(res.data.weight_kind),
         weight_kind=res.data.weight_kind,
+        **meta,
     )
 
 
+def _community_shares(
+    res: PlanResult, key: str, judged: Threshold
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per community row: the covered share of ``key`` within ``judged`` (nothing asked: the plan's own
+    rows), the measure judging it and its threshold in that measure's unit (minutes or metres)."""
+    comm = res.data.communities
+    n = len(comm)
+    types = comm["type"].to_numpy().astype(str)
+    if judged.minutes is not None:
+        share = share_within(res.times[key], res.engine.points, types, judged.minutes)
+        return share, np.full(n, "time", dtype=object), np.full(n, judged.minutes)
+    if judged.walk_m is not None:
+        share = share_within(res.times[key], res.engine.points, types, walk_m=judged.walk_m)
+        return share, np.full(n, "distance", dtype=object), np.full(n, judged.walk_m)
+    rows = coverage_at(res, key)
+    at = rows["community_row"].to_numpy(dtype=np.int64)
+    share, measure, value = np.full(n, np.nan), np.full(n, "time", dtype=object), np.full(n, np.nan)
+    share[at] = rows["covered_share"].to_numpy(dtype=float)
+    measure[at] = rows["measure"].to_numpy(dtype=object)
+    by_m = measure[at] == "distance"
+    value[at] = np.where(
+        by_m, rows["threshold_m"].to_numpy(dtype=float), rows["threshold_min"].to_numpy(dtype=float)
+    )
+    return share, measure, value
+
+
 def _community_features(
-    res: PlanResult, key: str, minutes: float, members: np.ndarray | None
+    res: PlanResult, key: str, judged: Threshold, members: np.ndarray | None
 ) -> list[dict[str, Any]]:
     comm = res.data.communities
     cat = res.data.catalog.get(key)
     types = comm["type"].to_numpy().astype(str)
-    share = share_within(res.times[key], res.engine.points, types, minutes)
+    share, measure, value = _community_shares(res, key, judged)
     rows = np.arange(len(comm)) if members is None else np.flatnonzero(members)
     geo = json.loads(comm.iloc[rows][["geometry"]].to_json(drop_id=True))["features"] if len(rows) else []
     return [
@@ -145,36 +235,53 @@ def _community_features(
                 "type": str(types[i]),
                 "covered_share": None if not np.isfinite(share[i]) else round(float(share[i]), 4),
                 "applies": bool(cat.applies(str(types[i]))),
+                "measure": str(measure[i]),
+                ("threshold_m" if measure[i] == "distance" else "threshold_min"): jsonable(value[i]),
             },
         }
         for i, g in zip(rows, geo)
     ]
 
 
+def _rollup_sheet(group_by: str, frame: pd.DataFrame) -> Sheet:
+    """The roll-up sheet of ``frame``, with its ``threshold_m`` column (metres) when a row has one."""
+    sheet = rollup_sheet(group_by, frame)
+    if "threshold_m" not in frame or not pd.to_numeric(frame["threshold_m"], errors="coerce").notna().any():
+        return sheet
+    columns = list(sheet.columns)
+    at = next((i + 1 for i, c in enumerate(columns) if c.source == "threshold_min"), len(columns))
+    columns.insert(at, THRESHOLD_M_COLUMN)
+    return Sheet(sheet.title, frame, tuple(columns))
+
+
 def _coverage_file(
     res: PlanResult,
     key: str,
-    minutes: float | None,
+    within: Threshold,
     district: str | None,
     members: np.ndarray | None,
     group_by: str | None,
     format: str,
 ) -> Response:
-    rows = coverage_at(res, key, minutes)
+    minutes, walk_m = within.minutes, within.walk_m
+    rows = coverage_at(res, key, minutes, walk_m=walk_m)
     if members is not None:
         rows = rows[members[rows["community_row"].to_numpy(dtype=np.int64)]]
     table = labelled_coverage(res, rows)
     if format == "csv":
         if group_by is not None:
-            rolled = rollup_at(res, group_by, [key], minutes=minutes, rows=members)
+            rolled = rollup_at(res, group_by, [key], minutes=minutes, walk_m=walk_m, rows=members)
             return csv_response(
-                rolled, rollup_sheet(group_by, rolled).columns, f"coverage_{key}_{group_by}", len(rolled)
+                rolled, _rollup_sheet(group_by, rolled).columns, f"coverage_{key}_{group_by}", len(rolled)
             )
         return csv_response(table, COVERAGE_COLUMNS, f"coverage_{key}", len(table))
     levels = [group_by] if group_by is not None else present_levels(res)
     sheets = [Sheet("覆盖 coverage", table, COVERAGE_COLUMNS)]
-    sheets += [rollup_sheet(lv, rollup_at(res, lv, [key], minutes=minutes, rows=members)) for lv in levels]
-    query = query_lines(category=key, minutes=minutes, district=district, group_by=group_by)
+    sheets += [
+        _rollup_sheet(lv, rollup_at(res, lv, [key], minutes=minutes, walk_m=walk_m, rows=members))
+        for lv in levels
+    ]
+    query = query_lines(category=key, minutes=minutes, walk_m=walk_m, district=district, group_by=group_by)
     return xlsx_response(res, sheets, query, f"coverage_{key}", len(table))
 
 
@@ -185,16 +292,22 @@ class GapQuery:
     category: str | None
     level: int | None
     minutes: float | None
+    walk_m: float | None
     district: str | None
     kind: str | None
     min_residents: float | None
     min_area_m2: float | None
+
+    @property
+    def within(self) -> Threshold:
+        return Threshold(self.minutes, self.walk_m)
 
     def describe(self, group_by: str | None) -> list[str]:
         return query_lines(
             category=self.category,
             level=self.level,
             minutes=self.minutes,
+            walk_m=self.walk_m,
             district=self.district,
             kind=self.kind,
             min_residents=self.min_residents,
@@ -218,7 +331,7 @@ async def gaps(
             json_schema_extra={"enum": [5, 10, 15]},
         ),
     ] = None,
-    minutes: Minutes = None,
+    within: Within,
     district: District = None,
     kind: Annotated[Literal["coverage", "capacity"] | None, Query()] = None,
     min_residents: Annotated[float | None, Query(ge=0, le=1e9)] = None,
@@ -229,15 +342,19 @@ async def gaps(
 ) -> Response:
     """The gap list (配套缺失清单), most severe first, filtered and paginated; ``total`` counts all
     matches. ``minutes``: communities whose covered share within N minutes is below target ("which
-    communities lack a canteen within 10 minutes"). ``group_by``: the coverage of the matching
-    categories rolled up per 小区 / 社区 / 街道 / 区 (a :class:`RollupPage`), most uncovered first.
+    communities lack a canteen within 10 minutes"); ``walk_m`` instead (not both): within N metres of
+    network walking distance. Neither: each category's own threshold in the service's measure (metres
+    under ``distance``); the page says which (``measure``, ``threshold_min`` / ``threshold_m``).
+    ``group_by``: the coverage of the matching categories rolled up per 小区 / 社区 / 街道 / 区 (a
+    :class:`RollupPage`), most uncovered first.
     ``format``: JSON, GeoJSON, CSV (UTF-8 with BOM) or an Excel workbook (with a sheet per level).
     ``scenario``: as if its changes were applied (see /scenarios)."""
     res = view.result
     q = GapQuery(
         category=state.category_key(category) if category is not None else None,
         level=level,
-        minutes=minutes,
+        minutes=within.minutes,
+        walk_m=within.walk_m,
         district=resolve_district_in(res, district) if district is not None else None,
         kind=kind,
         min_residents=min_residents,
@@ -246,9 +363,7 @@ async def gaps(
     if group_by is not None:
         return await anyio.to_thread.run_sync(_rollup_answer, res, q, group_by, page, format)
     # built once per published plan, in a worker thread (the event loop keeps answering meanwhile)
-    idx = view.cached_gap_index(minutes)
-    if idx is None:
-        idx = await anyio.to_thread.run_sync(view.gap_index, minutes)
+    idx = await _gap_index(view, within)
     rows = idx.matching(
         category=q.category,
         level=q.level,
@@ -266,9 +381,26 @@ async def gaps(
             limit=page.limit,
             offset=page.offset,
             weighting=WEIGHT_LABELS.get(idx.result.data.weight_kind, ""),
+            **_threshold_meta(idx.result, within),
         )
         return Response(body, media_type="application/json")
     return await anyio.to_thread.run_sync(_gaps_file, idx, q, rows, format, total, page)
+
+
+async def _gap_index(view: PlanView, within: Threshold) -> GapIndex:
+    """The gap index of the view's plan judged ``within``, built once per plan and threshold in a worker
+    thread (the event loop keeps answering meanwhile)."""
+    if within.walk_m is None:
+        idx = view.cached_gap_index(within.minutes)
+        if idx is None:
+            idx = await anyio.to_thread.run_sync(view.gap_index, within.minutes)
+        return idx
+    found = cached_gap_index(view.result, walk_m=within.walk_m)
+    if found is None:
+        found = await anyio.to_thread.run_sync(
+            functools.partial(gap_index_of, view.result, walk_m=within.walk_m)
+        )
+    return found
 
 
 def _gaps_file(
@@ -284,7 +416,7 @@ def _gaps_file(
         members = _members(res, q.district)
         sheets = [Sheet("缺失清单 gaps", selected, GAP_COLUMNS)]
         sheets += [
-            rollup_sheet(lv, rollup_at(res, lv, cats, minutes=q.minutes, rows=members))
+            _rollup_sheet(lv, rollup_at(res, lv, cats, minutes=q.minutes, walk_m=q.walk_m, rows=members))
             for lv in present_levels(res)
         ]
         return xlsx_response(res, sheets, q.describe(None), "gaps", total)
@@ -298,7 +430,9 @@ def _gaps_file(
         {"type": "Feature", "geometry": f["geometry"], "properties": p}
         for f, p in zip(gj["features"], records(selected))
     ]
-    return feature_collection(feats, total, total=total, limit=page.limit, offset=page.offset)
+    return feature_collection(
+        feats, total, total=total, limit=page.limit, offset=page.offset, **_threshold_meta(res, q.within)
+    )
 
 
 def _categories(res: PlanResult, q: GapQuery) -> list[str]:
@@ -321,7 +455,9 @@ def _rollup_rows(res: PlanResult, q: GapQuery, group_by: str) -> pd.DataFrame:
         raise InputError("min_residents needs population data; this region is area-weighted: use min_area_m2")
     if q.min_area_m2 is not None and people:
         raise InputError("this plan's roll-ups count residents, not area: use min_residents")
-    table = rollup_at(res, group_by, _categories(res, q), minutes=q.minutes, rows=_members(res, q.district))
+    table = rollup_at(
+        res, group_by, _categories(res, q), minutes=q.minutes, walk_m=q.walk_m, rows=_members(res, q.district)
+    )
     floor = q.min_residents if q.min_residents is not None else q.min_area_m2
     if floor is not None and len(table):
         table = table[table["uncovered_weight"] >= floor]
@@ -333,15 +469,16 @@ def _rollup_answer(res: PlanResult, q: GapQuery, group_by: str, page: Page, form
     total = len(table)
     shown = table.iloc[page.slice()]
     if format == "csv":
-        return csv_response(shown, rollup_sheet(group_by, shown).columns, f"gaps_{group_by}", total)
+        return csv_response(shown, _rollup_sheet(group_by, shown).columns, f"gaps_{group_by}", total)
     if format == "xlsx":
         return xlsx_response(
-            res, [rollup_sheet(group_by, shown)], q.describe(group_by), f"gaps_{group_by}", total
+            res, [_rollup_sheet(group_by, shown)], q.describe(group_by), f"gaps_{group_by}", total
         )
+    meta = _threshold_meta(res, q.within)
     if format == "geojson":
         feats = group_features(res, group_by, shown, _members(res, q.district))
         return feature_collection(
-            feats, total, total=total, limit=page.limit, offset=page.offset, group_by=group_by
+            feats, total, total=total, limit=page.limit, offset=page.offset, group_by=group_by, **meta
         )
     body = {
         "total": total,
@@ -349,6 +486,8 @@ def _rollup_answer(res: PlanResult, q: GapQuery, group_by: str, page: Page, form
         "offset": page.offset,
         "group_by": group_by,
         "minutes": q.minutes,
+        "walk_m": q.walk_m,
+        **meta,
         "weight_kind": res.data.weight_kind,
         "weighting": WEIGHT_LABELS.get(res.data.weight_kind, ""),
         "items": records(shown),

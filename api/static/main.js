@@ -79,6 +79,7 @@ class App {
     cat.value = first.key;
     this.view.category = first.key;
     this.view.minutes = ownMinutes(first);
+    this.labelLevels();
     this.syncMinutes();
     cat.addEventListener("change", () => {
       this.view.category = cat.value;
@@ -113,6 +114,27 @@ class App {
     $("#street-ctl").hidden = this.config.streets.length === 0;
     $("#street").innerHTML =
       `<option value="">全部 all</option>` + streets.map((s) => `<option value="${esc(s.street)}">${esc(s.street)}</option>`).join("");
+  }
+
+  /** A distance service (config.measure) names the 5/10/15 levels by their walking metres. */
+  labelLevels() {
+    if (!this.reach(5)) return;
+    $("#minutes-title").textContent = "步行距离 Distance";
+    document.querySelectorAll('input[name="minutes"]').forEach((r) => {
+      r.parentElement.querySelector(".reach").textContent = this.reach(Number(r.value));
+    });
+  }
+
+  /** The level of ``minutes`` as a distance service names it ("500 m"), or null (a time service). */
+  reach(minutes) {
+    const m = this.config.measure === "distance" ? this.config.level_walk_m?.[String(minutes)] : null;
+    return m ? `${m} m` : null;
+  }
+
+  /** The threshold of a view in the service's measure: {minutes} or, under distance, {walk_m}. */
+  within(v) {
+    const m = this.config.measure === "distance" ? this.config.level_walk_m?.[String(v.minutes)] : null;
+    return m ? { walk_m: m } : { minutes: v.minutes };
   }
 
   syncMinutes() {
@@ -158,7 +180,7 @@ class App {
   }
 
   async fetchView(v) {
-    const base = { category: v.category, minutes: v.minutes, scenario: v.scenario || undefined };
+    const base = { category: v.category, ...this.within(v), scenario: v.scenario || undefined };
     const level = v.district && this.config.levels.includes("street") ? "street" : "district";
     const facilities = v.scenario
       ? getJson(`/scenarios/${encodeURIComponent(v.scenario)}/facilities${qs({ category: v.category })}`).then(fromFeatures)
@@ -191,13 +213,14 @@ class App {
     });
     this.scenarios.drawFacilities(d.facilities, colour);
     const scenarioName = this.scenarios.name(v.scenario);
-    this.map.setLegend({ colour, minutes: v.minutes, categoryName: cat.name_zh, weighting: d.rollup.weighting, scenario: !!v.scenario });
+    const reach = this.reach(v.minutes);
+    this.map.setLegend({ colour, minutes: v.minutes, reach, categoryName: cat.name_zh, weighting: d.rollup.weighting, scenario: !!v.scenario });
     const rows = v.street ? d.rollup.items.filter((r) => r.group === v.street) : d.rollup.items;
     const people = d.rollup.weight_kind !== "area";
     const estimates = people ? null : this.estimates(shares, d.level);
     const totals = summarise(rows, gaps, people, estimates, v);
     const where = [v.district || "全部区 all districts", v.street].filter(Boolean).join(" · ");
-    $("#headline").innerHTML = headlineHtml({ category: cat, minutes: v.minutes, totals, scenarioName, delta: d.delta, where });
+    $("#headline").innerHTML = headlineHtml({ category: cat, minutes: v.minutes, reach, totals, scenarioName, delta: d.delta, where });
     const byDistrict = d.delta && d.level === "district" ? new Map((d.delta.by_district || []).map((r) => [r.district, r])) : null;
     $("#district-title").textContent = d.level === "street" ? `分街道统计 By 街道 (${v.district})` : "分区统计 By district";
     $("#district-table").innerHTML = districtTableHtml(rows, { level: d.level, people, estimates, byDistrict });

@@ -72,11 +72,11 @@ export class GapTable {
 }
 
 /** Headline of the current view: covered share, communities short, residents (or area) uncovered. */
-export function headlineHtml({ category, minutes, totals, scenarioName, delta, where }) {
+export function headlineHtml({ category, minutes, reach, totals, scenarioName, delta, where }) {
   const [zh, en] = totals.people ? ["居民", "residents"] : ["面积", "area"];
   const unit = totals.people ? "" : " m²";
   let html =
-    `<div class="headline-cat">${esc(category.name_zh)} <span class="en">${esc(category.name_en)}</span> · ${esc(minutes)} 分钟 min</div>` +
+    `<div class="headline-cat">${esc(category.name_zh)} <span class="en">${esc(category.name_en)}</span> · ${reach ? `步行 ${esc(reach)} walk` : `${esc(minutes)} 分钟 min`}</div>` +
     `<div class="figures">` +
     `<div><span class="big" id="covered-share">${pct(totals.coveredShare)}</span><span class="lbl">${zh}覆盖 ${en} covered</span></div>` +
     `<div><span class="big" id="gap-count">${num(totals.gaps)}</span><span class="lbl">未达标社区 communities short</span></div>` +

@@ -49,8 +49,9 @@ function fillTexts(app) {
   const cat = app.category();
   const scenario = app.scenarios.name(v.scenario);
   const where = [v.district || "全部区 all districts", v.street].filter(Boolean).join(" · ");
-  document.querySelector("#print-title").textContent =
-    `${cfg.region.name_zh || cfg.region.key} · ${cat.name_zh} ${v.minutes} 分钟覆盖 coverage within ${v.minutes} min`;
+  const reach = app.reach(v.minutes);
+  const within = reach ? `步行${reach}覆盖 coverage within ${reach} walk` : `${v.minutes} 分钟覆盖 coverage within ${v.minutes} min`;
+  document.querySelector("#print-title").textContent = `${cfg.region.name_zh || cfg.region.key} · ${cat.name_zh} ${within}`;
   const t = app.data?.totals;
   document.querySelector("#print-subtitle").innerHTML =
     `${esc(cat.name_en)} · ${esc(where)} · ${scenario ? `情景 scenario: ${esc(scenario)}` : "现状 baseline"}` +

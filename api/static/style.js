@@ -125,8 +125,9 @@ export function signed(value, digits = 0) {
   return value > 0 ? `+${text}` : value < 0 ? `−${text}` : text;
 }
 
-/** The legend's HTML for the current view (category colour, minutes, weighting). */
-export function legendHtml({ colour, minutes, categoryName, weighting, scenario }) {
+/** The legend's HTML for the current view (category colour, minutes or a distance service's reach
+ * such as "500 m", weighting). */
+export function legendHtml({ colour, minutes, reach, categoryName, weighting, scenario }) {
   const shares = SHARE_CLASSES.map(
     ([, fill, label]) => `<div class="row"><span class="sw" style="background:${fill}"></span>${esc(label)}</div>`,
   ).join("");
@@ -137,7 +138,9 @@ export function legendHtml({ colour, minutes, categoryName, weighting, scenario 
   return (
     `<h3>图例 Legend</h3>` +
     `<div class="row"><span class="sw" style="background:${AREA_STYLE.fillColor};border:1.5px solid ${AREA_STYLE.color};opacity:.85"></span>` +
-    `${esc(categoryName)} ${esc(minutes)} 分钟服务范围 service area (${esc(minutes)} min)</div>` +
+    (reach
+      ? `${esc(categoryName)} 步行${esc(reach)}服务范围 service area (${esc(reach)} walk)</div>`
+      : `${esc(categoryName)} ${esc(minutes)} 分钟服务范围 service area (${esc(minutes)} min)</div>`) +
     `<div class="sub">社区覆盖比例 covered share of communities</div>${shares}` +
     `<div class="row"><span class="sw" style="background:${NA_COLOUR}"></span>不适用 not applicable</div>` +
     `<div class="row"><span class="sw" style="background:#fff;border:${GAP_OUTLINE.weight}px solid ${GAP_OUTLINE.color}"></span>黑框 = 未达标 gap (short of target)</div>` +

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _catalog_checks as checks
 from .config import read_toml
 from .errors import DataFileError, InputError, UnknownCategoryError
 from .measures import check_measure, judged_by
@@ -37,28 +37,9 @@ COMMUNITY_TYPES: tuple[str, ...] = tuple(COMMUNITY_PROFILES)
 CATALOG_FILE = "catalog.toml"
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_THRESHOLD_RE = re.compile(r"^([a-z]+)_(walk|bike)_min$")
-_THRESHOLD_FIELDS: Mapping[str, str] = {ct: f"{ct}_{p}_min" for ct, p in COMMUNITY_PROFILES.items()}
-_REQUIRED = ("key", "name_zh", "name_en", "level_min", *_THRESHOLD_FIELDS.values(), "focus", "sources")
-_OPTIONAL = (
-    "osm_tags",
-    "applies_to",
-    "capacity_m2_per_100_households",
-    "min_area_m2",
-    "coverage_target",
-    "plan_target_count",
-    "plan_target_year",
-    "notes",
-    "aliases",
-    "serves_elderly",
-    "site_min_area_m2",
-    "site_min_width_m",
-    "walk_m",
-)
+_THRESHOLD_FIELDS: Mapping[str, str] = checks.threshold_fields(COMMUNITY_PROFILES)
 _TOP_LEVEL = ("schema_version", "category", "level")
 _LEVEL_FIELDS = ("minutes", "walk_m", "name_zh", "name_en", "sources")
-
-_Fail = Callable[[str], DataFileError]
 
 
 def _check_community_type(community_type: str) -> None:
@@ -464,10 +445,10 @@ def _parse_levels(tables: Any, path: Path) -> dict[int, Level]:
             )
         levels[int(minutes)] = Level(
             minutes=int(minutes),
-            walk_m=_positive(t.get("walk_m"), "walk_m", fail),
+            walk_m=checks.positive(t.get("walk_m"), "walk_m", fail),
             name_zh=str(t.get("name_zh", "")).strip(),
             name_en=str(t.get("name_en", "")).strip(),
-            sources=_sources(t.get("sources"), fail),
+            sources=checks.sources(t.get("sources"), fail),
         )
     return levels
 
@@ -487,14 +468,14 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
     def fail(msg: str) -> DataFileError:
         return DataFileError(f"{path}: category {key!r}: {msg}")
 
-    _check_field_names(t, fail)
+    checks.check_field_names(t, fail, COMMUNITY_PROFILES)
     for name in ("name_zh", "name_en"):
         if not isinstance(t[name], str) or not t[name].strip():
             raise fail(f"{name!r} must be a non-empty string")
     level = t["level_min"]
     if isinstance(level, bool) or level not in LEVELS_MIN:
         raise fail(f"level_min must be one of {', '.join(map(str, LEVELS_MIN))} (got {level!r})")
-    thresholds = {ct: _positive(t[name], name, fail) for ct, name in _THRESHOLD_FIELDS.items()}
+    thresholds = {ct: checks.positive(t[name], name, fail) for ct, name in _THRESHOLD_FIELDS.items()}
     if not isinstance(t["focus"], bool):
         raise fail(f"'focus' must be true or false (got {t['focus']!r})")
     osm_tags = t.get("osm_tags", [])
@@ -512,111 +493,24 @@ def _parse_category(t: dict[str, Any], path: Path, index: int) -> Category:
         rural_bike_min=thresholds["rural"],
         industrial_walk_min=thresholds["industrial"],
         focus=t["focus"],
-        sources=_sources(t["sources"], fail),
+        sources=checks.sources(t["sources"], fail),
         osm_tags=tuple(_parse_filter(f, "osm_tags", fail) for f in osm_tags),
-        applies_to=_applies_to(t.get("applies_to", list(COMMUNITY_TYPES)), fail),
-        capacity_m2_per_100_households=_optional_positive(t, "capacity_m2_per_100_households", fail),
-        min_area_m2=_optional_positive(t, "min_area_m2", fail),
-        coverage_target=_coverage_target(t.get("coverage_target"), fail),
-        plan_target_count=_optional_int(t, "plan_target_count", fail),
-        plan_target_year=_optional_int(t, "plan_target_year", fail),
+        applies_to=checks.applies_to(t.get("applies_to", list(COMMUNITY_TYPES)), fail, COMMUNITY_TYPES),
+        capacity_m2_per_100_households=checks.optional_positive(t, "capacity_m2_per_100_households", fail),
+        min_area_m2=checks.optional_positive(t, "min_area_m2", fail),
+        coverage_target=checks.coverage_target(t.get("coverage_target"), fail),
+        plan_target_count=checks.optional_int(t, "plan_target_count", fail),
+        plan_target_year=checks.optional_int(t, "plan_target_year", fail),
         notes=notes.strip(),
-        aliases=_aliases(t.get("aliases", []), fail),
-        serves_elderly=_flag(t.get("serves_elderly", False), "serves_elderly", fail),
-        site_min_area_m2=_optional_positive(t, "site_min_area_m2", fail),
-        site_min_width_m=_optional_positive(t, "site_min_width_m", fail),
-        walk_m=_optional_positive(t, "walk_m", fail),
+        aliases=checks.aliases(t.get("aliases", []), fail),
+        serves_elderly=checks.flag(t.get("serves_elderly", False), "serves_elderly", fail),
+        site_min_area_m2=checks.optional_positive(t, "site_min_area_m2", fail),
+        site_min_width_m=checks.optional_positive(t, "site_min_width_m", fail),
+        walk_m=checks.optional_positive(t, "walk_m", fail),
     )
 
 
-def _flag(value: Any, name: str, fail: _Fail) -> bool:
-    if not isinstance(value, bool):
-        raise fail(f"{name!r} must be true or false (got {value!r})")
-    return value
-
-
-def _aliases(aliases: Any, fail: _Fail) -> tuple[str, ...]:
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
-        raise fail("'aliases' must be a list of non-empty strings")
-    return tuple(a.strip() for a in aliases)
-
-
-def _check_field_names(t: dict[str, Any], fail: _Fail) -> None:
-    """Every field known (threshold fields of a wrong profile get a specific hint); required ones present."""
-    for name in t:
-        if name in _REQUIRED or name in _OPTIONAL:
-            continue
-        m = _THRESHOLD_RE.match(name)
-        if m and m.group(1) not in COMMUNITY_PROFILES:
-            raise fail(
-                f"unknown community type {m.group(1)!r} in {name!r}; known types: "
-                f"{', '.join(COMMUNITY_TYPES)} (fields {', '.join(_THRESHOLD_FIELDS.values())})"
-            )
-        if m:
-            raise fail(
-                f"{name!r}: {m.group(1)} communities use the {COMMUNITY_PROFILES[m.group(1)]!r} "
-                f"profile; the field is {_THRESHOLD_FIELDS[m.group(1)]!r}"
-            )
-        raise fail(f"unknown field {name!r}")
-    missing = [name for name in _REQUIRED if name not in t]
-    if missing:
-        raise fail(f"missing required field(s): {', '.join(missing)}")
-
-
-def _sources(sources: Any, fail: _Fail) -> tuple[str, ...]:
-    if isinstance(sources, str):
-        sources = [sources]
-    if (
-        not isinstance(sources, list)
-        or not sources
-        or not all(isinstance(s, str) and s.strip() for s in sources)
-    ):
-        raise fail("'sources' must be a non-empty string or list of strings")
-    return tuple(s.strip() for s in sources)
-
-
-def _applies_to(applies_to: Any, fail: _Fail) -> tuple[str, ...]:
-    if not isinstance(applies_to, list) or not applies_to:
-        raise fail("'applies_to' must be a non-empty list of community types")
-    for ct in applies_to:
-        if ct not in COMMUNITY_PROFILES:
-            raise fail(
-                f"unknown community type {ct!r} in applies_to; known types: {', '.join(COMMUNITY_TYPES)}"
-            )
-    return tuple(ct for ct in COMMUNITY_TYPES if ct in applies_to)
-
-
-def _coverage_target(value: Any, fail: _Fail) -> float | None:
-    if value is None:
-        return None
-    share = _positive(value, "coverage_target", fail)
-    if share > 1:
-        raise fail(f"coverage_target is a share in (0, 1] (got {value!r})")
-    return share
-
-
-def _positive(value: Any, name: str, fail: _Fail) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"{name!r} must be a number (got {value!r})")
-    if not math.isfinite(value) or value <= 0:
-        raise fail(f"{name!r} must be positive (got {value!r})")
-    return float(value)
-
-
-def _optional_positive(t: dict[str, Any], name: str, fail: _Fail) -> float | None:
-    return None if t.get(name) is None else _positive(t[name], name, fail)
-
-
-def _optional_int(t: dict[str, Any], name: str, fail: _Fail) -> int | None:
-    value = t.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise fail(f"{name!r} must be a positive integer (got {value!r})")
-    return value
-
-
-def _parse_filter(f: Any, where: str, fail: _Fail) -> TagFilter:
+def _parse_filter(f: Any, where: str, fail: checks.Fail) -> TagFilter:
     if not isinstance(f, dict) or not isinstance(f.get("key"), str) or not f["key"]:
         raise fail(f'each entry of {where} needs key = "..." (got {f!r})')
     extra = set(f) - {"key", "values", "require", "exclude"}

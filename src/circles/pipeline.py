@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .planning.coverage import (
     ResidentPoints,
     coverage_table,
 )
-from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps
+from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps, update_gaps
 from .planning.residents import persons_per_household
 from .planning.summary import WEIGHT_LABELS, region_summary  # noqa: F401 (WEIGHT_LABELS re-exported)
 from .routing.graph import ProfileGraph
@@ -58,20 +59,41 @@ class PlanData:
     measure: str = DEFAULT_MEASURE
 
 
+#: guards the first computation of a derived result's summary (one at a time; it is rarely asked for)
+_summary_lock = threading.Lock()
+
+
 @dataclass
 class PlanResult:
     """One plan's answers. Immutable in use: an edit makes a new result (:func:`with_facilities`), so
     whatever is derived from a result may be cached on it, in ``caches`` (``{cache name: {key: value}}``;
-    not compared, not shown)."""
+    not compared, not shown).
+
+    ``summary_cache`` holds the region summary once computed: :func:`run_plan` computes it at once, a
+    result derived by :func:`with_facilities` leaves it None and :attr:`summary` computes it on first
+    read (the service rarely reads it; every edit would otherwise pay for it)."""
 
     data: PlanData
     engine: CoverageEngine
     coverage: pd.DataFrame
     gaps: pd.DataFrame
-    summary: dict[str, Any]
+    summary_cache: dict[str, Any] | None = field(repr=False, compare=False)
     timings_s: dict[str, float]
     times: dict[str, CategoryTimes] = field(default_factory=dict)  #: category -> times per resident point
     caches: dict[str, dict[Any, Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The region summary (:func:`~circles.planning.summary.region_summary` of this result's data,
+        coverage, gap list and ``timings_s``), computed once, on first read when not given."""
+        found = self.summary_cache
+        if found is None:
+            with _summary_lock:
+                found = self.summary_cache
+                if found is None:
+                    found = region_summary(self.data, self.coverage, self.gaps, self.engine, self.timings_s)
+                    self.summary_cache = found
+        return found
 
 
 def facility_points(data: PlanData) -> FacilityPoints:
@@ -191,8 +213,10 @@ def run_plan(data: PlanData, opts: PlanOptions, progress: Progress | None = None
 
 def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories: list[str]) -> PlanResult:
     """A new result after the facility table changed in ``categories`` only: one search per changed
-    category, the other categories' rows reused; the gap list and summary are rebuilt (cheap).
-    ``result`` itself is not modified (readers may still hold it)."""
+    category, the other categories' coverage and gap rows reused (:func:`~circles.planning.gaps.update_gaps`);
+    the region summary is computed on first read of :attr:`PlanResult.summary`. The facilities of the
+    other categories must keep their relative order. ``result`` itself is not modified (readers may
+    still hold it)."""
     import dataclasses
 
     from .planning.coverage import catalog_level_walk_m, coverage_rows
@@ -202,16 +226,7 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     comm = data.communities
     types = comm["type"].to_numpy().astype(str)
     # rows of the categories that did not change point into the old facility table: renumber them
-    old_fac = result.data.facilities
-    new_row = pd.Series(
-        np.arange(len(fp.facility_id)), index=pd.MultiIndex.from_arrays([fp.facility_id, fp.category])
-    )
-    old_to_new = np.full(len(old_fac) + 1, -1, dtype=np.int64)  # last slot: "none" (-1) stays -1
-    if len(old_fac):
-        keys = pd.MultiIndex.from_arrays(
-            [old_fac["facility_id"].astype(str).to_numpy(), old_fac["category"].astype(str).to_numpy()]
-        )
-        old_to_new[:-1] = new_row.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
+    old_to_new = _renumbering(result.data.facilities, fp)
     cov = result.coverage.copy()
     cov["nearest_facility_row"] = old_to_new[cov["nearest_facility_row"].to_numpy()]
     times = {k: dataclasses.replace(t, facility=old_to_new[t.facility]) for k, t in result.times.items()}
@@ -228,18 +243,25 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
             level_walk_m=catalog_level_walk_m(data.catalog),
         )
         cov = pd.concat([cov[cov["category"] != key], rows], ignore_index=True)
-    order = {k: i for i, k in enumerate(data.catalog.keys())}
-    cov = cov.sort_values(
-        ["category", "community_row"],
-        key=lambda c: c.map(order) if c.name == "category" else c,
-        kind="stable",
-    ).reset_index(drop=True)
-    gaps = rank_gaps(
-        coverage_gaps(cov, comm, data.catalog, data.weight_kind),
-        capacity_gaps(cov, comm, data.facilities, data.catalog),
-    )
-    summary = region_summary(data, cov, gaps, result.engine, result.timings_s)
-    return PlanResult(data, result.engine, cov, gaps, summary, dict(result.timings_s), times)
+    # by category (catalog order; others last) and community row, ties in table order (a stable sort)
+    keys = pd.Index(list(data.catalog.keys()))
+    code = keys.get_indexer(cov["category"])
+    code = np.where(code < 0, len(keys), code)
+    cov = cov.take(np.lexsort((cov["community_row"].to_numpy(), code))).reset_index(drop=True)
+    gaps = update_gaps(result.gaps, cov, comm, data.facilities, data.catalog, data.weight_kind, categories)
+    return PlanResult(data, result.engine, cov, gaps, None, dict(result.timings_s), times)
+
+
+def _renumbering(old: gpd.GeoDataFrame, new: FacilityPoints) -> np.ndarray:
+    """Row in ``new`` of each row of the facility table ``old`` (matched by id and category; -1: gone),
+    plus a last slot -1 (so "no facility", -1, stays -1)."""
+    row_of: dict[tuple[str, str], int] = {}
+    for row, key in enumerate(zip(new.facility_id.tolist(), new.category.tolist())):
+        if row_of.setdefault(key, row) != row:
+            raise ValueError(f"facility {key[0]!r} of category {key[1]!r} is in the facility table twice")
+    ids = old["facility_id"].astype(str).tolist()
+    cats = old["category"].astype(str).tolist()
+    return np.array([row_of.get(key, -1) for key in zip(ids, cats)] + [-1], dtype=np.int64)
 
 
 def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | None = None) -> PlanResult:

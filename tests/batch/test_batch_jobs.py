@@ -73,6 +73,8 @@ def test_csv_job_list(tmp_path):
         ({"name": "x"}, "give region"),
         ({"region": "x", "facilities": "a.xlsx:mercator"}, "unknown coordinate system"),
         ({"region": "x", "measure": "isochrones"}, "measure"),
+        ({"region": "x", "measure": "distance"}, "coverage or gaps"),  # the output kind, not the measure
+        ({"region": "x", "travel_measure": "metres"}, "travel_measure 'metres': choose time"),
         ({"region": "x", "tile_km": -1}, "tile_km"),
         ({"region": "x", "crs_check": "maybe"}, "crs_check"),
         ({"region": "x", "name": "a/b"}, "name"),
@@ -100,3 +102,19 @@ def test_a_wrong_list_is_refused(tmp_path):
     (tmp_path / "jobs.json").write_text("{}", encoding="utf-8")
     with pytest.raises(InputError, match="toml or .csv"):
         load_jobs(tmp_path / "jobs.json")
+
+
+def test_travel_measure_is_passed_to_the_plan(tmp_path):
+    (tmp_path / "jobs.toml").write_text(
+        '[defaults]\ntravel_measure = "distance"\n\n[[job]]\nregion = "chengdu-central"\nmeasure = "gaps"\n'
+        '\n[[job]]\nname = "by-time"\nregion = "chengdu-central"\ntravel_measure = "time"\n',
+        encoding="utf-8",
+    )
+    a, b = load_jobs(tmp_path / "jobs.toml")
+    assert isinstance(a, Job) and isinstance(b, Job)
+    assert (a.measure, a.travel_measure, a.plan_options().measure) == ("gaps", "distance", "distance")
+    assert (b.measure, b.travel_measure, b.plan_options().measure) == ("coverage", "time", "time")
+    assert a.record()["travel_measure"] == "distance"
+    assert "travel_measure" not in b.record()  # a time job's fingerprint is what it was before the key
+    bad = parse_job({"region": "x", "travel_measure": "metres"})
+    assert isinstance(bad, BadJob) and "\n" not in bad.error

@@ -341,3 +341,63 @@ def _first_ring(geom: dict):
     while isinstance(c[0][0], list):
         c = c[0]
     return c
+
+
+# ---------------------------------------------------------------- the distance measure
+
+
+@pytest.fixture(scope="module")
+def distance_map(tmp_path_factory):
+    """(plan, page) of the synthetic straight street judged by distance (300 / 500 / 1000 m)."""
+    import dataclasses
+
+    from circles.config import get_profile
+    from circles.measures import distance_profile
+    from circles.outputs.webmap import render_map
+    from circles.pipeline import PlanOptions, run_plan
+    from circles.routing.graph import ProfileGraph
+
+    from synthetic_line import synthetic_plan
+
+    res = synthetic_plan(tmp_path_factory.mktemp("distance_map"))
+    twin = ProfileGraph(res.data.net, distance_profile(get_profile("walk")))
+    data = dataclasses.replace(
+        res.data, graphs={**res.data.graphs, "walk_distance": twin}, measure="distance"
+    )
+    plan = run_plan(data, PlanOptions(region="synthetic", categories=["canteen"], measure="distance"))
+    return plan, render_map(plan, category="canteen")
+
+
+def test_a_distance_plan_map_says_metres(distance_map):
+    from circles.outputs.webmap_html import DISTANCE_ANSWER_TEMPLATE
+
+    plan, page = distance_map
+    data = _data(page)
+    assert data["measure"] == "distance"
+    assert data["reach"] == {"5": "300 m", "10": "500 m", "15": "1000 m"}
+    assert data["text"]["answer"] == DISTANCE_ANSWER_TEMPLATE  # the script names levels by metres too
+    switcher = re.search(r'<div id="circles-minutes".*?</div>', page, re.S).group(0)
+    labels = re.findall(r'name="circles-min" value="(\d+)"[^>]*>([^<]*)</label>', switcher)
+    assert labels == [("5", "300 m"), ("10", "500 m"), ("15", "1000 m")]
+    assert "分钟" not in switcher and "步行距离 Walking distance" in page
+    answer = re.search(r'<div class="answer" id="circles-answer">(.*?)</div>', page, re.S).group(1)
+    assert "步行500 m内未达标" in answer and "within a 500 m walk" in answer and "分钟" not in answer
+    legend = re.search(r'<div class="circles-legend" id="circles-legend">.*?</div></div>', page, re.S)
+    assert legend and "within 300 m walk" in page and "within 1000 m walk" in page
+    assert '步行 <span class="p-min">500 m</span> walk' in page  # the print title
+    canteen = _cat(data, "canteen")
+    own_m = plan.data.catalog.get("canteen").walk_m  # the planning threshold in metres, in the tooltips
+    assert own_m and all(v == own_m for v, a in zip(canteen["thrM"], canteen["applies"]) if a)
+    # each level's area is the reach of its metres on the 1 m/s twin
+    for lv, metres in (("5", 300.0), ("10", 500.0), ("15", 1000.0)):
+        feats = canteen["areas"][lv]["features"]
+        assert feats and all(f["properties"]["walk_m"] == metres for f in feats)
+    km2 = [canteen["areas"][lv]["features"][0]["properties"]["area_km2"] for lv in ("5", "10", "15")]
+    assert km2[0] < km2[1] < km2[2]
+
+
+def test_a_time_plan_map_keeps_minutes(full_html):
+    page, _ = full_html
+    data = _data(page)
+    assert data["measure"] == "time" and data["reach"] is None
+    assert "步行时间 Walking time" in page and "10 分钟 min</label>" in page

@@ -5,7 +5,7 @@ regions (:mod:`.tiling`), the tasks workers run (:mod:`.tasks`), the client that
 Dask is imported only when a batch runs.
 """
 
-from .jobs import JOB_KEYS, MEASURES, BadJob, Job, load_jobs, parse_job
+from .jobs import JOB_KEYS, MEASURES, TRAVEL_MEASURES, BadJob, Job, load_jobs, parse_job
 from .outputs import COVERAGE_COLUMNS, SUMMARY_COLUMNS, BatchLayout, coverage_partition
 from .runner import (
     DEFAULT_TILE_KM,
@@ -24,6 +24,7 @@ from .tiling import (
     TileInputs,
     TilingError,
     clip_network,
+    distance_horizon_m,
     halo_bound,
     horizon_s,
     tile_grid,
@@ -37,6 +38,7 @@ __all__ = [
     "JOB_KEYS",
     "MEASURES",
     "SUMMARY_COLUMNS",
+    "TRAVEL_MEASURES",
     "BadJob",
     "BatchEvent",
     "BatchLayout",
@@ -52,6 +54,7 @@ __all__ = [
     "batch_client",
     "clip_network",
     "coverage_partition",
+    "distance_horizon_m",
     "halo_bound",
     "horizon_s",
     "job_fingerprint",

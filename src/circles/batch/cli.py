@@ -29,8 +29,8 @@ JobsArg = Annotated[
         help=(
             "Job list: a TOML file (\\[\\[job]] tables) or a CSV file (one row per job) naming a "
             "region or an OSM file, optional communities/facilities/population files with their "
-            "coordinate systems (FILE[#SHEET_OR_LAYER][:CRS]), categories, measure (coverage|gaps), "
-            "tile_km, horizon_min."
+            "coordinate systems (FILE[#SHEET_OR_LAYER][:CRS]), categories, measure (coverage|gaps: what is "
+            "written), travel_measure (time|distance: minutes or walking metres), tile_km, horizon_min."
         ),
         show_default=False,
     ),

@@ -18,12 +18,19 @@ A job list is a TOML file::
     tile_km = 5                       # cut into tiles when the communities spread wider (0: never)
     horizon_min = 30                  # nearest times reported up to 30 minutes (default: the thresholds)
     measure = "gaps"                  # also write the coverage-gap rows
+    travel_measure = "distance"       # judge by network walking metres (300/500/1000 m), not minutes
 
 or a CSV file with a header row naming the same keys (lists separated by ``;``). Files are written
 ``FILE[#SHEET_OR_LAYER][:CRS]`` as everywhere else (:mod:`circles.io.file_spec`); relative paths are
 read from the job list's folder. A job whose own entry is wrong (an unknown key, a bad coordinate
 system name) becomes a :class:`BadJob` and fails alone; a job list that cannot be read at all, or that
 names two jobs alike, is an :class:`~circles.errors.InputError`.
+
+Two keys say "measure": ``measure`` is what a job *writes* (``coverage``, or ``gaps``: also the gap
+rows); ``travel_measure`` is how coverage is *judged* (:mod:`circles.measures`): ``time`` (default,
+minutes at the travel profile's speed, as ``circles plan``) or ``distance`` (network walking metres per
+level, GB 50180-2018, as ``circles plan --measure distance``; rural communities keep bicycle minutes).
+A distance job's tiles get a halo covering the largest distance as well as the largest time.
 """
 
 from __future__ import annotations
@@ -41,8 +48,10 @@ from ..config import DEFAULT_REGION, read_toml
 from ..errors import CirclesError, InputError
 from ..inputs import PlanOptions
 from ..io.file_spec import FileSpec, parse_file_spec
+from ..measures import DEFAULT_MEASURE
+from ..measures import MEASURES as TRAVEL_MEASURES
 
-__all__ = ["JOB_KEYS", "MEASURES", "BadJob", "Job", "load_jobs", "parse_job"]
+__all__ = ["JOB_KEYS", "MEASURES", "TRAVEL_MEASURES", "BadJob", "Job", "load_jobs", "parse_job"]
 
 #: What a job computes: ``coverage`` (shares and nearest times per community and category) or
 #: ``gaps`` (the same, plus the coverage-gap rows of the communities that fall short).
@@ -57,7 +66,8 @@ JOB_KEYS: Mapping[str, str] = {
     "facilities": "facility file(s) FILE[#SHEET][:CRS] (a list, or ';'-separated in CSV)",
     "population": "population raster (GeoTIFF, persons per cell)",
     "categories": "category keys or names (a list, or ';'-separated in CSV); default: all",
-    "measure": "coverage | gaps",
+    "measure": "coverage | gaps (what is written)",
+    "travel_measure": "time | distance (minutes at the profile's speed, or walking metres per level)",
     "tile_km": "tile side, km: the job is tiled when its communities spread wider (0: never)",
     "horizon_min": "nearest times are reported up to this many minutes (default: the largest threshold)",
     "crs_check": "refuse files whose coordinates fit another CRS (true/false)",
@@ -84,6 +94,8 @@ class Job:
     population: Path | None = None
     categories: tuple[str, ...] | None = None
     measure: str = "coverage"
+    #: how coverage is judged: ``time`` (minutes) or ``distance`` (walking metres; :mod:`circles.measures`)
+    travel_measure: str = DEFAULT_MEASURE
     tile_km: float | None = None
     horizon_min: float | None = None
     crs_check: bool = True
@@ -107,6 +119,7 @@ class Job:
             sample_facilities=self.sample_facilities,
             spacing_m=self.spacing_m,
             max_points=self.max_points,
+            measure=self.travel_measure,
         )
 
     def input_paths(self) -> list[Path]:
@@ -116,8 +129,9 @@ class Job:
         return [p for p in paths if p is not None] + [f.path for f in self.facilities]
 
     def record(self) -> dict[str, Any]:
-        """The job as plain JSON values (for the manifest and the fingerprint)."""
-        return {
+        """The job as plain JSON values (for the manifest and the fingerprint; ``travel_measure`` only
+        when not the default, so a time job's fingerprint is what it was before the key existed)."""
+        rec: dict[str, Any] = {
             "name": self.name,
             "region": self.region,
             "osm": None if self.osm is None else str(self.osm),
@@ -134,6 +148,9 @@ class Job:
             "spacing_m": self.spacing_m,
             "max_points": self.max_points,
         }
+        if self.travel_measure != DEFAULT_MEASURE:
+            rec["travel_measure"] = self.travel_measure
+        return rec
 
 
 @dataclass(frozen=True)
@@ -193,6 +210,12 @@ def _job(entry: Mapping[str, Any], base: Path) -> Job:
     measure = _text(entry.get("measure")) or "coverage"
     if measure not in MEASURES:
         raise InputError(f"measure {measure!r}: choose {' or '.join(MEASURES)}")
+    travel = _text(entry.get("travel_measure")) or DEFAULT_MEASURE
+    if travel not in TRAVEL_MEASURES:
+        raise InputError(
+            f"travel_measure {travel!r}: choose time (minutes at the profile's speed) or distance "
+            "(network walking metres per level)"
+        )
     communities = _file(entry.get("communities"), base)
     return Job(
         name=name,
@@ -203,6 +226,7 @@ def _job(entry: Mapping[str, Any], base: Path) -> Job:
         population=_path(entry.get("population"), base),
         categories=tuple(_list(entry.get("categories"))) or None,
         measure=measure,
+        travel_measure=travel,
         tile_km=_number(entry.get("tile_km"), "tile_km", minimum=0.0),
         horizon_min=_number(entry.get("horizon_min"), "horizon_min", minimum=1e-9),
         crs_check=_flag(entry.get("crs_check"), "crs_check", True),

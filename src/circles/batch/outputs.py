@@ -16,7 +16,9 @@ written after the partition files, so an interrupted run leaves nothing that loo
 
 Nearest times are reported up to the job's horizon (``horizon_s``, the largest threshold unless the job
 asks for more); beyond it they are ``inf``, "not within the horizon" — the same for a tiled job and for
-a whole region (see :mod:`circles.batch.tiling`). The facility serving a community is the one that
+a whole region (see :mod:`circles.batch.tiling`). Each coverage row says how it was judged (``measure``:
+``time``, or ``distance`` for a job with ``travel_measure = "distance"``) with its threshold in that unit
+(``threshold_min`` minutes or ``threshold_m`` metres). The facility serving a community is the one that
 serves the largest weight of its residents within the horizon (ties: the smallest facility id).
 """
 
@@ -66,6 +68,8 @@ COVERAGE_COLUMNS = [
     "category",
     "level_min",
     "threshold_min",
+    "threshold_m",
+    "measure",
     "profile",
     "applies",
     "total_weight",

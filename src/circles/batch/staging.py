@@ -25,6 +25,7 @@ from ..catalog import load_catalog
 from ..config import Region
 from ..errors import DataFileError
 from ..inputs import PlanOptions
+from ..measures import DEFAULT_MEASURE
 from ..pipeline import PlanData
 from ..routing.network import StreetNetwork
 from .outputs import read_json, write_json
@@ -128,8 +129,12 @@ def read_tile_plan(folder: Path) -> tuple[PlanData, PlanOptions, dict[str, Any]]
         region=region_from_record(meta["region"]),
         catalog=load_catalog(),
         weight_kind=meta["weight_kind"],
+        measure=str(meta.get("travel_measure") or DEFAULT_MEASURE),
     )
     opts = PlanOptions(
-        region=data.region.key, categories=meta["categories"], max_snap_m=float(meta["max_snap_m"])
+        region=data.region.key,
+        categories=meta["categories"],
+        max_snap_m=float(meta["max_snap_m"]),
+        measure=data.measure,
     )
     return data, opts, meta

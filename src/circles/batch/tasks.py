@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..inputs import PlanOptions
 from ..pipeline import PlanData, load_plan_data, run_plan
 from ..routing.graph import DEFAULT_MIN_SNAP_COMPONENT_M
 from .jobs import Job
@@ -27,6 +28,7 @@ from .tiling import (
     Tile,
     community_profiles,
     community_types,
+    distance_horizon_m,
     halo_bound,
     horizon_s,
     representative_xy,
@@ -100,7 +102,9 @@ def prepare_job(job: Job, out_dir: str, fingerprint: str, settings: JobSettings)
     data = load_plan_data(opts)
     types = community_types(data.communities)
     horizon = horizon_s(data.catalog, opts.categories, types, settings.horizon_min)
-    bound = halo_bound(data.graphs, community_profiles(types) or {"walk"}, horizon, opts.max_snap_m)
+    bound = halo_bound(
+        data.graphs, community_profiles(types) or {"walk"}, _reach_s(data, opts, horizon), opts.max_snap_m
+    )
     tiles = job_tiles(data, settings.tile_m)
     info = _job_info(job, data, bound, tiles, fingerprint)
     t_load = time.perf_counter() - t0
@@ -124,6 +128,7 @@ def prepare_job(job: Job, out_dir: str, fingerprint: str, settings: JobSettings)
             "job": job.name,
             "fingerprint": fingerprint,
             "measure": job.measure,
+            "travel_measure": data.measure,
             "region": region_record(data.region),
             "weight_kind": data.weight_kind,
             "categories": opts.categories,
@@ -143,6 +148,16 @@ def prepare_job(job: Job, out_dir: str, fingerprint: str, settings: JobSettings)
     info["worker"] = _worker()
     write_json(layout.job_info(job.name), info)
     return {**info, "pending": pending, "markers": markers}
+
+
+def _reach_s(data: PlanData, opts: PlanOptions, horizon: float) -> float:
+    """The time the halo must cover, seconds: the job's horizon, or under the ``distance`` measure at
+    least its largest walking distance (metres; a 1 m/s search's seconds), which the walking profile's
+    speed (over 1 m/s) turns into a halo of at least that many metres."""
+    if data.measure != "distance":
+        return horizon
+    types = community_types(data.communities)
+    return max(horizon, distance_horizon_m(data.catalog, opts.categories, types))
 
 
 def run_tile(job_name: str, tile: int, out_dir: str, fingerprint: str) -> dict[str, Any]:

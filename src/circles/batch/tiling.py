@@ -45,8 +45,9 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import COMMUNITY_PROFILES, LEVELS_MIN, Catalog
-from ..config import Region
+from ..config import Region, get_profile
 from ..errors import CirclesError
+from ..measures import DEFAULT_MEASURE, distance_profile, judged_by, search_profile
 from ..pipeline import PlanData
 from ..routing.graph import DEFAULT_MIN_SNAP_COMPONENT_M, ProfileGraph
 from ..routing.load import profile_graph
@@ -63,6 +64,7 @@ __all__ = [
     "community_profiles",
     "community_types",
     "core_box",
+    "distance_horizon_m",
     "halo_bound",
     "horizon_s",
     "representative_xy",
@@ -129,6 +131,21 @@ def horizon_s(
     thresholds = [catalog.get(k).threshold_min(t) for k in keys for t in types]
     minutes = max([float(max(LEVELS_MIN)), *thresholds, *([horizon_min] if horizon_min else [])])
     return minutes * 60.0
+
+
+def distance_horizon_m(
+    catalog: Catalog, categories: Iterable[str] | None, community_types: Iterable[str]
+) -> float:
+    """The largest network walking distance a ``distance`` job's results depend on, metres: the largest
+    level distance (``[[level]]`` tables) and category ``walk_m`` of the ``categories`` (all when None),
+    when walking communities (judged by distance) are present; 0 otherwise."""
+    types = {str(t) for t in community_types}
+    if not any(judged_by(t, "distance") == "distance" for t in types & set(COMMUNITY_PROFILES)):
+        return 0.0
+    keys = list(categories) if categories else list(catalog.keys())
+    metres = [float(lv.walk_m) for lv in catalog.level_table]
+    metres += [float(w) for w in (catalog.get(k).walk_m for k in keys) if w is not None]
+    return max(metres, default=0.0)
 
 
 def halo_bound(
@@ -303,10 +320,19 @@ def tile_plan_data(
     region: Region,
     catalog: Catalog,
     weight_kind: str,
+    measure: str = DEFAULT_MEASURE,
 ) -> PlanData:
     """A tile's inputs (e.g. of :func:`tile_inputs`) as :class:`~circles.pipeline.PlanData` for
-    :func:`~circles.pipeline.run_plan`: travel-time graphs for the profiles its communities use, checked
+    :func:`~circles.pipeline.run_plan`: travel-time graphs for the profiles its communities use (under
+    the ``distance`` measure also the 1 m/s twins its walking communities are searched on), checked
     with :func:`check_tile_graphs`. ``weight_kind`` is the whole job's (the tile's points are its)."""
     graphs = {p: profile_graph(net, p) for p in sorted(community_profiles(communities["type"]))}
+    for t in sorted({str(t) for t in communities["type"]}):
+        base = COMMUNITY_PROFILES.get(t, "walk")
+        name = search_profile(base, t, measure)
+        if name not in graphs:
+            graphs[name] = profile_graph(net, distance_profile(get_profile(base)))
     check_tile_graphs(graphs)
-    return PlanData(region, net, graphs, catalog, communities, facilities, points, weight_kind, [])
+    return PlanData(
+        region, net, graphs, catalog, communities, facilities, points, weight_kind, [], measure=measure
+    )

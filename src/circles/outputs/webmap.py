@@ -50,11 +50,13 @@ from .._common import atomic_write_text
 from ..catalog import LEVELS_MIN
 from ..errors import InputError
 from ..io.coords import wgs84_to_gcj02
+from ..measures import DISTANCE_SUFFIX
 from .layers import service_area_layer
+from .plan_files import level_walk_m
 from .webmap_html import (
-    HEADLINE_TEXT,
     AfterLayers,
     data_script,
+    headline_text,
     leaflet_assets,
     page_assets,
     print_frame_html,
@@ -107,6 +109,7 @@ __all__ = [
     "TileSpec",
     "build_map",
     "layer_names",
+    "level_reach",
     "map_data",
     "render_map",
     "resolve_tiles",
@@ -220,8 +223,10 @@ def map_data(result: PlanResult, cats: list[Category], minutes: int, project: Pr
     """Everything the page's script draws, as JSON-ready values: the categories ``cats`` (the first
     is shown on opening; offered in catalog order) with their coverage columns, service areas per
     level, facilities and marker styles; the communities (outlines once, names, districts,
-    residents); the level shown on opening (``minutes``); panes, colours and headline texts.
-    Geometries in display coordinates (``project``)."""
+    residents); the level shown on opening (``minutes``); panes, colours and headline texts; the
+    plan's ``measure`` and, for a distance plan, ``reach``: each level named by its network walking
+    distance (``{"5": "300 m", "10": "500 m", "15": "1000 m"}``; null for a time plan, whose levels are
+    minutes). Geometries in display coordinates (``project``)."""
     order = {key: i for i, key in enumerate(result.data.catalog.keys())}
     listed = sorted(cats, key=lambda c: order.get(c.key, len(order)))
     style = {
@@ -236,9 +241,11 @@ def map_data(result: PlanResult, cats: list[Category], minutes: int, project: Pr
         "minutes": minutes,
         "levels": list(LEVELS_MIN),
         "weightKind": result.data.weight_kind,
+        "measure": result.data.measure,
+        "reach": level_reach(result),
         "panes": {"areas": PANE_AREAS, "communities": PANE_COMMUNITIES, "facilities": PANE_FACILITIES},
         "style": style,
-        "text": HEADLINE_TEXT,
+        "text": headline_text(result.data.measure),
         "communities": community_features(community_geometries(result, project)),
         "comm": community_info(result),
         "cats": [_category_data(result, cat, listed.index(cat), project) for cat in listed],
@@ -251,7 +258,12 @@ def _category_data(result: PlanResult, cat: Category, i: int, project: Projector
     colour = category_colour(cat.key, i)
     fac = result.data.facilities
     own = fac[fac["category"] == cat.key]
-    areas = service_area_layer(result, cat.key, LEVELS_MIN)
+    metres = _area_metres(result)
+    if metres is None:
+        areas = service_area_layer(result, cat.key, LEVELS_MIN)
+    else:  # searched on the walk profile's 1 m/s twin: its "minutes" are metres / 60
+        at = [metres[lv] / 60.0 for lv in LEVELS_MIN]
+        areas = service_area_layer(result, cat.key, at, profile="walk" + DISTANCE_SUFFIX)
     return {
         "key": cat.key,
         "zh": cat.name_zh,
@@ -261,9 +273,30 @@ def _category_data(result: PlanResult, cat: Category, i: int, project: Projector
         "nFac": len(own),
         "nSample": int((own["source"] == "sample").sum()),
         **coverage_columns(result, cat.key),
-        "areas": {str(lv): area_features(areas, lv, project) for lv in LEVELS_MIN},
+        "areas": {
+            str(lv): area_features(areas, lv, project, walk_m=None if metres is None else metres[lv])
+            for lv in LEVELS_MIN
+        },
         "facilities": facility_features(fac, cat, project),
     }
+
+
+def level_reach(result: PlanResult) -> dict[str, str] | None:
+    """A distance plan's levels named by their network walking distance (``{"5": "300 m", ...}``, the
+    catalog's ``[[level]]`` metres); None for a time plan (its levels are minutes)."""
+    metres = level_walk_m(result)
+    if metres is None or not all(lv in metres for lv in LEVELS_MIN):
+        return None
+    return {str(lv): f"{metres[lv]:g} m" for lv in LEVELS_MIN}
+
+
+def _area_metres(result: PlanResult) -> dict[int, float] | None:
+    """The metres each level's service area is drawn at in a distance plan whose walking communities
+    are searched on the distance twin (every level has a distance); None: drawn in minutes."""
+    metres = level_walk_m(result)
+    if metres is None or "walk" + DISTANCE_SUFFIX not in result.data.graphs:
+        return None
+    return metres if all(lv in metres for lv in LEVELS_MIN) else None
 
 
 def _display_bounds(result: PlanResult, gcj02: bool) -> tuple[tuple[float, float], tuple[float, float]]:

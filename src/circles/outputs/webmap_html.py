@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import tomllib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ __all__ = [
     "data_script",
     "fill_template",
     "headline_html",
+    "headline_text",
     "leaflet_assets",
     "legend_html",
     "page_assets",
@@ -153,10 +155,17 @@ def _data_year(region: Region) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------ legend
-def legend_html(minutes: int, targets: str, weight_kind: str, markers: dict[str, dict[str, object]]) -> str:
+def legend_html(
+    minutes: int,
+    targets: str,
+    weight_kind: str,
+    markers: dict[str, dict[str, object]],
+    reach: Mapping[str, str] | None = None,
+) -> str:
     """The legend: share classes, gap outline, service-area levels, facility markers (drawn by
     :func:`~.webmap_style.marker_svg` from ``markers``, the shown category's marker styles: the same
-    options the markers are drawn with), weighting. The page's script redraws it on every switch."""
+    options the markers are drawn with), weighting. ``reach``: a distance plan's level names by their
+    metres (``{"5": "300 m", ...}``; None: minutes). The page's script redraws it on every switch."""
     rows = [
         f'<div class="row"><span class="sw" style="background:{colour}"></span>{label}</div>'
         for _, colour, label in SHARE_CLASSES
@@ -164,10 +173,14 @@ def legend_html(minutes: int, targets: str, weight_kind: str, markers: dict[str,
     rows.append(
         f'<div class="row"><span class="sw" style="background:{NA_COLOUR}"></span>不适用 not required</div>'
     )
+    shown = f'<span class="lg-min">{reach[str(minutes)] if reach else minutes}</span>'
+    within_zh, within_en = (
+        (f"步行{shown}内", f"within {shown} walk") if reach else (f"{shown}分钟内", f"within {shown} min")
+    )
     gap = (
         f'<div class="row"><span class="sw" style="background:#f46d43;border:2.5px solid {GAP_OUTLINE}">'
-        f'</span><span>黑框 = 缺口：<span class="lg-min">{minutes}</span>分钟内覆盖率低于目标 '
-        f'black outline = gap: share within <span class="lg-min">{minutes}</span> min below target '
+        f"</span><span>黑框 = 缺口：{within_zh}覆盖率低于目标 "
+        f"black outline = gap: share {within_en} below target "
         f"({targets})</span></div>"
         f'<div class="row"><span class="sw" style="background:#1a9850;border:1.5px solid #999"></span>'
         f"白框 = 已达标 white outline = meets target</div>"
@@ -175,7 +188,11 @@ def legend_html(minutes: int, targets: str, weight_kind: str, markers: dict[str,
     levels = "".join(
         f'<div class="row lv" data-min="{lv}">'
         f'<span class="sw" style="background:{c}33;border:1.5px solid {c}"></span>'
-        f"{lv}分钟步行可达范围 area within {lv} min walk</div>"
+        + (
+            f"步行{reach[str(lv)]}可达范围 area within {reach[str(lv)]} walk</div>"
+            if reach
+            else f"{lv}分钟步行可达范围 area within {lv} min walk</div>"
+        )
         for lv, c in LEVEL_COLOURS.items()
     )
     marks = "".join(
@@ -192,9 +209,8 @@ def legend_html(minutes: int, targets: str, weight_kind: str, markers: dict[str,
         weighting = f"覆盖率按居民人数加权 Shares are weighted by residents ({esc(weight_kind)})."
     return (
         f'<div class="circles-legend" id="circles-legend"><h2>图例 Legend</h2>'
-        f'<div><b>社区覆盖率 Community covered share</b> — <span class="lg-min">{minutes}</span>'
-        "分钟内可达的比例 "
-        f'share reaching the category within <span class="lg-min">{minutes}</span> min</div>'
+        f"<div><b>社区覆盖率 Community covered share</b> — {within_zh}可达的比例 "
+        f"share reaching the category {within_en}</div>"
         f"{''.join(rows)}{gap}"
         f'<div style="margin-top:5px"><b>服务范围 Service areas</b> (街道网络 street network)</div>{levels}'
         f'<div style="margin-top:5px"><b>设施 Facilities</b> (点击查看 click for details)</div>{marks}'
@@ -213,6 +229,15 @@ ANSWER_TEMPLATE = (
     "<b>{n_zero}</b> 个完全没有 have none at all (dark red).<br>"
     "{minutes}分钟覆盖 {basis} covered: <b>{share}</b>.{residents} {facilities}."
 )
+#: The headline of a distance plan: the level named by its network walking distance (``{reach}``, e.g.
+#: "300 m"; :func:`headline_text`).
+DISTANCE_ANSWER_TEMPLATE = (
+    "显示 Shown: <b>{category}</b>{where}<br>"
+    '<b class="big">{n_gap} / {n}</b> 个社区步行{reach}内未达标（黑框）'
+    "communities lack it within a {reach} walk (black outline); "
+    "<b>{n_zero}</b> 个完全没有 have none at all (dark red).<br>"
+    "步行{reach}内覆盖 {basis} covered within {reach}: <b>{share}</b>.{residents} {facilities}."
+)
 #: Parts of the headline, filled the same way.
 HEADLINE_TEXT = {
     "answer": ANSWER_TEMPLATE,
@@ -227,16 +252,31 @@ HEADLINE_TEXT = {
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
+def headline_text(measure: str) -> dict[str, str]:
+    """The headline's texts for a plan of ``measure``: :data:`HEADLINE_TEXT`, with the answer naming the
+    level by its distance (:data:`DISTANCE_ANSWER_TEMPLATE`) under ``distance``."""
+    return {**HEADLINE_TEXT, "answer": DISTANCE_ANSWER_TEMPLATE} if measure == "distance" else HEADLINE_TEXT
+
+
 def fill_template(template: str, values: dict[str, object]) -> str:
     """``template`` with each ``{name}`` replaced by ``values[name]`` (unknown names stay)."""
     return _FIELD.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 
 def headline_html(
-    cat: dict[str, Any], info: dict[str, list[Any]], minutes: int, weight_kind: str, where: str = ""
+    cat: dict[str, Any],
+    info: dict[str, list[Any]],
+    minutes: int,
+    weight_kind: str,
+    where: str = "",
+    *,
+    text: Mapping[str, str] = HEADLINE_TEXT,
+    reach: Mapping[str, str] | None = None,
 ) -> str:
     """The headline for category data ``cat`` (see :func:`~.webmap_layers.coverage_columns`, plus
-    ``zh``/``en``/``nFac``/``nSample``) over every community in ``info`` at ``minutes``."""
+    ``zh``/``en``/``nFac``/``nSample``) over every community in ``info`` at the level ``minutes``;
+    ``text``: the headline texts (:func:`headline_text`), ``reach``: a distance plan's level names
+    (``{"5": "300 m", ...}``)."""
     m = str(minutes)
     n = n_gap = n_zero = 0
     w_sum = ws_sum = res_gap = 0.0
@@ -255,7 +295,7 @@ def headline_html(
             if info["residents"][i] is not None:
                 res_gap += info["residents"][i]
                 est = est or bool(info["residentsEst"][i])
-    t = HEADLINE_TEXT
+    t = text
     has_res = any(v is not None for v in info["residents"])
     fac = fill_template(t["facilities"], {"n": cat["nFac"]})
     if cat["nSample"]:
@@ -266,6 +306,7 @@ def headline_html(
         "n_gap": n_gap,
         "n": n,
         "minutes": minutes,
+        "reach": reach[m] if reach else minutes,
         "n_zero": n_zero,
         "basis": t["basis_area"] if weight_kind == "area" else t["basis_people"],
         "share": pct(ws_sum / w_sum if w_sum > 0 else float("nan")),
@@ -286,8 +327,11 @@ def headline_html(
 
 
 # ------------------------------------------------------------------------------------ side panel
-def _switcher_html(cats: list[dict[str, Any]], shown: str, minutes: int) -> str:
-    """One category at a time (radio buttons) and one walking time (5/10/15 min)."""
+def _switcher_html(
+    cats: list[dict[str, Any]], shown: str, minutes: int, reach: Mapping[str, str] | None = None
+) -> str:
+    """One category at a time (radio buttons) and one walking time (5/10/15 min) or, in a distance
+    plan (``reach``), one walking distance (300 m / 500 m / 1000 m)."""
     rows = "".join(
         f'<label><input type="radio" name="circles-cat" value="{esc(c["key"])}"'
         f"{' checked' if c['key'] == shown else ''}>"
@@ -298,13 +342,14 @@ def _switcher_html(cats: list[dict[str, Any]], shown: str, minutes: int) -> str:
     )
     mins = "".join(
         f'<label><input type="radio" name="circles-min" value="{lv}"{" checked" if lv == minutes else ""}>'
-        f"{lv} 分钟 min</label>"
+        + (f"{reach[str(lv)]}</label>" if reach else f"{lv} 分钟 min</label>")
         for lv in LEVELS_MIN
     )
+    title = "步行距离 Walking distance" if reach else "步行时间 Walking time"
     return (
         "<h2>设施类别 Category <small>一次一类 one at a time · 缺口/社区 gaps/communities</small></h2>"
         f'<div id="circles-cats" class="switcher" role="radiogroup">{rows}</div>'
-        "<h2>步行时间 Walking time</h2>"
+        f"<h2>{title}</h2>"
         f'<div id="circles-minutes" class="switcher minutes" role="radiogroup">{mins}</div>'
     )
 
@@ -348,15 +393,18 @@ def sidebar_html(result: PlanResult, data: dict[str, Any], tile: TileSpec | None
         if tile
         else "无底图（离线）No base map (works offline)"
     )
-    legend = legend_html(minutes, "/".join(targets) or "—", data["weightKind"], shown["markers"])
-    answer = headline_html(shown, data["comm"], minutes, data["weightKind"])
+    reach = data.get("reach")
+    legend = legend_html(minutes, "/".join(targets) or "—", data["weightKind"], shown["markers"], reach)
+    answer = headline_html(
+        shown, data["comm"], minutes, data["weightKind"], text=data.get("text", HEADLINE_TEXT), reach=reach
+    )
     return (
         f'<div id="circles-side">'
         f"<h1>15分钟社区生活圈 设施覆盖图<small>15-minute community life circle — coverage map</small></h1>"
         f'<div class="region"><b>{esc(region.name_zh)}</b><br>{esc(region.name_en)}</div>'
         f'<div class="note">数据 Data: OpenStreetMap {f"{year} " if year else ""}'
         f"(© OpenStreetMap contributors, ODbL) · {base}</div>"
-        f"{_switcher_html(cats, shown['key'], minutes)}{_filter_html(data['comm'])}"
+        f"{_switcher_html(cats, shown['key'], minutes, reach)}{_filter_html(data['comm'])}"
         f'<div class="answer" id="circles-answer">{answer}</div>'
         f'<div id="circles-table"></div><p class="note">{esc(measure_note(result))}</p>{legend}'
         f'<h2>底图与参考图层 Base map and context</h2><div id="circles-layers"></div>'
@@ -404,11 +452,17 @@ def print_frame_html(result: PlanResult, data: dict[str, Any], generated: str) -
         if n_sample
         else "无示例数据 no sample data"
     )
+    reach = data.get("reach")
+    level = (
+        f'步行 <span class="p-min">{reach[str(data["minutes"])]}</span> walk'
+        if reach
+        else f'<span class="p-min">{data["minutes"]}</span> 分钟步行 min walk'
+    )
     return (
         '<div id="circles-print" aria-hidden="true">'
         f'<div class="p-title"><h1>{esc(region.name_zh)} 15分钟社区生活圈 · <span class="p-cat">'
         f"{esc(shown['zh'])} {esc(shown['en'])}</span> · "
-        f'<span class="p-min">{data["minutes"]}</span> 分钟步行 min walk</h1>'
+        f"{level}</h1>"
         f'<div class="p-sub">{esc(region.name_en)} — 15-minute community life circle coverage'
         f'<span class="p-where"></span></div></div>'
         f'<div class="p-north">{_NORTH_ARROW}<b>N 北</b></div>'

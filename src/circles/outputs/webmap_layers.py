@@ -98,6 +98,7 @@ def community_table(result: PlanResult, key: str, minutes: int) -> pd.DataFrame:
     out["covered_share"] = np.where(applies, g["covered_share"].to_numpy(dtype=float), np.nan)
     out["target"] = g["target_share"].to_numpy(dtype=float)
     out["threshold_min"] = g["threshold_min"].to_numpy(dtype=float)
+    out["threshold_m"] = g["threshold_m"].to_numpy(dtype=float) if "threshold_m" in g else np.nan
     out["profile"] = g["profile"].fillna("walk").astype(str).to_numpy()
     out["weight"] = g["total_weight"].to_numpy(dtype=float)
     out["gap"] = applies & (out["share"].to_numpy() < out["target"].to_numpy() - 1e-9)
@@ -182,8 +183,9 @@ def coverage_columns(result: PlanResult, key: str) -> dict[str, Any]:
     """Category ``key``'s coverage of every community as columns (lists in community order) for the
     map's script: ``applies`` (0/1), ``share`` and ``gap`` per level (``{"5": [...], ...}``; shares
     0..1, gap 0/1 = share below target), ``target``, ``weight`` (the coverage weight: residents or
-    m² of residential area), ``profile``, ``thrMin`` / ``covShare`` / ``listed`` (the planning
-    threshold in minutes, the share within it, in the gap list) and the nearest facility
+    m² of residential area), ``profile``, ``thrMin`` / ``thrM`` / ``covShare`` / ``listed`` (the
+    planning threshold in minutes or, for rows judged by distance, metres; the share within it; in the
+    gap list) and the nearest facility
     (``nearName``, ``nearMin`` minutes, ``nearM`` metres, ``nearSample`` 0/1)."""
     tabs = {lv: community_table(result, key, lv) for lv in LEVELS_MIN}
     t = tabs[LEVELS_MIN[0]]
@@ -199,6 +201,7 @@ def coverage_columns(result: PlanResult, key: str) -> dict[str, Any]:
         "weight": nums(t["weight"], 1),
         "profile": [PROFILE_ZH.get(p, p) for p in t["profile"]],
         "thrMin": nums(t["threshold_min"], 2),
+        "thrM": nums(t["threshold_m"], 1),
         "covShare": nums(t["covered_share"], 4),
         "listed": [int(v) for v in t["listed_gap"]],
         "nearName": [str(v) for v in t["nearest_name"]],
@@ -209,14 +212,21 @@ def coverage_columns(result: PlanResult, key: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- areas, facilities
-def area_features(areas: gpd.GeoDataFrame, lv: int, project: Projector) -> GeoJsonDict:
+def area_features(
+    areas: gpd.GeoDataFrame, lv: int, project: Projector, *, walk_m: float | None = None
+) -> GeoJsonDict:
     """The service area of level ``lv`` (minutes) from ``areas`` (a service-area layer, EPSG:4326) in
-    display coordinates; ``area_km2`` per feature."""
-    row = areas[areas["minutes"] == lv]
+    display coordinates; ``area_km2`` per feature. ``walk_m``: the level is drawn at that network walking
+    distance (metres; ``areas`` searched on the 1 m/s distance twin, whose "minutes" are metres / 60)."""
+    at = areas["minutes"].to_numpy(dtype=float)
+    row = areas[np.isclose(at, walk_m / 60.0) if walk_m is not None else at == lv]
     feats = []
     for geom, area in zip(project(row.geometry.to_numpy()), row["area_m2"]):
         if geom is not None and not shapely.is_empty(geom):
-            feats.append(_feature(f"a{lv}", geom, {"minutes": lv, "area_km2": round(float(area) / 1e6, 3)}))
+            props: dict[str, Any] = {"minutes": lv, "area_km2": round(float(area) / 1e6, 3)}
+            if walk_m is not None:
+                props["walk_m"] = walk_m
+            feats.append(_feature(f"a{lv}", geom, props))
     return _fc(feats)
 
 

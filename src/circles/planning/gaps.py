@@ -8,6 +8,7 @@ households of the communities it is nearest to require; one row per such communi
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ __all__ = [
     "capacity_gaps",
     "coverage_gaps",
     "rank_gaps",
+    "update_gaps",
 ]
 
 log = logging.getLogger(__name__)
@@ -228,26 +230,141 @@ def capacity_gaps(
     return pd.DataFrame(rows, columns=[c for c in GAP_COLUMNS if c != "severity_rank"])
 
 
+#: gap columns that are floats in every gap list (capacity rows build them from Python values)
+_FLOAT_COLUMNS = (
+    "required_m2",
+    "available_m2",
+    "shortfall_m2",
+    "uncovered_residents",
+    "uncovered_area_m2",
+    "threshold_m",
+)
+
+
+def _aligned(frame: pd.DataFrame) -> pd.DataFrame:
+    """An unranked gap frame with the gap columns (but ``severity_rank``) in order, floats as floats."""
+    columns = [c for c in GAP_COLUMNS if c != "severity_rank"]
+    out = frame.reindex(columns=columns)
+    cast = {c: float for c in _FLOAT_COLUMNS if out[c].dtype != np.float64}  # casting floats is a no-op
+    return out.astype(cast) if cast else out
+
+
+def _ranked(unranked: pd.DataFrame) -> pd.DataFrame:
+    """``unranked`` sorted by severity (then nearest time, both descending; ties keep their order) and
+    numbered: ``severity_rank`` 1 is the most severe."""
+    gaps = unranked.sort_values(
+        ["severity", "nearest_time_min"], ascending=[False, False], kind="stable"
+    ).reset_index(drop=True)
+    gaps["severity_rank"] = np.arange(1, len(gaps) + 1)
+    return gaps[GAP_COLUMNS]
+
+
 def rank_gaps(*frames: pd.DataFrame) -> pd.DataFrame:
     """Concatenate gap frames and rank by severity (1 = most severe)."""
     present = [f for f in frames if not f.empty]
     if not present:
         return pd.DataFrame(columns=GAP_COLUMNS)
-    floats = (
-        "required_m2",
-        "available_m2",
-        "shortfall_m2",
-        "uncovered_residents",
-        "uncovered_area_m2",
-        "threshold_m",
-    )
-    aligned = [
-        f.reindex(columns=[c for c in GAP_COLUMNS if c != "severity_rank"]).astype({c: float for c in floats})
-        for f in present
-    ]
-    gaps = pd.concat(aligned, ignore_index=True) if len(aligned) > 1 else aligned[0]
-    gaps = gaps.sort_values(
-        ["severity", "nearest_time_min"], ascending=[False, False], kind="stable"
-    ).reset_index(drop=True)
+    aligned = [_aligned(f) for f in present]
+    return _ranked(pd.concat(aligned, ignore_index=True) if len(aligned) > 1 else aligned[0])
+
+
+def update_gaps(
+    previous: pd.DataFrame,
+    coverage: pd.DataFrame,
+    communities: pd.DataFrame,
+    facilities: pd.DataFrame,
+    catalog: Catalog,
+    weight_kind: str,
+    categories: list[str],
+) -> pd.DataFrame:
+    """The ranked gap list after the coverage rows of ``categories`` changed and no others: their gap
+    rows built afresh, every other category's rows taken from ``previous`` (the ranked list of the
+    coverage before), ranked together. The same table, row for row, as
+    ``rank_gaps(coverage_gaps(coverage, ...), capacity_gaps(coverage, ...))``, which it falls back to
+    when community ids or (category, community) coverage rows are not unique: ties in severity keep the
+    order that full build gives its rows (see :func:`_build_order`)."""
+    at_row = _coverage_rows(coverage, communities, catalog)
+    if at_row is None:
+        log.info("gap list rebuilt whole: community ids or coverage rows are not unique")
+        return rank_gaps(
+            coverage_gaps(coverage, communities, catalog, weight_kind),
+            capacity_gaps(coverage, communities, facilities, catalog),
+        )
+    part = coverage[coverage["category"].isin(categories).to_numpy()]
+    fresh = [coverage_gaps(part, communities, catalog, weight_kind)]
+    if any(c.capacity_m2_per_100_households and c.key in categories for c in catalog.values()):
+        fresh.append(capacity_gaps(part, communities, facilities, catalog))
+    kept = np.flatnonzero(~previous["category"].isin(categories).to_numpy())
+    frames = ([previous] if len(kept) else []) + [_aligned(f) for f in fresh if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=GAP_COLUMNS)
+    # previous has severity_rank and the fresh rows not: it is numbered anew below
+    both = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    rows = np.concatenate([kept, np.arange(len(previous) if len(kept) else 0, len(both))])
+    rows = rows[_build_order(both, rows, coverage, at_row)]
+    rows = rows[_severity_order(both["severity"].to_numpy()[rows], both["nearest_time_min"].to_numpy()[rows])]
+    gaps = both.take(rows).reset_index(drop=True)
     gaps["severity_rank"] = np.arange(1, len(gaps) + 1)
-    return gaps[GAP_COLUMNS]
+    return gaps if list(gaps.columns) == GAP_COLUMNS else gaps[GAP_COLUMNS]
+
+
+@dataclass(frozen=True)
+class _CoverageRows:
+    """Coverage row numbers by (category, community): ``position[code * len(ids) + community row]``
+    (-1: none), ``code`` the category's place in ``keys`` (the catalog's order)."""
+
+    ids: pd.Index
+    keys: pd.Index
+    position: np.ndarray
+
+    def of(self, category: pd.Series, community_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(coverage row, category code) of each (category, community id)."""
+        code = self.keys.get_indexer(category)
+        comm_row = self.ids.get_indexer(community_id)
+        if (code < 0).any() or (comm_row < 0).any():
+            raise ValueError("a gap row names a category or community the coverage table does not have")
+        at = self.position[code * len(self.ids) + comm_row]
+        if (at < 0).any():
+            raise ValueError("a gap row has no coverage row: the gap list and coverage table do not match")
+        return at, code
+
+
+def _coverage_rows(
+    coverage: pd.DataFrame, communities: pd.DataFrame, catalog: Catalog
+) -> _CoverageRows | None:
+    """Where each (category, community id) is in ``coverage``; None when that is not one row."""
+    ids = pd.Index(communities["community_id"])
+    keys = pd.Index(list(catalog.keys()))
+    code = keys.get_indexer(coverage["category"])
+    comm_row = coverage["community_row"].to_numpy(dtype=np.int64)
+    if not ids.is_unique or (code < 0).any():
+        return None
+    flat = code * len(ids) + comm_row
+    position = np.full(len(keys) * len(ids), -1, dtype=np.int64)
+    position[flat] = np.arange(len(coverage))
+    if (np.bincount(flat, minlength=len(position)) > 1).any():
+        return None
+    return _CoverageRows(ids, keys, position)
+
+
+def _build_order(
+    gaps: pd.DataFrame, rows: np.ndarray, coverage: pd.DataFrame, where: _CoverageRows
+) -> np.ndarray:
+    """Positions in ``rows`` (of ``gaps``) in the order :func:`rank_gaps` (of :func:`coverage_gaps` and
+    :func:`capacity_gaps` of ``coverage``) sees them before sorting: coverage rows in ``coverage``
+    order, then capacity rows by category (catalog order), nearest facility row and ``coverage`` order."""
+    at, code = where.of(gaps["category"].take(rows), gaps["community_id"].take(rows))
+    capacity = gaps["kind"].to_numpy()[rows] == "capacity"
+    facility_row = coverage["nearest_facility_row"].to_numpy(dtype=np.int64)[at]
+    return np.lexsort((at, np.where(capacity, facility_row, 0), np.where(capacity, code, at), capacity))
+
+
+def _severity_order(severity: np.ndarray, nearest_time_min: np.ndarray) -> np.ndarray:
+    """The stable order :func:`_ranked` sorts rows in: severity, then nearest time, both descending,
+    NaN last (as ``DataFrame.sort_values(..., ascending=False, kind="stable")``)."""
+    keys = []
+    for values in (nearest_time_min, severity):  # np.lexsort: the last key is the primary one
+        v = np.asarray(values, dtype=float)
+        nan = np.isnan(v)
+        keys += [np.where(nan, 0.0, -v), nan]
+    return np.lexsort(keys)

@@ -37,7 +37,7 @@ from shapely.geometry import mapping
 from .. import OSM_ATTRIBUTION
 from .._common import BBox
 from ..errors import EmptyNetworkError, InputError
-from . import kernels
+from . import crs_fit, kernels
 from .graph import DEFAULT_MAX_SNAP_M, NodeTimes, ProfileGraph, Snap
 from .polygon_index import polygon_index
 from .raster_polygons import Rings, raster_polygons, union_length
@@ -268,7 +268,7 @@ def to_feature_collection(isos: list[Isochrone], graph: ProfileGraph, **properti
     feature per threshold, largest first so smaller areas draw on top. Properties: ``minutes``,
     ``profile``, ``area_m2``, ``street_m``."""
     ordered = sorted(isos, key=lambda i: -i.minutes)
-    geometries = geojson_polygons([i.polygon for i in ordered], graph.net.to_wgs84())
+    geometries = geojson_polygons([i.polygon for i in ordered], crs_fit.to_wgs84(graph.net.crs))
     feats = []
     for iso, geometry in zip(ordered, geometries):
         props = {
@@ -288,7 +288,7 @@ def feature_collection_text(isos: list[Isochrone], graph: ProfileGraph, **proper
     on outlines of hundreds of vertices."""
     ordered = sorted(isos, key=lambda i: -i.minutes)
     geometries = geojson_polygons_text(
-        [i.polygon for i in ordered], graph.net.to_wgs84(), [i.rings for i in ordered]
+        [i.polygon for i in ordered], crs_fit.to_wgs84(graph.net.crs), [i.rings for i in ordered]
     )
     feats = []
     for iso, geometry in zip(ordered, geometries):

@@ -261,26 +261,29 @@ def lower_fields(
     n_cut = dist2.shape[0]
     for e in range(len(row_start)):
         r0 = row_start[e]
-        for r in range(r0, r0 + row_count[e]):
-            y = pool_j[r] - j0
-            x = pool_i[r] - i0
-            if y < 0 or y >= ny or x < 0 or x >= nx:
+        r1 = r0 + row_count[e]
+        for k in range(n_cut):  # a piece's rows once per threshold with something new on it
+            m = mode[k, e]
+            if m == 0 or (m == 1 and k > 0 and mode[k - 1, e] == 1):
+                continue  # not reached, or whole already at the threshold before
+            if m == 1:
+                for r in range(r0, r1):
+                    y = pool_j[r] - j0
+                    x = pool_i[r] - i0
+                    if y < 0 or y >= ny or x < 0 or x >= nx:
+                        continue
+                    dist2[k, y, x] = _nan_min(dist2[k, y, x], pool_full2[r])
                 continue
-            along = pool_along[r]
-            for k in range(n_cut):
-                m = mode[k, e]
-                if m == 0 or (m == 1 and k > 0 and mode[k - 1, e] == 1):
-                    continue  # not reached, or whole already at the threshold before
-                if m == 1:
-                    value = pool_full2[r]
-                else:
-                    gap = _nan_min(
-                        _nan_max(bounds[0, k, e] - along, along - bounds[1, k, e]),
-                        _nan_max(bounds[2, k, e] - along, along - bounds[3, k, e]),
-                    )
-                    gap = _nan_max(gap, np.float32(0.0))
-                    value = pool_perp2[r] + gap * gap
-                dist2[k, y, x] = _nan_min(dist2[k, y, x], value)
+            b0, b1, b2, b3 = bounds[0, k, e], bounds[1, k, e], bounds[2, k, e], bounds[3, k, e]
+            for r in range(r0, r1):
+                y = pool_j[r] - j0
+                x = pool_i[r] - i0
+                if y < 0 or y >= ny or x < 0 or x >= nx:
+                    continue
+                along = pool_along[r]
+                gap = _nan_min(_nan_max(b0 - along, along - b1), _nan_max(b2 - along, along - b3))
+                gap = _nan_max(gap, np.float32(0.0))
+                dist2[k, y, x] = _nan_min(dist2[k, y, x], pool_perp2[r] + gap * gap)
 
 
 #: Rounding allowance when a partly reached piece is compared by its whole chord's distance: float32
@@ -288,6 +291,63 @@ def lower_fields(
 #: ``PARTIAL_SLACK_REL`` of it): 2 x 70 m reach x 2e-4 m of float32 rounding at 2 km along, tripled.
 PARTIAL_SLACK_M2 = 0.1
 PARTIAL_SLACK_REL = 1e-5
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan(
+    c: int,
+    c1: int,
+    best: float,
+    stop2: float,
+    k: int,
+    cand_piece: np.ndarray,
+    cand_along: np.ndarray,
+    cand_perp2: np.ndarray,
+    cand_full2: np.ndarray,
+    entry_of: np.ndarray,
+    first_k: np.ndarray,
+    mode: np.ndarray,
+    bounds: np.ndarray,
+) -> tuple[float, int]:
+    """Lower ``best`` (squared metres) by the candidates ``c`` .. ``c1`` of one grid point at threshold
+    ``k``, nearest first, until the next cannot come nearer than ``best`` (returns -1 as the second
+    value: ``best`` is the point's distance) or than ``stop2`` (returns that candidate: ``best`` is
+    beyond ``stop2``; scanning on from it finishes the job)."""
+    while c < c1:
+        full2 = cand_full2[c]
+        lim = full2 - PARTIAL_SLACK_M2 - PARTIAL_SLACK_REL * full2
+        if lim > best:
+            return best, -1
+        if lim > stop2:
+            return best, c
+        piece = cand_piece[c]
+        if first_k[piece] <= k:  # reached at this threshold
+            e = entry_of[piece]
+            if mode[k, e] == 1:
+                value = full2
+            else:
+                along = cand_along[c]
+                gap = _nan_min(
+                    _nan_max(bounds[0, k, e] - along, along - bounds[1, k, e]),
+                    _nan_max(bounds[2, k, e] - along, along - bounds[3, k, e]),
+                )
+                gap = _nan_max(gap, np.float32(0.0))
+                value = cand_perp2[c] + gap * gap
+            best = _nan_min(best, value)
+        c += 1
+    return best, -1
+
+
+@njit(cache=True, nogil=True)
+def _inside_near(dist2: np.ndarray, k: int, y: int, x: int, level_m: float) -> bool:
+    """Whether a grid point next to ``(x, y)`` (diagonals too) is inside the outline at threshold
+    ``k`` (``sqrt(dist2) <= level_m``, the contouring's test)."""
+    ny, nx = dist2.shape[1], dist2.shape[2]
+    for yy in range(max(y - 1, 0), min(y + 2, ny)):
+        for xx in range(max(x - 1, 0), min(x + 2, nx)):
+            if np.sqrt(np.float64(dist2[k, yy, xx])) <= level_m:
+                return True
+    return False
 
 
 @njit(cache=True, nogil=True)
@@ -305,19 +365,28 @@ def gather_fields(
     cand_perp2: np.ndarray,
     cand_full2: np.ndarray,
     entry_of: np.ndarray,
+    first_k: np.ndarray,
     mode: np.ndarray,
     bounds: np.ndarray,
     boxes: np.ndarray,
+    level_m: float,
 ) -> None:
     """Lower the fields ``dist2`` (as in :func:`lower_fields`) at every grid point of their window to
     the distance to the reached streets, looking up each point's pieces nearest first (``ptr`` and
     ``cand_*``: :class:`~circles.routing.polygon_index.PointPieces`; ``entry_of[piece]`` is the piece's
-    entry or -1). The scan of a point stops once the next piece, even reached only in part, cannot
-    come nearer than the best so far (its whole chord's distance, less the rounding allowance): the
-    same minimum as writing every grid point of every entry, found with a few look-ups per point.
+    entry, ``first_k[piece]`` the first threshold reaching it, ``len(mode)`` for none). The scan of a
+    point stops once the next piece, even reached only in part, cannot come nearer than the best so
+    far (its whole chord's distance, less the rounding allowance): the same minimum as writing every
+    grid point of every entry, found with a few look-ups per point.
+    Only what contouring at ``level_m`` metres reads is exact: the points inside the outline and
+    their neighbours (diagonals too). A first pass scans each point's pieces up to ``level_m``; the
+    points it leaves outside scan on to their whole reach only next to an inside point, and the
+    others keep a distance beyond ``level_m`` that contouring treats alike.
     Threshold ``k`` only looks at the points ``boxes[k]`` (``x0, x1, y0, y1``, half-open, in the
     fields' window): nothing it reaches is within reach of the others."""
     n_cut, ny, nx = dist2.shape[0], dist2.shape[1], dist2.shape[2]
+    stop2 = level_m * level_m * (1.0 + 1e-6)  # a hair over: the contour's test takes a square root
+    resume = np.full((n_cut, ny, nx), -1, np.int64)
     for y in range(ny):
         gy = j0 + y - pp_j0
         if gy < 0 or gy >= pp_ny:
@@ -327,33 +396,24 @@ def gather_fields(
             if gx < 0 or gx >= pp_nx:
                 continue
             p = gy * pp_nx + gx
-            c0, c1 = ptr[p], ptr[p + 1]
             for k in range(n_cut):
                 if x < boxes[k, 0] or x >= boxes[k, 1] or y < boxes[k, 2] or y >= boxes[k, 3]:
                     continue
-                best = dist2[k, y, x]
-                for c in range(c0, c1):
-                    full2 = cand_full2[c]
-                    if full2 - PARTIAL_SLACK_M2 - PARTIAL_SLACK_REL * full2 > best:
-                        break
-                    e = entry_of[cand_piece[c]]
-                    if e < 0:
-                        continue
-                    m = mode[k, e]
-                    if m == 0:
-                        continue
-                    if m == 1:
-                        value = full2
-                    else:
-                        along = cand_along[c]
-                        gap = _nan_min(
-                            _nan_max(bounds[0, k, e] - along, along - bounds[1, k, e]),
-                            _nan_max(bounds[2, k, e] - along, along - bounds[3, k, e]),
-                        )
-                        gap = _nan_max(gap, np.float32(0.0))
-                        value = cand_perp2[c] + gap * gap
-                    best = _nan_min(best, value)
-                dist2[k, y, x] = best
+                dist2[k, y, x], resume[k, y, x] = _scan(
+                    ptr[p], ptr[p + 1], dist2[k, y, x], stop2, k, cand_piece, cand_along, cand_perp2,
+                    cand_full2, entry_of, first_k, mode, bounds,
+                )  # fmt: skip
+    for k in range(n_cut):
+        for y in range(boxes[k, 2], boxes[k, 3]):
+            for x in range(boxes[k, 0], boxes[k, 1]):
+                c = resume[k, y, x]
+                if c < 0 or not _inside_near(dist2, k, y, x, level_m):
+                    continue
+                p = (j0 + y - pp_j0) * pp_nx + (i0 + x - pp_i0)
+                dist2[k, y, x] = _scan(
+                    c, ptr[p + 1], dist2[k, y, x], np.inf, k, cand_piece, cand_along, cand_perp2,
+                    cand_full2, entry_of, first_k, mode, bounds,
+                )[0]  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

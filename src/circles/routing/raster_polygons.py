@@ -37,13 +37,16 @@ import contourpy
 import numpy as np
 import shapely
 
-from . import kernels
+from . import contour_kernels, kernels
 from .graph import NodeTimes
-from .polygon_index import PolygonIndex
+from .polygon_index import PointPieces, PolygonIndex
 
 #: Look fields up by point once the reached pieces have this many grid points per field point
 #: (measured: a look-up costs about as much as two or three writes).
 GATHER_ROWS_PER_POINT = 3
+#: Side of the squares of grid points the look-up by point skips when no piece reached at a threshold
+#: comes within reach of them (:func:`kernels.reach_blocks`), grid points.
+GATHER_BLOCK = 4
 #: Level below every distance (contourpy's filled contours need a lower bound), metres.
 _BELOW_M = -1.0
 
@@ -239,38 +242,53 @@ def street_entries(
 
 
 def lower_streets(
+    index: PolygonIndex, field: Field, pieces: np.ndarray, mode: np.ndarray, bounds: np.ndarray
+) -> None:
+    """Lower the fields to the distance to the entries of :func:`street_entries` (all of them, or the
+    start points' stretches alone: see :func:`gather_streets`), writing every grid point of every
+    entry (:func:`kernels.lower_fields`)."""
+    if len(pieces) == 0:
+        return
+    pool, row_start, row_count = index.rows_of(pieces)
+    kernels.lower_fields(
+        field.dist2, field.i0, field.j0, pool.i, pool.j, pool.along_m, pool.perp2_m2, pool.full2_m2,
+        row_start, row_count, np.ascontiguousarray(mode), np.ascontiguousarray(bounds),
+    )  # fmt: skip
+
+
+def lookup_by_point(index: PolygonIndex, field: Field, pieces: np.ndarray) -> PointPieces | None:
+    """The index's per-point lookup when looking the fields' points up costs less than writing the
+    grid points of the reached ``pieces`` (dense footway meshes), else None."""
+    if len(pieces) == 0 or not index.eager or not _gather_pays(index, field, pieces):
+        return None
+    return index.point_pieces()
+
+
+def gather_streets(
     index: PolygonIndex,
+    by_point: PointPieces,
     field: Field,
     pieces: np.ndarray,
     mode: np.ndarray,
     bounds: np.ndarray,
-    n_reach: int,
     boxes: np.ndarray,
 ) -> None:
-    """Lower the fields to the distance to the entries of :func:`street_entries` (the first ``n_reach``
-    are the reached pieces, one each): by point when the index has the per-point lookup and the
-    reached pieces have many more grid points than the fields (dense footway meshes), else every grid
-    point of every entry; the start points' stretches always by piece. ``boxes``: per threshold the
-    grid window (``i0, i1, j0, j1``) its reached streets are within reach of."""
-    gather = n_reach > 0 and index.eager and _gather_pays(index, field, pieces[:n_reach])
-    by_point = index.point_pieces() if gather else None
-    first = 0
-    if by_point is not None:
-        entry_of = np.full(len(index.pieces), -1, dtype=np.int64)
-        entry_of[pieces[:n_reach]] = np.arange(n_reach)
-        kernels.gather_fields(
-            field.dist2, field.i0, field.j0, by_point.i0, by_point.j0, by_point.nx, by_point.ny,
-            by_point.ptr, by_point.piece, by_point.along_m, by_point.perp2_m2, by_point.full2_m2,
-            entry_of, mode, bounds, boxes[:, [0, 1, 2, 3]] - [field.i0, field.i0, field.j0, field.j0],
-        )  # fmt: skip
-        first = n_reach
-    if first == len(pieces):
-        return
-    pool, row_start, row_count = index.rows_of(pieces[first:])
-    mode, bounds = np.ascontiguousarray(mode[:, first:]), np.ascontiguousarray(bounds[:, :, first:])
-    kernels.lower_fields(
-        field.dist2, field.i0, field.j0, pool.i, pool.j, pool.along_m, pool.perp2_m2, pool.full2_m2,
-        row_start, row_count, mode, bounds,
+    """Lower the fields to the distance to the reached ``pieces`` (the first entries of
+    :func:`street_entries`, one each, with their ``mode`` and ``bounds``) by looking up each grid
+    point's nearest pieces (:func:`kernels.gather_fields`). The fields must already hold the start
+    points' stretches and legs, carried to the larger thresholds: the look-up finishes only the
+    points next to the outline. ``boxes``: per threshold the grid window (``i0, i1, j0, j1``) its
+    reached streets are within reach of."""
+    n_cut = len(mode)
+    entry_of = np.full(len(index.pieces), -1, dtype=np.int64)
+    entry_of[pieces] = np.arange(len(pieces))
+    reached = mode[:, : len(pieces)] != 0
+    first_k = np.full(len(index.pieces), n_cut, dtype=np.int64)
+    first_k[pieces] = np.where(reached.any(axis=0), reached.argmax(axis=0), n_cut)
+    kernels.gather_fields(
+        field.dist2, field.i0, field.j0, by_point.i0, by_point.j0, by_point.nx, by_point.ny,
+        by_point.ptr, by_point.piece, by_point.along_m, by_point.perp2_m2, by_point.full2_m2,
+        entry_of, first_k, mode, bounds, boxes - [field.i0, field.i0, field.j0, field.j0], index.buffer_m,
     )  # fmt: skip
 
 
@@ -440,13 +458,38 @@ def raster_polygons(
     field = Field.covering(index, lo[-1], hi[-1], n_cut)
     lo_m, hi_m = start_intervals(index, reach, legs, cut_s[:, None])
     boxes = np.array([field.clip(index.grid.span(lo[k], hi[k])) for k in range(n_cut)], dtype=np.int64)
-    entries = street_entries(reach, legs, lo_m, hi_m)
-    lower_streets(index, field, *entries, n_reach=len(reach.piece), boxes=boxes)
+    n_reach = len(reach.piece)
+    pieces, mode, bounds = street_entries(reach, legs, lo_m, hi_m)
+    by_point = lookup_by_point(index, field, pieces[:n_reach])
+    first = 0 if by_point is None else n_reach  # the start points' stretches are always written
+    lower_streets(index, field, pieces[first:], mode[:, first:], bounds[:, :, first:])
     lower_legs(index, field, legs, cut_s)
     kernels.cumulative_min(field.dist2)
+    if by_point is not None:
+        gather_streets(index, by_point, field, pieces[:n_reach], mode, bounds, boxes)
+        kernels.cumulative_min(field.dist2)
     out = []
-    for k, street_m in enumerate(street_lengths(reach, legs, lo_m, hi_m)):
-        box = (int(boxes[k, 0]), int(boxes[k, 1]), int(boxes[k, 2]), int(boxes[k, 3]))
-        rings = contour_rings(index, field, k, box, min_hole_m2)
+    for street_m, rings in zip(
+        street_lengths(reach, legs, lo_m, hi_m), field_rings(index, field, boxes, min_hole_m2)
+    ):
         out.append((shapely.Polygon() if rings is None else rings_geometry(rings), street_m, rings))
+    return out
+
+
+def field_rings(
+    index: PolygonIndex, field: Field, boxes: np.ndarray, min_hole_m2: float
+) -> list[Rings | None]:
+    """Per threshold ``k`` the part of its window ``boxes[k]`` (grid indices ``i0, i1, j0, j1``)
+    within ``buffer_m`` of the streets it reaches, as the rings of a (multi)polygon in the network CRS
+    with holes of at least ``min_hole_m2`` m² (None: nothing), all thresholds contoured in one
+    compiled pass (:func:`contour_kernels.filled_rings`; :func:`contour_rings` draws the same outline
+    with contourpy)."""
+    grid = index.grid
+    local = boxes - np.array([field.i0, field.i0, field.j0, field.j0])
+    points, ring_off, poly_off, at = contour_kernels.filled_rings(
+        field.dist2, local, field.i0, field.j0, grid.x0_m, grid.y0_m, grid.cell_m, index.buffer_m, min_hole_m2
+    )
+    out: list[Rings | None] = []
+    for p0, r0, q0, p1, r1, q1 in zip(*at[:, :-1].tolist(), *at[:, 1:].tolist()):
+        out.append(Rings(points[p0:p1], ring_off[r0:r1], poly_off[q0:q1]) if q1 - q0 > 1 else None)
     return out

@@ -5,6 +5,7 @@
  * communities shaded by its covered share, and keeps the side panel (switchers, area filter,
  * headline, table per district, legend) and the print frame in step. No network access.
  * State lives in the address: #cat=park&min=15&district=成华区&street=&z=14&c=30.66,104.07&print=a4
+ * (``min`` names the level, 5/10/15; a distance plan's D.reach labels them by metres: "300 m").
  */
 (function () {
   "use strict";
@@ -47,6 +48,8 @@
     var cats = {}, I = D.comm, N = I.name.length, T = D.text;
     D.cats.forEach(function (c) { cats[c.key] = c; });
     var S = { cat: D.cat, min: String(D.minutes), district: "", street: "", print: "" };
+    /* A level as the page names it: its minutes (time plans) or its distance, "300 m" (distance plans). */
+    function reach(m) { return D.reach ? D.reach[m] : m; }
     var h = readHash();
     if (h.cat && cats[h.cat]) { S.cat = h.cat; }
     if (h.min && D.levels.indexOf(Number(h.min)) >= 0) { S.min = String(Number(h.min)); }
@@ -89,7 +92,8 @@
       if (D.weightKind === "area") {
         who += " — 覆盖率按面积加权 area-weighted (" + Number(I.areaHa[i]).toFixed(1) + " ha)";
       }
-      var status, within = m + "分钟内覆盖 covered within " + m + " min";
+      var status, within = D.reach ? "步行" + reach(m) + "内覆盖 covered within " + reach(m) + " walk" :
+        m + "分钟内覆盖 covered within " + m + " min";
       if (!c.applies[i]) { status = "不适用 not required for this community type"; }
       else if (c.gap[m][i]) {
         status = '<b style="color:#a50026">缺口 GAP</b> — ' + within + ": <b>" + pct(c.share[m][i]) + "</b>";
@@ -97,15 +101,19 @@
         status = '<b style="color:#1a9850">已覆盖 covered</b> — ' + within + ": <b>" + pct(c.share[m][i]) + "</b>";
       }
       var levels = D.levels.map(function (lv) { return pct(c.share[String(lv)][i]); }).join(" / ");
-      var thr = finite(c.thrMin[i]) ? "<br>规划阈值 planning threshold " + num(c.thrMin[i]) + " min: " +
+      var thrM = c.thrM && finite(c.thrM[i]), thrText = thrM ? num(c.thrM[i]) + " m: " :
+        num(c.thrMin[i]) + " min: ";
+      var thr = thrM || finite(c.thrMin[i]) ? "<br>规划阈值 planning threshold " + thrText +
         pct(c.covShare[i]) + " (目标 target " + pct(c.target[i]) + ")" +
         (c.listed[i] ? " — 列入缺口清单 in gap list" : "") : "";
+      var levelNames = D.reach ? D.levels.map(function (lv) { return reach(String(lv)); }).join(" / ") :
+        D.levels.join(" / ") + " 分钟 min";
       var near = finite(c.nearMin[i]) ? "最近 Nearest: " + esc(c.nearName[i] || "(未命名 unnamed)") +
         (c.nearSample[i] ? " <b>[示例 SAMPLE]</b>" : "") + ", " + Number(c.nearMin[i]).toFixed(1) +
         " 分钟 min (" + int(c.nearM[i]) + " m)" : "最近 Nearest: 不可达 none reachable";
       return "<b>" + esc(I.name[i] || "(未命名 unnamed)") + "</b>" + (where ? " · " + where : "") +
         "<br>" + who + "<br>" + esc(c.zh) + " " + esc(c.en) + " (" + esc(c.profile[i]) + "): " + status +
-        "<br>" + D.levels.join(" / ") + " 分钟 min: " + levels + thr + "<br>" + near;
+        "<br>" + levelNames + ": " + levels + thr + "<br>" + near;
     }
     var commLayer = L.geoJSON(D.communities, {
       pane: D.panes.communities,
@@ -171,7 +179,7 @@
       $("#circles-answer").innerHTML = fill(T.answer, {
         category: esc(c.zh) + " " + esc(c.en),
         where: where ? fill(T.where, { where: esc(where) }) : "",
-        n_gap: f.gap, n: f.n, minutes: S.min, n_zero: f.zero,
+        n_gap: f.gap, n: f.n, minutes: S.min, reach: reach(S.min), n_zero: f.zero,
         basis: D.weightKind === "area" ? T.basis_area : T.basis_people,
         share: pct(f.w > 0 ? f.ws / f.w : NaN),
         residents: hasResidents ? fill(T.residents, {
@@ -226,7 +234,7 @@
         var src = row.getAttribute("data-src"), old = row.querySelector("svg.marker");
         if (old && c.markers[src]) { old.outerHTML = markerSvg(c.markers[src], src); }
       });
-      $$("#circles-legend .lg-min").forEach(function (el) { el.textContent = S.min; });
+      $$("#circles-legend .lg-min").forEach(function (el) { el.textContent = reach(S.min); });
       $$("#circles-legend .lv").forEach(function (el) {
         el.classList.toggle("off", el.getAttribute("data-min") !== S.min);
       });
@@ -236,7 +244,7 @@
     function printFrame() {
       var c = cats[S.cat], where = areaLabel();
       $("#circles-print .p-cat").textContent = c.zh + " " + c.en;
-      $("#circles-print .p-min").textContent = S.min;
+      $("#circles-print .p-min").textContent = reach(S.min);
       $("#circles-print .p-where").textContent = where ? " · " + where : "";
       $("#circles-print .p-legend").innerHTML = '<div class="answer">' + $("#circles-answer").innerHTML +
         "</div>" + $("#circles-legend").outerHTML.replace(/ id="circles-legend"/, "");
