@@ -8,7 +8,7 @@ baseline register, stored durably beside the edits (:mod:`api.store`) and never 
   scenario written on one worker process is seen by the next request on any other.
 - A scenario's plan is the current baseline plan with its changes replayed (:func:`apply_changes`):
   only the categories the changes touch are searched again (:func:`circles.pipeline.with_facilities`,
-  ~0.1 s on the default region). It is cached on the baseline result it was derived from (an edit of
+  ~0.04 s of CPU on the default region). It is cached on the baseline result it was derived from (an edit of
   the register publishes a new baseline result, so the cache starts afresh), keyed by (scenario id,
   scenario revision), least recently used dropped beyond :data:`MAX_SCENARIO_PLANS`.
 - A change whose facility has since left the register (deleted by an edit) is skipped when replayed.

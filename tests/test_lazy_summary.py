@@ -184,3 +184,15 @@ def test_ties_keep_the_order_of_a_full_rebuild():
         cov = tied_coverage(shares)
         got = update_gaps(previous, cov, comm, fac, catalog, "area", ["canteen"])
         pd.testing.assert_frame_equal(got, rank_gaps(coverage_gaps(cov, comm, catalog, "area")))
+
+
+def test_update_gaps_rebuilds_whole_when_community_ids_repeat():
+    catalog = load_catalog()
+    comm = pd.DataFrame(
+        {"community_id": ["a", "a", "c"], "name": ["甲", "乙", "丙"], "type": "urban", "area_m2": 1e4}
+    )
+    fac = pd.DataFrame({"floor_area_m2": [np.nan]})
+    previous = rank_gaps(coverage_gaps(tied_coverage({"park": 0.5, "canteen": 0.5}), comm, catalog, "area"))
+    cov = tied_coverage({"park": 0.5, "canteen": 0.2})
+    got = update_gaps(previous, cov, comm, fac, catalog, "area", ["canteen"])
+    pd.testing.assert_frame_equal(got, rank_gaps(coverage_gaps(cov, comm, catalog, "area")))

@@ -112,10 +112,9 @@ def app_config(request: Request, state: State) -> dict[str, Any]:
     sources, the sample-data note, the districts and 街道 present, and whether edits need a token."""
     res = state.result
     region = res.data.region
-    summary = res.summary
     sample = int((res.data.facilities["source"] == "sample").sum())
     comm = res.data.communities
-    sources = [OSM_ATTRIBUTION + " (ODbL)", str(summary.get("data_source") or region.source)]
+    sources = [OSM_ATTRIBUTION + " (ODbL)", str(region.source)]  # the summary's data_source
     if "residents_estimate" in comm or res.data.weight_kind == "households":
         sources.append(CENSUS_SOURCE)
     if region.districts_path is not None:

@@ -280,16 +280,21 @@ def update_gaps(
     """The ranked gap list after the coverage rows of ``categories`` changed and no others: their gap
     rows built afresh, every other category's rows taken from ``previous`` (the ranked list of the
     coverage before), ranked together. The same table, row for row, as
-    ``rank_gaps(coverage_gaps(coverage, ...), capacity_gaps(coverage, ...))``, which it falls back to
-    when community ids or (category, community) coverage rows are not unique: ties in severity keep the
-    order that full build gives its rows (see :func:`_build_order`)."""
-    at_row = _coverage_rows(coverage, communities, catalog)
-    if at_row is None:
-        log.info("gap list rebuilt whole: community ids or coverage rows are not unique")
+    ``rank_gaps(coverage_gaps(coverage, ...), capacity_gaps(coverage, ...))``: ties in severity keep
+    the order the full build gives its rows (see :func:`_build_order`). Falls back to that full build
+    (logged) when community ids or (category, community) coverage rows are not unique, or ``previous``
+    names a community or category ``coverage`` lacks."""
+
+    def rebuilt(why: str) -> pd.DataFrame:
+        log.info("gap list rebuilt whole: %s", why)
         return rank_gaps(
             coverage_gaps(coverage, communities, catalog, weight_kind),
             capacity_gaps(coverage, communities, facilities, catalog),
         )
+
+    where = _coverage_rows(coverage, communities, catalog)
+    if where is None:
+        return rebuilt("community ids or (category, community) coverage rows are not unique")
     part = coverage[coverage["category"].isin(categories).to_numpy()]
     fresh = [coverage_gaps(part, communities, catalog, weight_kind)]
     if any(c.capacity_m2_per_100_households and c.key in categories for c in catalog.values()):
@@ -301,7 +306,10 @@ def update_gaps(
     # previous has severity_rank and the fresh rows not: it is numbered anew below
     both = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     rows = np.concatenate([kept, np.arange(len(previous) if len(kept) else 0, len(both))])
-    rows = rows[_build_order(both, rows, coverage, at_row)]
+    order = _build_order(both, rows, coverage, where)
+    if order is None:
+        return rebuilt("the previous gap list names communities or categories the coverage lacks")
+    rows = rows[order]
     rows = rows[_severity_order(both["severity"].to_numpy()[rows], both["nearest_time_min"].to_numpy()[rows])]
     gaps = both.take(rows).reset_index(drop=True)
     gaps["severity_rank"] = np.arange(1, len(gaps) + 1)
@@ -317,16 +325,14 @@ class _CoverageRows:
     keys: pd.Index
     position: np.ndarray
 
-    def of(self, category: pd.Series, community_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """(coverage row, category code) of each (category, community id)."""
+    def of(self, category: pd.Series, community_id: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+        """(coverage row, category code) of each (category, community id); None if one has none."""
         code = self.keys.get_indexer(category)
         comm_row = self.ids.get_indexer(community_id)
         if (code < 0).any() or (comm_row < 0).any():
-            raise ValueError("a gap row names a category or community the coverage table does not have")
+            return None
         at = self.position[code * len(self.ids) + comm_row]
-        if (at < 0).any():
-            raise ValueError("a gap row has no coverage row: the gap list and coverage table do not match")
-        return at, code
+        return None if (at < 0).any() else (at, code)
 
 
 def _coverage_rows(
@@ -349,11 +355,15 @@ def _coverage_rows(
 
 def _build_order(
     gaps: pd.DataFrame, rows: np.ndarray, coverage: pd.DataFrame, where: _CoverageRows
-) -> np.ndarray:
+) -> np.ndarray | None:
     """Positions in ``rows`` (of ``gaps``) in the order :func:`rank_gaps` (of :func:`coverage_gaps` and
     :func:`capacity_gaps` of ``coverage``) sees them before sorting: coverage rows in ``coverage``
-    order, then capacity rows by category (catalog order), nearest facility row and ``coverage`` order."""
-    at, code = where.of(gaps["category"].take(rows), gaps["community_id"].take(rows))
+    order, then capacity rows by category (catalog order), nearest facility row and ``coverage`` order;
+    None when a row has no coverage row."""
+    found = where.of(gaps["category"].take(rows), gaps["community_id"].take(rows))
+    if found is None:
+        return None
+    at, code = found
     capacity = gaps["kind"].to_numpy()[rows] == "capacity"
     facility_row = coverage["nearest_facility_row"].to_numpy(dtype=np.int64)[at]
     return np.lexsort((at, np.where(capacity, facility_row, 0), np.where(capacity, code, at), capacity))

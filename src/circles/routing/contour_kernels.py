@@ -15,77 +15,139 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: Distance of the points round a window (never inside; finite, so that no vertex turns NaN), metres.
+_OUTSIDE_M = 1e30
+
+
+def _side_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per cell case (corner bits a = 1 lower left, b = 2 lower right, c = 4 upper right, d = 8 upper
+    left inside) other than the saddles: the side where the outline enters the cell and the side
+    where it leaves it (0 bottom, 1 right, 2 top, 3 left; -1: none), the inside on its left."""
+    enter, leave = np.full(16, -1, np.int64), np.full(16, -1, np.int64)
+    corners = (1, 2, 4, 8)  # a, b, c, d: counter-clockwise; side s runs from corner s to corner s + 1
+    for case in range(1, 15):
+        for side in range(4):
+            here, there = case & corners[side], case & corners[(side + 1) % 4]
+            if here and not there:
+                enter[case] = side  # inside to outside going counter-clockwise round the cell
+            elif there and not here:
+                leave[case] = side
+    return enter, leave
+
+
+_ENTER, _LEAVE = _side_tables()
+#: Per side (0 bottom, 1 right, 2 top, 3 left): the offset of its first point from the cell's lower
+#: left one, and whether it runs along x.
+_SIDE_DX = np.array([0, 1, 0, 0])
+_SIDE_DY = np.array([0, 0, 1, 0])
+_SIDE_ALONG_X = np.array([True, False, True, False])
+
 
 @njit(cache=True, nogil=True, inline="always")
-def _vertex(e: int, z: np.ndarray, w: int, wh: int, grid: np.ndarray, level_m: float) -> tuple[float, float]:
-    """Where the outline crosses grid edge ``e`` (horizontal ``py * w + px``, vertical ``wh + py * w +
-    px``) of the window ``z`` (distances); ``grid``: the x and y metres of the window's point ``(0, 0)``
-    (as ``x0_m + i * cell_m``, ``y0_m + j * cell_m``) and one cell on."""
-    if e < wh:
-        py, px = e // w, e % w
-        z0, z1 = z[py, px], z[py, px + 1]
-        frac = (z1 - level_m) / (z1 - z0)
-        return grid[0, px] * frac + grid[0, px + 1] * (1.0 - frac), grid[1, py]
-    e -= wh
-    py, px = e // w, e % w
-    z0, z1 = z[py, px], z[py + 1, px]
-    frac = (z1 - level_m) / (z1 - z0)
-    return grid[0, px], grid[1, py] * frac + grid[1, py + 1] * (1.0 - frac)
+def _z(dist2: np.ndarray, k: int, box: np.ndarray, px: int, py: int) -> float:
+    """Distance (metres) at point ``(px, py)`` of threshold ``k``'s window ``box`` (``x0, x1, y0,
+    y1``) widened by one point all round (those points are outside)."""
+    x, y = box[0] + px - 1, box[2] + py - 1
+    if x < box[0] or x >= box[1] or y < box[2] or y >= box[3]:
+        return _OUTSIDE_M
+    return np.sqrt(np.float64(dist2[k, y, x]))
 
 
 @njit(cache=True, nogil=True)
-def _link_cells(z: np.ndarray, level_m: float, nxt: np.ndarray, starts: np.ndarray) -> int:
-    """Marching squares over the window ``z`` (distances, ``inf`` outside): for every grid edge the
-    outline crosses, the next edge along it with the inside on the left (``nxt``), and the crossed
-    edges in scan order (``starts``); returns how many."""
-    h, w = z.shape
+def _inside(dist2: np.ndarray, k: int, box: np.ndarray, level_m: float) -> np.ndarray:
+    """Per point of threshold ``k``'s widened window (see :func:`_z`): ``sqrt(dist2) <= level_m``
+    (the square root taken only where the squares are too close to tell)."""
+    x0, x1, y0, y1 = box[0], box[1], box[2], box[3]
+    out = np.zeros((y1 - y0 + 2, x1 - x0 + 2), np.bool_)
+    level2 = level_m * level_m
+    lo2, hi2 = level2 * (1.0 - 1e-6), level2 * (1.0 + 1e-6)
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            d2 = np.float64(dist2[k, y, x])
+            if d2 <= lo2:
+                out[y - y0 + 1, x - x0 + 1] = True
+            elif d2 <= hi2:
+                out[y - y0 + 1, x - x0 + 1] = np.sqrt(d2) <= level_m
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _link_cells(
+    ins: np.ndarray,
+    dist2: np.ndarray,
+    k: int,
+    box: np.ndarray,
+    grid: np.ndarray,
+    level_m: float,
+    slot: np.ndarray,
+    dst: np.ndarray,
+    xy: np.ndarray,
+) -> int:
+    """Marching squares over threshold ``k``'s widened window (``ins``: :func:`_inside`): the grid
+    edges the outline crosses (horizontal ``py * w + px``, vertical ``w * h + py * w + px``) get
+    numbers in scan order (``slot[edge]``), and per number the edge next along the outline with the
+    inside on the left (``dst``) and where the outline crosses (``xy``, metres); returns how many."""
+    h, w = ins.shape
     wh = w * h
     n = 0
     for py in range(h - 1):
         for px in range(w - 1):
-            ia = z[py, px] <= level_m
-            ib = z[py, px + 1] <= level_m
-            ic = z[py + 1, px + 1] <= level_m
-            id_ = z[py + 1, px] <= level_m
+            ia, ib, ic, id_ = ins[py, px], ins[py, px + 1], ins[py + 1, px + 1], ins[py + 1, px]
             case = ia + 2 * ib + 4 * ic + 8 * id_
             if case == 0 or case == 15:
                 continue
-            bottom = py * w + px
-            top = bottom + w
-            left = wh + py * w + px
-            right = left + 1
             if case == 5 or case == 10:  # saddle: joined through the middle when it is inside
-                mid = 0.25 * (z[py, px] + z[py, px + 1] + z[py + 1, px + 1] + z[py + 1, px]) <= level_m
+                z_sum = _z(dist2, k, box, px, py) + _z(dist2, k, box, px + 1, py)
+                z_sum += _z(dist2, k, box, px + 1, py + 1) + _z(dist2, k, box, px, py + 1)
+                mid = 0.25 * z_sum <= level_m
+                # sides 0 bottom, 1 right, 2 top, 3 left
                 if case == 5:  # a and c inside
-                    s0, d0, s1, d1 = (bottom, right, top, left) if mid else (bottom, left, top, right)
+                    s0, d0, s1, d1 = (0, 1, 2, 3) if mid else (0, 3, 2, 1)
                 else:  # b and d inside
-                    s0, d0, s1, d1 = (left, bottom, right, top) if mid else (right, bottom, left, top)
-                nxt[s0], nxt[s1] = d0, d1
-                starts[n], starts[n + 1] = s0, s1
-                n += 2
+                    s0, d0, s1, d1 = (3, 0, 1, 2) if mid else (1, 0, 3, 2)
+                n = _link(n, s0, d0, px, py, w, wh, dist2, k, box, grid, level_m, slot, dst, xy)
+                n = _link(n, s1, d1, px, py, w, wh, dist2, k, box, grid, level_m, slot, dst, xy)
                 continue
-            # one edge leaves the inside going counter-clockwise round the cell, one enters it
-            src = dst = -1
-            if ia and not ib:
-                src = bottom
-            elif ib and not ia:
-                dst = bottom
-            if ib and not ic:
-                src = right
-            elif ic and not ib:
-                dst = right
-            if ic and not id_:
-                src = top
-            elif id_ and not ic:
-                dst = top
-            if id_ and not ia:
-                src = left
-            elif ia and not id_:
-                dst = left
-            nxt[src] = dst
-            starts[n] = src
-            n += 1
+            n = _link(
+                n, _ENTER[case], _LEAVE[case], px, py, w, wh, dist2, k, box, grid, level_m, slot, dst, xy
+            )
     return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _link(
+    n: int,
+    side: int,
+    to_side: int,
+    px: int,
+    py: int,
+    w: int,
+    wh: int,
+    dist2: np.ndarray,
+    k: int,
+    box: np.ndarray,
+    grid: np.ndarray,
+    level_m: float,
+    slot: np.ndarray,
+    dst: np.ndarray,
+    xy: np.ndarray,
+) -> int:
+    """Number the crossing on side ``side`` of cell ``(px, py)`` ``n``, leading on to side
+    ``to_side`` (0 bottom, 1 right, 2 top, 3 left; see :func:`_link_cells`); returns ``n + 1``.
+    Table look-ups and selects rather than branches: which side is random from cell to cell."""
+    qx, qy, along_x = px + _SIDE_DX[side], py + _SIDE_DY[side], _SIDE_ALONG_X[side]
+    slot[qy * w + qx + (0 if along_x else wh)] = n
+    tx, ty = px + _SIDE_DX[to_side], py + _SIDE_DY[to_side]
+    dst[n] = ty * w + tx + (0 if _SIDE_ALONG_X[to_side] else wh)
+    z0 = _z(dist2, k, box, qx, qy)
+    z1 = _z(dist2, k, box, qx + 1, qy) if along_x else _z(dist2, k, box, qx, qy + 1)
+    frac = (z1 - level_m) / (z1 - z0)
+    x_a, y_a = grid[0, qx], grid[1, qy]
+    x_b = grid[0, qx] * frac + grid[0, qx + 1] * (1.0 - frac)
+    y_b = grid[1, qy] * frac + grid[1, qy + 1] * (1.0 - frac)
+    xy[n, 0] = x_b if along_x else x_a
+    xy[n, 1] = y_a if along_x else y_b
+    return n + 1
 
 
 @njit(cache=True, nogil=True)
@@ -111,33 +173,29 @@ def _inside_ring(x: float, y: float, pts: np.ndarray, r0: int, r1: int) -> bool:
 
 @njit(cache=True, nogil=True)
 def _trace(
-    z: np.ndarray,
-    nxt: np.ndarray,
-    starts: np.ndarray,
-    n_start: int,
-    grid: np.ndarray,
-    level_m: float,
+    slot: np.ndarray, dst: np.ndarray, xy: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Follow ``nxt`` from every crossed edge not yet visited: the closed rings (points, ring offsets)
-    and each ring's signed area (m², positive counter-clockwise)."""
-    h, w = z.shape
-    wh = w * h
-    pts = np.empty((n_start + n_start // 4 + 1, 2))
-    off = np.zeros(n_start // 4 + 2, np.int64)
-    area = np.empty(n_start // 4 + 1)
+    """Follow the ``n`` crossings of :func:`_link_cells` from every one not yet visited: the closed
+    rings (points, ring offsets) and each ring's signed area (m², positive counter-clockwise)."""
+    nxt = np.empty(n, np.int64)
+    for q in range(n):
+        nxt[q] = slot[dst[q]]
+    pts = np.empty((n + n // 4 + 1, 2))
+    off = np.zeros(n // 4 + 2, np.int64)
+    area = np.empty(n // 4 + 1)
     n_pts = n_ring = 0
-    for s in starts[:n_start]:
+    for s in range(n):
         if nxt[s] < 0:
             continue
         r0 = n_pts
-        e = s
+        q = s
         while True:
-            pts[n_pts, 0], pts[n_pts, 1] = _vertex(e, z, w, wh, grid, level_m)
+            pts[n_pts, 0], pts[n_pts, 1] = xy[q, 0], xy[q, 1]
             n_pts += 1
-            following = nxt[e]
-            nxt[e] = -1
-            e = following
-            if e == s:
+            following = nxt[q]
+            nxt[q] = -1
+            q = following
+            if q == s:
                 break
         pts[n_pts] = pts[r0]
         n_pts += 1
@@ -208,8 +266,9 @@ def filled_rings(
     big = 0
     for k in range(n_cut):
         big = max(big, (boxes[k, 1] - boxes[k, 0] + 2) * (boxes[k, 3] - boxes[k, 2] + 2))
-    nxt = np.empty(2 * big, np.int64)
-    starts = np.empty(2 * big, np.int64)
+    slot = np.empty(2 * big, np.int32)  # per grid edge; written for crossed ones only
+    dst = np.empty(2 * big, np.int64)  # per crossing (at most one per grid edge)
+    xy = np.empty((2 * big, 2))
     for k in range(n_cut):
         x0, x1, y0, y1 = boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]
         out_ring = _grow(out_ring, n_ring + 1)
@@ -219,17 +278,16 @@ def filled_rings(
         n_ring += 1
         n_poly += 1
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            z = np.full((y1 - y0 + 2, x1 - x0 + 2), np.inf)  # a row and column of outside all round
-            for y in range(y0, y1):
-                for x in range(x0, x1):
-                    z[y - y0 + 1, x - x0 + 1] = np.sqrt(np.float64(dist2[k, y, x]))
-            n_start = _link_cells(z, level_m, nxt, starts)
-            grid = np.empty((2, max(z.shape)))
-            for q in range(z.shape[1]):
+            box = boxes[k]
+            ins = _inside(dist2, k, box, level_m)  # with a row and column of outside all round
+            h, w = ins.shape
+            grid = np.empty((2, max(h, w) + 1))  # one more: the second point of a side
+            for q in range(w + 1):
                 grid[0, q] = x0_m + (fi0 + x0 - 1 + q) * cell_m
-            for q in range(z.shape[0]):
+            for q in range(h + 1):
                 grid[1, q] = y0_m + (fj0 + y0 - 1 + q) * cell_m
-            pts, off, area = _trace(z, nxt, starts, n_start, grid, level_m)
+            n = _link_cells(ins, dist2, k, box, grid, level_m, slot, dst, xy)
+            pts, off, area = _trace(slot, dst, xy, n)
             parent = _parents(pts, off, area, min_hole_m2)
             out_pts = _grow(out_pts, n_pts + len(pts))
             out_ring = _grow(out_ring, n_ring + len(area))
