@@ -43,6 +43,7 @@ class Settings(BaseSettings):
             crs_check=self.crs_check,
             max_snap_m=self.max_snap_m,
             measure=self.measure,
+            country=self.country,
         )
 
     region: str = DEFAULT_REGION
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     #: what thresholds are in: ``time`` (minutes at the profile's speed) or ``distance`` (network walking
     #: metres per level, GB 50180-2018; rural communities keep bicycle minutes); see :mod:`circles.measures`
     measure: Literal["time", "distance"] = "time"
+    #: walking/cycling access rule set by country (ISO 3166-1 alpha-2; None: the region's own or, for
+    #: ``osm``, the one found from its coordinates); see data/access_rules.toml
+    country: str | None = None
     #: folder of the facility-edit database, uploads and generated exports; nothing is read outside it
     state_dir: Path = Path("out/service")
     #: largest request body of ordinary routes, bytes

@@ -284,3 +284,27 @@ def test_outputs_are_not_overwritten_without_force(tmp_path, chengdu_osm):
     res = runner.invoke(app, ["plan", "--out", str(folder), "--category", "canteen", "--no-map"])
     assert res.exit_code == 2 and "summary.json" in res.output and "--force" in res.output
     assert (folder / "summary.json").read_text(encoding="utf-8") == "{}"  # untouched
+
+
+def test_country_picks_the_access_rule_set():
+    """--country overrides the region's rule set: Finland walks cycleways, China does not (OSM wiki
+    access table, data/access_rules.toml), so the same extract has more walkable street under FI."""
+    reports = {}
+    for country in ("CN", "fi"):
+        res = runner.invoke(app, ["network", "--country", country])
+        assert res.exit_code == 0, res.output
+        reports[country] = json.loads(res.output)
+    assert reports["CN"]["access_rules"] == "CN" and reports["fi"]["access_rules"] == "FI"
+    assert reports["fi"]["segments"] > reports["CN"]["segments"]
+    assert reports["fi"]["street_km"] > reports["CN"]["street_km"]
+    default = json.loads(runner.invoke(app, ["network"]).output)
+    assert default["access_rules"] == "CN"  # regions.toml: country = "CN"
+
+
+@pytest.mark.parametrize("bad", ["X1", "china", "C"])
+def test_bad_country_is_one_line(bad, tmp_path):
+    res = runner.invoke(app, ["network", "--country", bad])
+    assert res.exit_code == 2
+    assert res.output.strip().count("\n") == 0 and "ISO 3166-1 alpha-2" in res.output
+    res = runner.invoke(app, ["plan", "--country", bad, "--out", str(tmp_path / "p")])
+    assert res.exit_code == 2 and "ISO 3166-1 alpha-2" in res.output

@@ -20,6 +20,7 @@ from . import cli_inputs as ci
 from .config import DEFAULT_REGION, get_region
 from .errors import CirclesError, InputError
 from .measures import check_measure
+from .routing.access_rules import check_country
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -104,6 +105,7 @@ def isochrone(
     profile: str = typer.Option("walk", help="Travel profile: walk, elderly, wheelchair, bike."),
     region: str | None = typer.Option(None, help=f"Registered region (default {DEFAULT_REGION})."),
     osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
+    country: ci.Country = None,
     max_snap_m: float = typer.Option(500.0, help="Largest distance from the point to a street, metres."),
     buffer_m: float = typer.Option(50.0, help="Distance off a reached street counted as reached, metres."),
     exact_polygon: bool = typer.Option(
@@ -142,7 +144,7 @@ def isochrone(
     mins = [m / 60.0 for m in metres] if measure == "distance" else parse_minutes(minutes)
     prof = get_profile(profile)
     check_lonlat(lon, lat)
-    net, bbox, label = open_network(region, osm)
+    net, bbox, label = open_network(region, osm, country=check_country(country))
     isos, fc = isochrones_at(
         net,
         distance_profile(prof) if measure == "distance" else prof,
@@ -196,16 +198,18 @@ def _label_measure(fc: dict[str, Any], measure: str) -> None:
 def network(
     region: str | None = typer.Option(None, help=f"Registered region (default {DEFAULT_REGION})."),
     osm: Path | None = typer.Option(None, help="Any OSM XML or PBF file instead of a region."),
+    country: ci.Country = None,
     profile: str = typer.Option("walk", help="Travel profile."),
 ) -> None:
     """Network summary and data-quality report: size, disconnected islands."""
     from .routing.load import open_network, profile_graph
 
-    net, bbox, label = open_network(region, osm)
+    net, bbox, label = open_network(region, osm, country=check_country(country))
     g = profile_graph(net, profile)
     rep = {
         "network": label,
         "crs": net.crs,
+        "access_rules": net.access_rules,  # the country rule set of data/access_rules.toml used
         "nodes": net.n_nodes,
         "segments": int(g.usable.sum()),
         "street_km": round(float(net.seg_len_m[g.usable].sum()) / 1000, 2),
@@ -221,6 +225,7 @@ def plan(
     out: Path = typer.Option(..., help="Output folder."),
     region: ci.Region = DEFAULT_REGION,
     osm: ci.Osm = None,
+    country: ci.Country = None,
     download: ci.Download = False,
     communities: ci.Communities = None,
     facilities: ci.Facilities = None,
@@ -264,6 +269,7 @@ def plan(
         sample_facilities=sample,
         spacing_m=spacing_m,
         measure=measure,
+        country=country,
     )
     from .outputs.plan_files import PLAN_FILE_NAMES
 
@@ -332,6 +338,7 @@ def sites(
     ),
     region: ci.Region = DEFAULT_REGION,
     osm: ci.Osm = None,
+    country: ci.Country = None,
     download: ci.Download = False,
     communities: ci.Communities = None,
     facilities: ci.Facilities = None,
@@ -362,7 +369,15 @@ def sites(
     _check_out_file(out, force)
     verdicts = read_site_overrides(overrides) if overrides is not None else None
     opts = ci.plan_options(
-        region, osm, download, communities, facilities, population, no_crs_check, measure=measure
+        region,
+        osm,
+        download,
+        communities,
+        facilities,
+        population,
+        no_crs_check,
+        measure=measure,
+        country=country,
     )
     cand_spec = parse_file_spec(candidates) if candidates else None
     data = load_plan_data(opts)
@@ -406,6 +421,7 @@ def gaps(
     district: str | None = typer.Option(None, help="Only this district (成华, 成华区 or Chenghua)."),
     region: ci.Region = DEFAULT_REGION,
     osm: ci.Osm = None,
+    country: ci.Country = None,
     download: ci.Download = False,
     communities: ci.Communities = None,
     facilities: ci.Facilities = None,
@@ -441,7 +457,15 @@ def gaps(
     if minutes is not None and walk_m is not None:
         raise InputError("give --minutes or --walk-m, not both")
     opts = ci.plan_options(
-        region, osm, download, communities, facilities, population, no_crs_check, measure=measure
+        region,
+        osm,
+        download,
+        communities,
+        facilities,
+        population,
+        no_crs_check,
+        measure=measure,
+        country=country,
     )
     opts.categories = list(category) if category else None
     result = run_plan_all(opts)
@@ -484,6 +508,7 @@ def map_cmd(
     ),
     region: ci.Region = DEFAULT_REGION,
     osm: ci.Osm = None,
+    country: ci.Country = None,
     download: ci.Download = False,
     communities: ci.Communities = None,
     facilities: ci.Facilities = None,
@@ -531,6 +556,7 @@ def map_cmd(
         no_crs_check,
         categories=cats,
         measure=measure,
+        country=country,
     )
     result = run_plan_all(opts)
     paths = print_map(
@@ -548,6 +574,7 @@ def serve(
         None, help=f"Registered region (default $CIRCLES_REGION or {DEFAULT_REGION})."
     ),
     osm: ci.Osm = None,
+    country: ci.Country = None,
     communities: ci.Communities = None,
     facilities: ci.Facilities = None,
     population: ci.Population = None,
@@ -582,6 +609,7 @@ def serve(
         "state_dir": state_dir,
         "crs_check": False if no_crs_check else None,
         "measure": check_measure(measure) if measure is not None else None,
+        "country": check_country(country),
     }
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     opts = settings.plan_options()  # a bad file spec or region fails here, before the server starts

@@ -19,6 +19,14 @@ FILE_SYNTAX = "FILE[#SHEET_OR_LAYER][:CRS], e.g. canteens.xlsx:gcj02, centres.cs
 
 Region = Annotated[str, typer.Option(help="Registered region (see data/regions.toml).")]
 Osm = Annotated[Path | None, typer.Option(help="Any OSM XML or PBF file instead of a registered region.")]
+Country = Annotated[
+    str | None,
+    typer.Option(
+        help="Walking/cycling access defaults of this country (ISO code, e.g. CN, FI, BR; "
+        "data/access_rules.toml) instead of the region's own or, for --osm, the one found from the file's "
+        "coordinates."
+    ),
+]
 Download = Annotated[
     bool,
     typer.Option(help="Fetch the region from OpenStreetMap (internet) when its extract is not found."),
@@ -90,6 +98,7 @@ def plan_options(
     sample_facilities: bool | None = None,
     spacing_m: float = 50.0,
     measure: str = DEFAULT_MEASURE,
+    country: str | None = None,
 ) -> PlanOptions:
     """:class:`PlanOptions` from the shared options (file specs parsed, so a bad one fails first)."""
     return PlanOptions(
@@ -105,4 +114,5 @@ def plan_options(
         sample_facilities=sample_facilities,
         spacing_m=spacing_m,
         measure=measure,
+        country=country,
     )

@@ -30,6 +30,7 @@ from .io.crs_inputs import CrsReferenceSource, check_file_crs
 from .io.file_spec import FileSpec, parse_file_spec
 from .measures import DEFAULT_MEASURE, check_measure
 from .planning.residents import PERSONS_PER_HOUSEHOLD
+from .routing.access_rules import check_country
 from .routing.graph import DEFAULT_MAX_SNAP_M
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,13 @@ class PlanOptions:
     #: ``time`` (minutes at the profile's speed) or ``distance`` (walking metres per level, GB 50180-2018;
     #: rural communities keep bicycle minutes): see :mod:`circles.measures`
     measure: str = DEFAULT_MEASURE
+    #: walking/cycling access rule set by country (ISO 3166-1 alpha-2, data/access_rules.toml) instead of
+    #: the region's own (``country`` in regions.toml) or, for ``osm``, the one found from its coordinates
+    country: str | None = None
 
     def __post_init__(self) -> None:
         check_measure(self.measure)
+        self.country = check_country(self.country)
         if self.communities is not None:
             self.communities = parse_file_spec(self.communities)
         self.facilities = [parse_file_spec(f) for f in self.facilities]

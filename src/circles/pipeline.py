@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +118,19 @@ def load_plan_data(opts: PlanOptions, progress: Progress | None = None) -> PlanD
     from .planning.residents import resident_points
 
     step = progress or (lambda s: None)
-    region = region_for_osm(opts.osm) if opts.osm is not None else get_region(opts.region)
+    if opts.osm is not None:
+        region = region_for_osm(opts.osm, country=opts.country)
+    else:
+        region = get_region(opts.region)
+        region = replace(region, country=opts.country) if opts.country else region
     catalog = load_catalog()
     if opts.categories:  # keys, Chinese or English names or aliases -> keys; unknown ones raise
         opts.categories = list(dict.fromkeys(catalog.resolve(name).key for name in opts.categories))
     step("network")
-    net = osm_network(opts.osm) if opts.osm is not None else region_network(region, download=opts.download)
+    if opts.osm is not None:
+        net = osm_network(opts.osm, country=opts.country)
+    else:
+        net = region_network(region, download=opts.download)
     walk = profile_graph(net, "walk")
     crs_source = CrsReferenceSource(region, net, walk)
     step("communities")

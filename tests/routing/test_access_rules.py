@@ -8,7 +8,7 @@ import pytest
 from osm_ways import CRS, make_ways
 
 from circles.config import load_regions
-from circles.errors import DataFileError
+from circles.errors import DataFileError, InputError
 from circles.routing.access_rules import access_rules, country_for_lonlat, override_pairs
 from circles.routing.network import network_from_ways, way_access
 
@@ -145,3 +145,14 @@ def test_real_chengdu_trunk_roads_are_walkable(chengdu_net):
     walked = net.foot_ok & trunk & untagged
     assert walked.sum() > 100  # segments; 740 trunk/trunk_link segments are walkable in the 2018 extract
     assert net.seg_len_m[walked].sum() > 10_000  # metres
+
+
+def test_plan_options_country_reaches_the_network():
+    """``PlanOptions.country`` (CLI ``--country``, ``CIRCLES_COUNTRY``) replaces the region's rule set."""
+    from circles.inputs import PlanOptions
+    from circles.pipeline import load_plan_data
+
+    data = load_plan_data(PlanOptions(country="fi", categories=["canteen"]))
+    assert data.net.access_rules == "FI" and data.region.country == "FI"
+    with pytest.raises(InputError, match="alpha-2"):
+        PlanOptions(country="Finland")

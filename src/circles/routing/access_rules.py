@@ -10,6 +10,7 @@ coordinates (WGS84 degrees), falling back to the world default. Explicit tags on
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import project_data_dir, read_toml
-from ..errors import DataFileError
+from ..errors import DataFileError, InputError
 
 __all__ = [
+    "check_country",
     "OVERRIDE_KEYS",
     "AccessRules",
     "CrossingDelays",
@@ -172,6 +174,18 @@ def access_rules(
         key = default
     rules = sets[key]
     return _apply(rules, overrides) if overrides else rules
+
+
+def check_country(country: str | None) -> str | None:
+    """``country`` as an upper-case ISO 3166-1 alpha-2 code (None/empty: None); anything else is an
+    :class:`InputError`. A code without its own rule set uses the default one (logged when used)."""
+    if not country:
+        return None
+    code = country.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        known = ", ".join(k for k in sorted(load_rule_sets()) if len(k) == 2)
+        raise InputError(f"--country {country!r}: give an ISO 3166-1 alpha-2 code such as {known}")
+    return code
 
 
 def country_for_lonlat(lon: float, lat: float, *, path: Path | None = None) -> str | None:
