@@ -23,12 +23,14 @@ random street points (a random point of a random walkable segment) are asked of 
 - **Valhalla** (PyPI ``pyvalhalla``, wheels for Python >= 3.12 only): the script makes its own venv
   with a 3.12 interpreter (``--python312``, default: pyenv's), ``pip install pyvalhalla``, builds tiles
   from the same PBF with the wheel's ``valhalla_build_tiles`` (Chengdu's ``.osm`` is converted with
-  pyosmium when no ``.pbf`` sits beside it) and runs a worker process that times each request around
+  pyosmium when no ``.pbf`` sits beside it) and keeps a worker process that times each request around
   ``Actor.isochrone`` in that process. Its polygons are measured too (area, nesting).
 
 Each point is asked ``--reps`` times after one warm-up (indexes built, tiles cached) and its fastest
 time is kept, on every engine alike, so a busy machine does not bill one engine for another's
-process; the table shows the median over points. The synthetic grid (circles only) is bench_routing's
+process. The engines take turns point by point (circles first on even points, Valhalla first on odd
+ones), so a change in the machine's load during the run bills both alike; the table shows the median
+over points, and the ratio is the median of the per-point ratios. The synthetic grid (circles only) is bench_routing's
 1000 x 1000 jittered lattice: its polygon index is built lazily, piece by piece, so the first request
 in a new area ("cold") also enumerates that area's grid points.
 
@@ -93,22 +95,22 @@ TARGET_AREA = 0.03
 WORKER = r"""
 import json, sys, time
 from valhalla import Actor
-config, points_file, reps, walk_kmh = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+config, walk_kmh = sys.argv[1], float(sys.argv[2])
 actor = Actor(config)
-out = {"ms": [], "geojson": []}
-for lon, lat in json.load(open(points_file)):
-    req = json.dumps({"locations": [{"lon": lon, "lat": lat}], "costing": "pedestrian",
+print("ready", flush=True)
+for line in sys.stdin:  # one point a line: {"lon", "lat", "reps"}; answers one JSON line
+    ask = json.loads(line)
+    req = json.dumps({"locations": [{"lon": ask["lon"], "lat": ask["lat"]}], "costing": "pedestrian",
                       "costing_options": {"pedestrian": {"walking_speed": walk_kmh}},
                       "contours": [{"time": 5}, {"time": 10}, {"time": 15}], "polygons": True})
     try:
         first = actor.isochrone(req)  # warm-up, kept for the geometry
     except Exception as e:  # a point Valhalla cannot snap: no time
-        out["ms"].append(None); out["geojson"].append(str(e)); continue
+        print(json.dumps({"ms": None, "geojson": str(e)}), flush=True); continue
     best = float("inf")
-    for _ in range(reps):
+    for _ in range(ask["reps"]):
         t = time.perf_counter(); actor.isochrone(req); best = min(best, time.perf_counter() - t)
-    out["ms"].append(best * 1000); out["geojson"].append(first)
-print(json.dumps(out))
+    print(json.dumps({"ms": best * 1000, "geojson": first}), flush=True)
 """
 
 
@@ -190,8 +192,10 @@ def best_ms(fn, reps: int) -> float:
     return best * 1000
 
 
-def time_circles(ex: Extract, reps: int) -> dict:
-    """Per point: fastest request (raster), its parts, and the exact method (once)."""
+def time_circles(ex: Extract, reps: int, valhalla: ValhallaWorker | None = None) -> tuple[dict, dict | None]:
+    """Per point: fastest request (raster), its parts, and the exact method (once); with ``valhalla``,
+    Valhalla's fastest time for the same point right before or after circles' (alternately), so that
+    a change in the machine's load between points bills both engines alike."""
     g = profile_graph(ex.net, "walk")
     t = time.perf_counter()
     polygon_index(g, buffer_m=50.0)
@@ -199,10 +203,20 @@ def time_circles(ex: Extract, reps: int) -> dict:
     rows: dict[str, list[float]] = {
         k: [] for k in ("raster", "cold", "search", "polygons", "geojson", "exact")
     }
-    for lon, lat in ex.lonlat:
-        for key, ms in _time_point(ex.net, g, float(lon), float(lat), reps).items():
-            rows[key].append(ms)
-    return {"index_build_s": index_s, **rows}
+    vh_ms: list[float | None] = []
+    vh_text: list[str] = []
+    for n, (lon, lat) in enumerate(ex.lonlat):
+        if valhalla is not None and n % 2:
+            ms, text = valhalla.ask(float(lon), float(lat), reps)
+        for key, ms_c in _time_point(ex.net, g, float(lon), float(lat), reps).items():
+            rows[key].append(ms_c)
+        if valhalla is not None and not n % 2:
+            ms, text = valhalla.ask(float(lon), float(lat), reps)
+        if valhalla is not None:
+            vh_ms.append(ms)
+            vh_text.append(text)
+    vh = None if valhalla is None else valhalla.summary(ex, vh_ms, vh_text)
+    return {"index_build_s": index_s, **rows}, vh
 
 
 def _time_point(net: StreetNetwork, g: ProfileGraph, lon: float, lat: float, reps: int) -> dict[str, float]:
@@ -309,27 +323,46 @@ def valhalla_tiles(py: Path, pbf: Path) -> Path:
     return config
 
 
-def time_valhalla(py: Path, ex: Extract, reps: int) -> dict:
-    """Fastest time per point in the Valhalla worker, and its polygons' areas and nesting."""
-    assert ex.pbf is not None
-    config = valhalla_tiles(py, ex.pbf)
-    worker = CACHE / "worker.py"
-    worker.write_text(WORKER)
-    points = CACHE / f"points-{ex.name}.json"
-    points.write_text(json.dumps(ex.lonlat.tolist()))
-    res = subprocess.run(
-        [str(py), str(worker), str(config), str(points), str(reps), str(WALK_KMH)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    raw = json.loads(res.stdout.strip().splitlines()[-1])
-    areas, nested = [], []
-    for text in raw["geojson"]:
-        polys = _valhalla_polygons(ex.net, text)
-        areas.append([p.area for p in polys])
-        nested.append(bool(polys) and all(a.difference(b).area < 1.0 for a, b in zip(polys, polys[1:])))
-    return {"ms": raw["ms"], "areas_m2": areas, "nested": nested}
+class ValhallaWorker:
+    """A Valhalla process on one extract's tiles answering one point at a time (:data:`WORKER`): it
+    times ``reps`` requests after a warm-up in its own process and sends back the fastest time."""
+
+    def __init__(self, py: Path, ex: Extract) -> None:
+        assert ex.pbf is not None
+        config = valhalla_tiles(py, ex.pbf)
+        worker = CACHE / "worker.py"
+        worker.write_text(WORKER)
+        self.proc = subprocess.Popen(
+            [str(py), str(worker), str(config), str(WALK_KMH)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the Valhalla worker did not start")
+
+    def ask(self, lon: float, lat: float, reps: int) -> tuple[float | None, str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"lon": lon, "lat": lat, "reps": reps}) + "\n")
+        self.proc.stdin.flush()
+        out = json.loads(self.proc.stdout.readline())
+        return out["ms"], out["geojson"]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+    @staticmethod
+    def summary(ex: Extract, ms: list[float | None], texts: list[str]) -> dict:
+        """Fastest time per point, and the polygons' areas and nesting."""
+        areas, nested = [], []
+        for text in texts:
+            polys = _valhalla_polygons(ex.net, text)
+            areas.append([p.area for p in polys])
+            nested.append(bool(polys) and all(a.difference(b).area < 1.0 for a, b in zip(polys, polys[1:])))
+        return {"ms": ms, "areas_m2": areas, "nested": nested}
 
 
 def _valhalla_polygons(net: StreetNetwork, text: str) -> list[shapely.Geometry]:
@@ -576,9 +609,13 @@ def main(argv=None) -> int:
     rows = []
     for ex in [] if args.api_only else extracts(args):
         log(f"{ex.name}: {ex.net.n_nodes:,} nodes, {len(ex.lonlat)} points")
-        circ = time_circles(ex, args.reps)
+        worker = ValhallaWorker(py, ex) if py is not None and ex.pbf is not None else None
+        try:
+            circ, vh = time_circles(ex, args.reps, worker)
+        finally:
+            if worker is not None:
+                worker.close()
         geo = compare_geometry(ex)
-        vh = time_valhalla(py, ex, args.reps) if py is not None and ex.pbf is not None else None
         rows.append(summarise(ex.name, circ, geo, vh) | {"nodes": ex.net.n_nodes})
     print_table(rows)
     api_rows = [

@@ -99,10 +99,20 @@ def mixed(rng: random.Random, n: int, categories: list[str], write_every: int = 
 
 
 # ---------------------------------------------------------------------------------------------- load
-def run(ports: list[int], reqs: list[dict], clients: int, time_cap_s: float, servers: list[Server]) -> dict:
+def run(
+    ports: list[int],
+    reqs: list[dict],
+    clients: int,
+    time_cap_s: float,
+    servers: list[Server],
+    think_ms: float = 0.0,
+    seed: int = 0,
+) -> dict:
     """``clients`` threads (client i on ``ports[i % len(ports)]``), each with a keep-alive connection,
-    take the next request until none is left or the time cap passed. Returns the samples (with the
-    answer of each POST), the wall time and the CPU used."""
+    take the next request until none is left or the time cap passed. ``think_ms`` > 0: each client waits
+    an exponentially distributed time of that mean between its answer and its next request (people at
+    a screen); 0: no wait, a saturating stress test where latency = clients / throughput. Returns the
+    samples (with the answer of each POST), the wall time and the CPU used."""
     import threading
 
     samples: list[dict] = []
@@ -115,6 +125,7 @@ def run(ports: list[int], reqs: list[dict], clients: int, time_cap_s: float, ser
     def client(i: int) -> None:
         port = ports[i % len(ports)]
         con = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
+        think = random.Random(seed * 1000 + i)
         mine = []
         try:
             while True:
@@ -123,6 +134,8 @@ def run(ports: list[int], reqs: list[dict], clients: int, time_cap_s: float, ser
                 if req is None or time.perf_counter() >= deadline:
                     return
                 mine.append(_one(con, req, t0, port))
+                if think_ms > 0:
+                    time.sleep(think.expovariate(1000.0 / think_ms))
         finally:
             con.close()
             with lock:
@@ -272,10 +285,11 @@ def one_configuration(workers: int, args, categories_seen: list[str]) -> dict:
         for clients in args.clients:
             reqs = mixed(rng, args.requests, categories)
             log(f"  {clients} clients, {len(reqs)} requests, cap {args.time_cap:.0f} s ...")
-            r = run(ports, reqs, clients, args.time_cap, servers)
+            r = run(ports, reqs, clients, args.time_cap, servers, args.think_ms, args.seed)
             smp = r["samples"]
             res = {
                 "clients": clients,
+                "think_ms": args.think_ms,
                 "planned": r["planned"],
                 "stopped_by_time_cap": len(smp) < r["planned"],
                 "cpu": r["cpu"],
@@ -379,6 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=3000, help="requests per run (default 3000)")
     ap.add_argument("--time-cap", type=float, default=60.0, help="seconds per run, at most (default 60)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean wait of each client between an answer and its next request (exponential); "
+        "default 0: saturating stress test",
+    )
     ap.add_argument("--quick", action="store_true", help="600 requests per run, 20 s cap")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--keep-state", action="store_true")
@@ -388,12 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         and all(1 <= c <= 200 for c in args.clients)
         and 1 <= args.requests <= 100_000
         and 0 < args.time_cap <= 600
+        and 0 <= args.think_ms <= 60_000
     ):
         ap.error("need 1-4 workers, 1-200 clients, 1-100000 requests, a time cap of (0, 600] s")
     if args.quick:
         args.requests, args.time_cap = min(args.requests, 600), min(args.time_cap, 20.0)
+    think = f"-think{args.think_ms:g}ms" if args.think_ms else ""
     out_path = args.out or HERE / "results" / (
-        "load_targets-quick.json" if args.quick else "load_targets.json"
+        f"load_targets{think}-quick.json" if args.quick else f"load_targets{think}.json"
     )
     signal.signal(signal.SIGTERM, _interrupt)
     started = datetime.now(UTC)
@@ -418,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             "shares": SHARES,
             "write_every": WRITE_EVERY,
             "seed": args.seed,
+            "think_ms": args.think_ms,
             "client": "threads + http.client keep-alive, client i -> worker i mod N",
             "latency": "client side, request sent to body read, ms",
         },

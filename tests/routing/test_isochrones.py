@@ -207,3 +207,30 @@ def test_coordinates_are_written_as_python_writes_them_rounded(value):
     else:
         assert text == want
     assert starts.tolist() == [0, len(text)]
+
+
+def test_the_fitted_transform_to_wgs84_is_pyprojs_and_falls_back_to_it(monkeypatch):
+    import pyproj
+
+    from circles.routing import crs_fit
+
+    fit = crs_fit.TiledFit(
+        pyproj.Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True),
+        crs_fit.TILE_M,
+        np.full(2, 1.2e5),
+    )
+    rng = np.random.default_rng(4)
+    x, y = 410_000 + rng.uniform(-3000, 3000, 500), 3_397_000 + rng.uniform(-3000, 3000, 500)
+    want = fit.transformer.transform(x, y)
+    got = fit.transform(x, y)
+    assert np.abs(got[0] - want[0]).max() < 1e-11 and np.abs(got[1] - want[1]).max() < 1e-11  # degrees
+    assert (np.round(got, 7) == np.round(want, 7)).all()  # the same GeoJSON coordinates
+    assert [f is not None for f in fit.fits.values()] == [True]
+    far = fit.transform(np.array([410_000.0, 610_000.0]), np.array([3_397_000.0, 3_397_000.0]))
+    assert np.array_equal(far, fit.transformer.transform([410_000.0, 610_000.0], [3_397_000.0, 3_397_000.0]))
+    back = crs_fit.from_wgs84("EPSG:32648").transform(*want)  # and back to metres
+    assert np.abs(back[0] - x).max() < 1e-6 and np.abs(back[1] - y).max() < 1e-6
+    monkeypatch.setattr(crs_fit, "MAX_ERROR_M", 0.0)  # no fit is good enough: pyproj everywhere
+    strict = crs_fit.TiledFit(fit.transformer, crs_fit.TILE_M, np.full(2, 1.2e5))
+    assert np.array_equal(strict.transform(x, y), want)
+    assert list(strict.fits.values()) == [None]

@@ -354,3 +354,39 @@ def test_the_compiled_ring_cleaning_matches_the_numpy_one():
     want = drop_collinear(*drop_repeated(points, ring_off), 0.01)
     got = kernels.clean_rings(points, ring_off, 0.01)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_the_compiled_contours_draw_contourpys_outline(chengdu_net, walk, monkeypatch):
+    """One marching-squares pass for all thresholds against contourpy's filled contours of the same
+    fields: the same outline (start vertex and polygon order aside), exteriors counter-clockwise and
+    holes clockwise, the small holes dropped alike."""
+    from circles.routing import raster_polygons
+    from circles.routing.raster_polygons import contour_polygon, field_rings, rings_geometry
+
+    pairs = []
+
+    def both(index, field, boxes, min_hole_m2):
+        got = field_rings(index, field, boxes, min_hole_m2)
+        for k, rings in enumerate(got):
+            box = (int(boxes[k, 0]), int(boxes[k, 1]), int(boxes[k, 2]), int(boxes[k, 3]))
+            want = contour_polygon(index, field, k, box, min_hole_m2)
+            pairs.append((shapely.Polygon() if rings is None else rings_geometry(rings), want))
+        return got
+
+    monkeypatch.setattr(raster_polygons, "field_rings", both)
+    g = profile_graph(chengdu_net, "walk")
+    rng = np.random.default_rng(3)
+    lo, hi = chengdu_net.node_xy.min(axis=0), chengdu_net.node_xy.max(axis=0)
+    for _ in range(6):
+        isochrones(g, g.snap(rng.uniform(lo, hi, (1, 2)), strict=False), [5, 10, 15])
+    service_areas(g, g.snap(rng.uniform(lo, hi, (40, 2)), strict=False), [5, 10])
+    grid = ProfileGraph(grid_network(11, 11, block_m=200.0), walk)  # blocks left as holes
+    isochrones(grid, grid.snap(grid.net.node_xy[[node(11, 5, 5)]]), [0.5, 5, 10])
+    assert len(pairs) >= 15
+    assert sum(len(holes(want)) for _, want in pairs) > 10
+    for got, want in pairs:
+        assert shapely.symmetric_difference(got, want).area < 1e-5  # m², overlay rounding
+        assert shapely.get_num_coordinates(got) == shapely.get_num_coordinates(want)
+        assert len(holes(got)) == len(holes(want))
+        for part in shapely.get_parts(got):
+            assert shapely.is_ccw(part.exterior) and not any(shapely.is_ccw(r) for r in part.interiors)

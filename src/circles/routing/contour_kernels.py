@@ -19,71 +19,51 @@ from numba import njit
 _OUTSIDE_M = 1e30
 
 
-def _side_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per cell case (corner bits a = 1 lower left, b = 2 lower right, c = 4 upper right, d = 8 upper
-    left inside) other than the saddles: the side where the outline enters the cell and the side
-    where it leaves it (0 bottom, 1 right, 2 top, 3 left; -1: none), the inside on its left."""
-    enter, leave = np.full(16, -1, np.int64), np.full(16, -1, np.int64)
-    corners = (1, 2, 4, 8)  # a, b, c, d: counter-clockwise; side s runs from corner s to corner s + 1
-    for case in range(1, 15):
-        for side in range(4):
-            here, there = case & corners[side], case & corners[(side + 1) % 4]
-            if here and not there:
-                enter[case] = side  # inside to outside going counter-clockwise round the cell
-            elif there and not here:
-                leave[case] = side
-    return enter, leave
-
-
-_ENTER, _LEAVE = _side_tables()
-#: Per side (0 bottom, 1 right, 2 top, 3 left): the offset of its first point from the cell's lower
-#: left one, and whether it runs along x.
-_SIDE_DX = np.array([0, 1, 0, 0])
-_SIDE_DY = np.array([0, 0, 1, 0])
-_SIDE_ALONG_X = np.array([True, False, True, False])
+@njit(cache=True, nogil=True, inline="always")
+def _along_x(z: np.ndarray, px: int, py: int, grid: np.ndarray, level_m: float) -> tuple[float, float]:
+    """Where the outline crosses the grid line from point ``(px, py)`` to ``(px + 1, py)`` of the
+    widened window ``z`` (:func:`_window`; ``grid``: the x and y metres of its points ``0, 1, ...``, as
+    ``x0_m + i * cell_m`` and ``y0_m + j * cell_m``), linearly interpolated."""
+    z0, z1 = z[py, px], z[py, px + 1]
+    frac = (z1 - level_m) / (z1 - z0)
+    return grid[0, px] * frac + grid[0, px + 1] * (1.0 - frac), grid[1, py]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _z(dist2: np.ndarray, k: int, box: np.ndarray, px: int, py: int) -> float:
-    """Distance (metres) at point ``(px, py)`` of threshold ``k``'s window ``box`` (``x0, x1, y0,
-    y1``) widened by one point all round (those points are outside)."""
-    x, y = box[0] + px - 1, box[2] + py - 1
-    if x < box[0] or x >= box[1] or y < box[2] or y >= box[3]:
-        return _OUTSIDE_M
-    return np.sqrt(np.float64(dist2[k, y, x]))
+def _along_y(z: np.ndarray, px: int, py: int, grid: np.ndarray, level_m: float) -> tuple[float, float]:
+    """:func:`_along_x` on the grid line from ``(px, py)`` to ``(px, py + 1)``."""
+    z0, z1 = z[py, px], z[py + 1, px]
+    frac = (z1 - level_m) / (z1 - z0)
+    return grid[0, px], grid[1, py] * frac + grid[1, py + 1] * (1.0 - frac)
 
 
 @njit(cache=True, nogil=True)
-def _inside(dist2: np.ndarray, k: int, box: np.ndarray, level_m: float) -> np.ndarray:
-    """Per point of threshold ``k``'s widened window (see :func:`_z`): ``sqrt(dist2) <= level_m``
-    (the square root taken only where the squares are too close to tell)."""
+def _window(dist2: np.ndarray, k: int, box: np.ndarray, level_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Threshold ``k``'s window ``box`` (``x0, x1, y0, y1``) widened by one point all round (those
+    points are outside, at ``_OUTSIDE_M``): the distances ``z`` (metres, ``sqrt(dist2)``) and whether
+    each point is inside (``z <= level_m``)."""
     x0, x1, y0, y1 = box[0], box[1], box[2], box[3]
-    out = np.zeros((y1 - y0 + 2, x1 - x0 + 2), np.bool_)
-    level2 = level_m * level_m
-    lo2, hi2 = level2 * (1.0 - 1e-6), level2 * (1.0 + 1e-6)
+    z = np.full((y1 - y0 + 2, x1 - x0 + 2), _OUTSIDE_M)
+    ins = np.zeros((y1 - y0 + 2, x1 - x0 + 2), np.bool_)
     for y in range(y0, y1):
         for x in range(x0, x1):
-            d2 = np.float64(dist2[k, y, x])
-            if d2 <= lo2:
-                out[y - y0 + 1, x - x0 + 1] = True
-            elif d2 <= hi2:
-                out[y - y0 + 1, x - x0 + 1] = np.sqrt(d2) <= level_m
-    return out
+            d = np.sqrt(np.float64(dist2[k, y, x]))
+            z[y - y0 + 1, x - x0 + 1] = d
+            ins[y - y0 + 1, x - x0 + 1] = d <= level_m
+    return z, ins
 
 
 @njit(cache=True, nogil=True)
 def _link_cells(
     ins: np.ndarray,
-    dist2: np.ndarray,
-    k: int,
-    box: np.ndarray,
+    z: np.ndarray,
     grid: np.ndarray,
     level_m: float,
     slot: np.ndarray,
     dst: np.ndarray,
     xy: np.ndarray,
 ) -> int:
-    """Marching squares over threshold ``k``'s widened window (``ins``: :func:`_inside`): the grid
+    """Marching squares over a widened window (``z``, ``ins``: :func:`_window`): the grid
     edges the outline crosses (horizontal ``py * w + px``, vertical ``w * h + py * w + px``) get
     numbers in scan order (``slot[edge]``), and per number the edge next along the outline with the
     inside on the left (``dst``) and where the outline crosses (``xy``, metres); returns how many."""
@@ -97,21 +77,46 @@ def _link_cells(
             if case == 0 or case == 15:
                 continue
             if case == 5 or case == 10:  # saddle: joined through the middle when it is inside
-                z_sum = _z(dist2, k, box, px, py) + _z(dist2, k, box, px + 1, py)
-                z_sum += _z(dist2, k, box, px + 1, py + 1) + _z(dist2, k, box, px, py + 1)
+                z_sum = z[py, px] + z[py, px + 1] + z[py + 1, px + 1] + z[py + 1, px]
                 mid = 0.25 * z_sum <= level_m
                 # sides 0 bottom, 1 right, 2 top, 3 left
                 if case == 5:  # a and c inside
                     s0, d0, s1, d1 = (0, 1, 2, 3) if mid else (0, 3, 2, 1)
                 else:  # b and d inside
                     s0, d0, s1, d1 = (3, 0, 1, 2) if mid else (1, 0, 3, 2)
-                n = _link(n, s0, d0, px, py, w, wh, dist2, k, box, grid, level_m, slot, dst, xy)
-                n = _link(n, s1, d1, px, py, w, wh, dist2, k, box, grid, level_m, slot, dst, xy)
+                n = _link(n, s0, d0, px, py, w, wh, z, grid, level_m, slot, dst, xy)
+                n = _link(n, s1, d1, px, py, w, wh, z, grid, level_m, slot, dst, xy)
                 continue
-            n = _link(
-                n, _ENTER[case], _LEAVE[case], px, py, w, wh, dist2, k, box, grid, level_m, slot, dst, xy
-            )
+            # one side leaves the inside going counter-clockwise round the cell, one enters it
+            src = end = -1
+            if ia and not ib:
+                src = 0
+            elif ib and not ia:
+                end = 0
+            if ib and not ic:
+                src = 1
+            elif ic and not ib:
+                end = 1
+            if ic and not id_:
+                src = 2
+            elif id_ and not ic:
+                end = 2
+            if id_ and not ia:
+                src = 3
+            elif ia and not id_:
+                end = 3
+            n = _link(n, src, end, px, py, w, wh, z, grid, level_m, slot, dst, xy)
     return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _side_edge(side: int, px: int, py: int, w: int, wh: int) -> int:
+    """Grid edge of side ``side`` (0 bottom, 1 right, 2 top, 3 left) of cell ``(px, py)``."""
+    if side == 0:
+        return py * w + px
+    if side == 2:
+        return (py + 1) * w + px
+    return wh + py * w + px + (side == 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -123,9 +128,7 @@ def _link(
     py: int,
     w: int,
     wh: int,
-    dist2: np.ndarray,
-    k: int,
-    box: np.ndarray,
+    z: np.ndarray,
     grid: np.ndarray,
     level_m: float,
     slot: np.ndarray,
@@ -133,20 +136,17 @@ def _link(
     xy: np.ndarray,
 ) -> int:
     """Number the crossing on side ``side`` of cell ``(px, py)`` ``n``, leading on to side
-    ``to_side`` (0 bottom, 1 right, 2 top, 3 left; see :func:`_link_cells`); returns ``n + 1``.
-    Table look-ups and selects rather than branches: which side is random from cell to cell."""
-    qx, qy, along_x = px + _SIDE_DX[side], py + _SIDE_DY[side], _SIDE_ALONG_X[side]
-    slot[qy * w + qx + (0 if along_x else wh)] = n
-    tx, ty = px + _SIDE_DX[to_side], py + _SIDE_DY[to_side]
-    dst[n] = ty * w + tx + (0 if _SIDE_ALONG_X[to_side] else wh)
-    z0 = _z(dist2, k, box, qx, qy)
-    z1 = _z(dist2, k, box, qx + 1, qy) if along_x else _z(dist2, k, box, qx, qy + 1)
-    frac = (z1 - level_m) / (z1 - z0)
-    x_a, y_a = grid[0, qx], grid[1, qy]
-    x_b = grid[0, qx] * frac + grid[0, qx + 1] * (1.0 - frac)
-    y_b = grid[1, qy] * frac + grid[1, qy + 1] * (1.0 - frac)
-    xy[n, 0] = x_b if along_x else x_a
-    xy[n, 1] = y_a if along_x else y_b
+    ``to_side`` (see :func:`_link_cells`); returns ``n + 1``."""
+    slot[_side_edge(side, px, py, w, wh)] = n
+    dst[n] = _side_edge(to_side, px, py, w, wh)
+    if side == 0:
+        xy[n, 0], xy[n, 1] = _along_x(z, px, py, grid, level_m)
+    elif side == 2:
+        xy[n, 0], xy[n, 1] = _along_x(z, px, py + 1, grid, level_m)
+    elif side == 3:
+        xy[n, 0], xy[n, 1] = _along_y(z, px, py, grid, level_m)
+    else:
+        xy[n, 0], xy[n, 1] = _along_y(z, px + 1, py, grid, level_m)
     return n + 1
 
 
@@ -279,14 +279,14 @@ def filled_rings(
         n_poly += 1
         if x1 - x0 >= 2 and y1 - y0 >= 2:
             box = boxes[k]
-            ins = _inside(dist2, k, box, level_m)  # with a row and column of outside all round
+            z, ins = _window(dist2, k, box, level_m)  # with a row and column of outside all round
             h, w = ins.shape
-            grid = np.empty((2, max(h, w) + 1))  # one more: the second point of a side
-            for q in range(w + 1):
+            grid = np.empty((2, max(h, w)))
+            for q in range(w):
                 grid[0, q] = x0_m + (fi0 + x0 - 1 + q) * cell_m
-            for q in range(h + 1):
+            for q in range(h):
                 grid[1, q] = y0_m + (fj0 + y0 - 1 + q) * cell_m
-            n = _link_cells(ins, dist2, k, box, grid, level_m, slot, dst, xy)
+            n = _link_cells(ins, z, grid, level_m, slot, dst, xy)
             pts, off, area = _trace(slot, dst, xy, n)
             parent = _parents(pts, off, area, min_hole_m2)
             out_pts = _grow(out_pts, n_pts + len(pts))

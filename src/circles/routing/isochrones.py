@@ -37,7 +37,7 @@ from shapely.geometry import mapping
 from .. import OSM_ATTRIBUTION
 from .._common import BBox
 from ..errors import EmptyNetworkError, InputError
-from . import crs_fit, kernels
+from . import crs_fit, geojson_kernels
 from .graph import DEFAULT_MAX_SNAP_M, NodeTimes, ProfileGraph, Snap
 from .polygon_index import polygon_index
 from .raster_polygons import Rings, raster_polygons, union_length
@@ -61,8 +61,8 @@ DEFAULT_METHOD: PolygonMethod = "raster"
 #: GeoJSON output drops outline vertices this close to the line through their neighbours, metres
 #: (about the 1e-7 degree rounding of the coordinates).
 GEOJSON_TOL_M = 0.01
-#: ``json.dumps`` options of the service's answers (Starlette's ``JSONResponse``)
-_COMPACT: dict[str, Any] = {"separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
+#: ``json.dumps`` options of the service's answers (Starlette's ``JSONResponse``), as one encoder
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass
@@ -299,9 +299,9 @@ def feature_collection_text(isos: list[Isochrone], graph: ProfileGraph, **proper
             "street_m": round(iso.street_m, 1),
             **properties,
         }
-        head = json.dumps({"type": "Feature", "properties": props}, **_COMPACT)
+        head = _COMPACT.encode({"type": "Feature", "properties": props})
         feats.append(head[:-1] + ',"geometry":' + geometry + "}")
-    head = json.dumps({"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION}, **_COMPACT)
+    head = _COMPACT.encode({"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION})
     return head[:-1] + ',"features":[' + ",".join(feats) + "]}"
 
 
@@ -313,8 +313,8 @@ def geojson_polygons(geoms: Sequence[shapely.Geometry], to_wgs84: Any) -> list[d
     wgs84 = _wgs84_rings(geoms, to_wgs84)
     if wgs84 is None:
         return [dict(mapping(g)) for g in geoms]
-    lonlat, ring_off, poly_off, part_off, which = wgs84
-    points = np.round(lonlat, 7).tolist()
+    lon, lat, ring_off, poly_off, part_off, which = wgs84
+    points = np.round(np.column_stack([lon, lat]), 7).tolist()
     bounds = ring_off.tolist()
     ring_lists = [points[a:b] for a, b in zip(bounds, bounds[1:])]
     poly_bounds = poly_off.tolist()
@@ -333,16 +333,14 @@ def geojson_polygons_text(
     geoms: Sequence[shapely.Geometry], to_wgs84: Any, rings: Sequence[Rings | None] | None = None
 ) -> list[str]:
     """:func:`geojson_polygons` as JSON text (compact, as ``json.dumps`` with ``(",", ":")``
-    separators writes it), the coordinates written by a compiled loop (:func:`kernels.rings_text`).
+    separators writes it), the coordinates written by a compiled loop (:func:`geojson_kernels.rings_text`).
     ``rings``: the geometries' rings where known (:attr:`Isochrone.rings`)."""
     out = ["" for _ in geoms]
     wgs84 = _wgs84_rings(geoms, to_wgs84, rings)
     if wgs84 is None:
         return [json.dumps(mapping(g), separators=(",", ":")) for g in geoms]
-    lonlat, ring_off, poly_off, part_off, which = wgs84
-    data, starts = kernels.rings_text(
-        np.ascontiguousarray(lonlat[:, 0]), np.ascontiguousarray(lonlat[:, 1]), ring_off, poly_off, 7
-    )
+    lon, lat, ring_off, poly_off, part_off, which = wgs84
+    data, starts = geojson_kernels.rings_text(lon, lat, ring_off, poly_off, 7)
     text = data.tobytes().decode("ascii")
     cuts = starts.tolist()
     parts = [text[a:b] for a, b in zip(cuts, cuts[1:])]
@@ -358,9 +356,9 @@ def geojson_polygons_text(
 
 def _wgs84_rings(
     geoms: Sequence[shapely.Geometry], to_wgs84: Any, rings: Sequence[Rings | None] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The rings of the non-empty (multi)polygons among ``geoms``, cleaned (see
-    :func:`geojson_polygons`) and in WGS84 degrees: points (n, 2) lon/lat, ring offsets into them,
+    :func:`geojson_polygons`) and in WGS84 degrees: the points' lon and lat, ring offsets into them,
     polygon offsets into the rings, each geometry's offsets into the polygons, and which of ``geoms``
     they are. None when there is none. ``rings``: the same geometries as arrays where known (the
     raster method's), read instead of asking GEOS for them."""
@@ -379,11 +377,14 @@ def _wgs84_rings(
         n_parts = np.bincount(part_of, minlength=len(which))
     if len(which) == 0:
         return None
-    coords, ring_off = kernels.clean_rings(coords, ring_off, GEOJSON_TOL_M)
+    coords, ring_off = geojson_kernels.clean_rings(coords, ring_off, GEOJSON_TOL_M)
     lon, lat = to_wgs84.transform(coords[:, 0], coords[:, 1])
-    poly_off = np.concatenate([[0], np.cumsum(n_rings)])
-    part_off = np.concatenate([[0], np.cumsum(n_parts)])
-    return np.column_stack([lon, lat]), ring_off, poly_off, part_off, which
+    poly_off = np.zeros(len(n_rings) + 1, dtype=np.int64)
+    np.cumsum(n_rings, out=poly_off[1:])
+    part_off = np.zeros(len(n_parts) + 1, dtype=np.int64)
+    np.cumsum(n_parts, out=part_off[1:])
+    lon, lat = np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64)
+    return lon, lat, ring_off, poly_off, part_off, which
 
 
 def _concat_rings(
@@ -465,7 +466,8 @@ def _isochrones_at(
 
     check_inside(lon, lat, bbox, where)
     graph = profile_graph(net, profile)
-    snap = graph.snap(net.project(lon, lat), max_snap_m=max_snap_m)
+    x_m, y_m = crs_fit.from_wgs84(net.crs).transform(np.array([lon], float), np.array([lat], float))
+    snap = graph.snap(np.column_stack([x_m, y_m]), max_snap_m=max_snap_m)  # net.project, fitted
     isos = isochrones(graph, snap, minutes, buffer_m=buffer_m, method=method)
     return graph, isos, {"lon": lon, "lat": lat, "snap_m": round(float(snap.offstreet_m[0]), 1)}
 

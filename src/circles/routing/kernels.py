@@ -1,5 +1,6 @@
-"""Compiled loops of the isochrone path: the search with a cutoff, the distance fields of the raster
-polygons and the coordinate text of GeoJSON answers.
+"""Compiled loops of the isochrone path: the search with a cutoff and the distance fields of the
+raster polygons (the contours: :mod:`circles.routing.contour_kernels`; the GeoJSON text:
+:mod:`circles.routing.geojson_kernels`).
 
 Each is a plain loop compiled by numba (``cache=True``: compiled once per machine into
 ``__pycache__``, loaded in milliseconds afterwards; ``nogil=True``: threads of one process run them
@@ -13,10 +14,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# the GeoJSON text loops moved to geojson_kernels; their names stay importable from here
+from .geojson_kernels import clean_rings as clean_rings
+from .geojson_kernels import rings_text as rings_text
+
 #: a float64 or float32 scalar (the fields are float32)
 Real = float | np.floating
 
 # ------------------------------------------------------------------------------------------ search
+
+#: Children per node of the search's heap (4: shallower than a binary heap, the children side by side).
+HEAP_ARITY = 4
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -49,8 +57,8 @@ def dijkstra(
     joined to ``start_node`` after ``start_s`` seconds (source ``start_origin``), up to ``cutoff_s``.
     Returns per node the time (``inf`` beyond the cutoff) and the source (-1), and the reached nodes
     (sorted). A node's time is the minimum of its predecessors' times plus the edge's, as in scipy's
-    ``dijkstra``; only the source named on an exact tie may differ. A binary heap with decrease-key
-    (``where``: each node's heap position, -1 outside), written out in one function (calls that pass
+    ``dijkstra``; only the source named on an exact tie may differ. A 4-ary heap (``HEAP_ARITY``)
+    with decrease-key (``where``: heap positions, -1 outside), written out in one function (calls that pass
     arrays cost reference counting in numba); touches only the reached nodes and their edges, plus
     one pass to fill the output arrays."""
     n = len(indptr) - 1
@@ -81,14 +89,16 @@ def dijkstra(
                 last_t, last_v = heap_s[size], heap_v[size]
                 pos = 0
                 while True:
-                    child = 2 * pos + 1
-                    if child >= size:
+                    first = HEAP_ARITY * pos + 1
+                    if first >= size:
                         break
-                    if child + 1 < size and heap_s[child + 1] < heap_s[child]:
-                        child += 1
-                    if heap_s[child] >= last_t:
+                    child, child_t = first, heap_s[first]
+                    for c in range(first + 1, min(first + HEAP_ARITY, size)):
+                        if heap_s[c] < child_t:
+                            child, child_t = c, heap_s[c]
+                    if child_t >= last_t:
                         break
-                    heap_s[pos], heap_v[pos] = heap_s[child], heap_v[child]
+                    heap_s[pos], heap_v[pos] = child_t, heap_v[child]
                     where[heap_v[pos]] = pos
                     pos = child
                 heap_s[pos], heap_v[pos] = last_t, last_v
@@ -113,14 +123,29 @@ def dijkstra(
             pos = size
             size += 1
         _ = _heap_up(heap_s, heap_v, where, pos, v, t)
-    return dist, origin, np.sort(settled[:n_settled])
+    return dist, origin, _in_order(settled[:n_settled], dist)
+
+
+@njit(cache=True, nogil=True)
+def _in_order(settled: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """The settled nodes (every node with a finite ``dist``) sorted: by a sort when they are few, by
+    one pass over ``dist`` when they are most of the graph."""
+    if len(settled) * 16 < len(dist):
+        return np.sort(settled)
+    out = np.empty(len(settled), np.int64)
+    n = 0
+    for v in range(len(dist)):
+        if dist[v] < np.inf:
+            out[n] = v
+            n += 1
+    return out
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _heap_up(heap_s: np.ndarray, heap_v: np.ndarray, where: np.ndarray, pos: int, v: int, t: float) -> int:
     """Put node ``v`` at time ``t`` at heap position ``pos`` and move it up to its place."""
     while pos > 0:
-        parent = (pos - 1) >> 1
+        parent = (pos - 1) // HEAP_ARITY
         if heap_s[parent] <= t:
             break
         heap_s[pos], heap_v[pos] = heap_s[parent], heap_v[parent]
@@ -215,20 +240,27 @@ def reach_table(
     n_cut, m = ends_m.shape[0], ends_m.shape[2]
     mode = np.zeros((n_cut, m), np.int8)
     bounds = np.empty((4, n_cut, m), np.float32)
-    box = np.full((n_cut, 4), np.inf)
+    first = np.full(m, n_cut, np.int64)  # the first threshold reaching each piece
     for k in range(n_cut):
         for c in range(m):
             a, b = ends_m[k, 0, c], ends_m[k, 1, c]
             reached = _nan_max(a, b) >= 0
             if reached:
                 mode[k, c] = 1 if _nan_max(a, 0.0) + _nan_max(b, 0.0) >= chord_m[c] else 2
+                first[c] = min(first[c], k)
             bounds[0, k, c] = 0.0
             bounds[1, k, c] = np.float32(a)
             bounds[2, k, c] = np.float32(chord_m[c] - b)
             bounds[3, k, c] = np.float32(chord_m[c])
-            if reached or c < n_start:
-                for q in range(4):
-                    box[k, q] = min(box[k, q], box_m[q, piece[c]])
+    box = np.full((n_cut, 4), np.inf)
+    for c in range(m):  # each piece's box once, at the first threshold it counts for
+        k = 0 if c < n_start else first[c]
+        if k < n_cut:
+            for q in range(4):
+                box[k, q] = min(box[k, q], box_m[q, piece[c]])
+    for k in range(1, n_cut):  # a piece reached counts for every larger threshold
+        for q in range(4):
+            box[k, q] = min(box[k, q], box[k - 1, q])
     return mode, bounds, box
 
 
@@ -297,7 +329,7 @@ PARTIAL_SLACK_REL = 1e-5
 def _scan(
     c: int,
     c1: int,
-    best: float,
+    best: Real,
     stop2: float,
     k: int,
     cand_piece: np.ndarray,
@@ -308,7 +340,7 @@ def _scan(
     first_k: np.ndarray,
     mode: np.ndarray,
     bounds: np.ndarray,
-) -> tuple[float, int]:
+) -> tuple[Real, int]:
     """Lower ``best`` (squared metres) by the candidates ``c`` .. ``c1`` of one grid point at threshold
     ``k``, nearest first, until the next cannot come nearer than ``best`` (returns -1 as the second
     value: ``best`` is the point's distance) or than ``stop2`` (returns that candidate: ``best`` is
@@ -369,6 +401,7 @@ def gather_fields(
     mode: np.ndarray,
     bounds: np.ndarray,
     boxes: np.ndarray,
+    near: np.ndarray,
     level_m: float,
 ) -> None:
     """Lower the fields ``dist2`` (as in :func:`lower_fields`) at every grid point of their window to
@@ -383,7 +416,8 @@ def gather_fields(
     points it leaves outside scan on to their whole reach only next to an inside point, and the
     others keep a distance beyond ``level_m`` that contouring treats alike.
     Threshold ``k`` only looks at the points ``boxes[k]`` (``x0, x1, y0, y1``, half-open, in the
-    fields' window): nothing it reaches is within reach of the others."""
+    fields' window): nothing it reaches is within reach of the others; and its first pass at the
+    points ``near[k]`` (same form, inside ``boxes[k]``): no other is within ``level_m`` of it."""
     n_cut, ny, nx = dist2.shape[0], dist2.shape[1], dist2.shape[2]
     stop2 = level_m * level_m * (1.0 + 1e-6)  # a hair over: the contour's test takes a square root
     resume = np.full((n_cut, ny, nx), -1, np.int64)
@@ -398,6 +432,9 @@ def gather_fields(
             p = gy * pp_nx + gx
             for k in range(n_cut):
                 if x < boxes[k, 0] or x >= boxes[k, 1] or y < boxes[k, 2] or y >= boxes[k, 3]:
+                    continue
+                if x < near[k, 0] or x >= near[k, 1] or y < near[k, 2] or y >= near[k, 3]:
+                    resume[k, y, x] = ptr[p]  # outside: finished next to an inside point only
                     continue
                 dist2[k, y, x], resume[k, y, x] = _scan(
                     ptr[p], ptr[p + 1], dist2[k, y, x], stop2, k, cand_piece, cand_along, cand_perp2,
@@ -503,130 +540,3 @@ def drop_small_holes(
                 r_new += 1
         new_poly_off[p + 1] = r_new
     return out, new_ring_off, new_poly_off
-
-
-# ------------------------------------------------------------------------------------------ GeoJSON
-
-
-@njit(cache=True, nogil=True)
-def _keep_rings(keep: np.ndarray, ring_off: np.ndarray) -> np.ndarray:
-    """``keep``, except that rings it would leave under four points stay whole; returns the new ring
-    offsets (and updates ``keep``)."""
-    new_off = np.empty(len(ring_off), np.int64)
-    new_off[0] = 0
-    for r in range(len(ring_off) - 1):
-        count = 0
-        for q in range(ring_off[r], ring_off[r + 1]):
-            count += keep[q]
-        if count < 4:
-            count = ring_off[r + 1] - ring_off[r]
-            for q in range(ring_off[r], ring_off[r + 1]):
-                keep[q] = True
-        new_off[r + 1] = new_off[r] + count
-    return new_off
-
-
-@njit(cache=True, nogil=True)
-def clean_rings(points: np.ndarray, ring_off: np.ndarray, tol_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~circles.routing.raster_polygons.drop_repeated` then
-    :func:`~circles.routing.raster_polygons.drop_collinear` of combined closed rings, in one pass
-    each (the same tests in the same floating-point operations)."""
-    n = len(points)
-    keep = np.ones(n, np.bool_)
-    for r in range(len(ring_off) - 1):
-        for q in range(ring_off[r] + 1, ring_off[r + 1] - 1):
-            keep[q] = not (points[q, 0] == points[q - 1, 0] and points[q, 1] == points[q - 1, 1])
-    off = _keep_rings(keep, ring_off)
-    pts = points[keep]
-    keep = np.ones(len(pts), np.bool_)
-    for r in range(len(off) - 1):
-        s, e = off[r], off[r + 1]
-        for q in range(s + 1, e - 1):
-            a = q - 1
-            c = q + 1
-            ac_x, ac_y = pts[c, 0] - pts[a, 0], pts[c, 1] - pts[a, 1]
-            ab_x, ab_y = pts[q, 0] - pts[a, 0], pts[q, 1] - pts[a, 1]
-            cross = abs(ac_x * ab_y - ac_y * ab_x)
-            keep[q] = cross > tol_m * np.hypot(ac_x, ac_y)
-    off = _keep_rings(keep, off)
-    return pts[keep], off
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _write_fixed(out: np.ndarray, pos: int, value: float, decimals: int, scale: float) -> int:
-    """Write ``round(value, decimals)`` as Python's ``repr`` does (shortest digits, at least one
-    decimal: ``104.0``, ``30.6598``) into the byte buffer ``out`` at ``pos``; returns the new end."""
-    scaled = np.rint(value * scale)
-    if value < 0 or (value == 0 and np.signbit(value)):
-        out[pos] = 45  # '-'
-        pos += 1
-        scaled = -scaled
-    n = np.int64(scaled)
-    unit = np.int64(1)
-    for _ in range(decimals):
-        unit *= 10
-    whole, frac = n // unit, n % unit
-    width = 1  # digits of the integer part
-    top = np.int64(10)
-    while whole >= top:
-        top *= 10
-        width += 1
-    for d in range(width - 1, -1, -1):
-        out[pos + d] = 48 + whole % 10
-        whole //= 10
-    pos += width
-    out[pos] = 46  # '.'
-    pos += 1
-    if frac == 0:
-        out[pos] = 48
-        return pos + 1
-    width = decimals
-    while frac % 10 == 0:
-        frac //= 10
-        width -= 1
-    for d in range(width - 1, -1, -1):
-        out[pos + d] = 48 + frac % 10
-        frac //= 10
-    return pos + width
-
-
-@njit(cache=True, nogil=True)
-def rings_text(
-    lon: np.ndarray, lat: np.ndarray, ring_off: np.ndarray, poly_rings: np.ndarray, decimals: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The GeoJSON ``coordinates`` text (UTF-8 bytes) of each polygon: polygon ``p`` has the rings
-    ``poly_rings[p]`` .. ``poly_rings[p + 1]``, ring ``r`` the points ``ring_off[r]`` ..
-    ``ring_off[r + 1]``, written ``[[[lon,lat],...],...]`` with ``decimals`` decimals at most.
-    Returns the bytes of all polygons and each polygon's start in them (one more at the end)."""
-    scale = 1.0
-    for _ in range(decimals):
-        scale *= 10.0
-    out = np.empty(len(lon) * 2 * (decimals + 24) + 4 * len(ring_off) + 4 * len(poly_rings) + 16, np.uint8)
-    starts = np.empty(len(poly_rings), np.int64)
-    pos = 0
-    for p in range(len(poly_rings) - 1):
-        starts[p] = pos
-        out[pos] = 91  # '['
-        pos += 1
-        for r in range(poly_rings[p], poly_rings[p + 1]):
-            if r > poly_rings[p]:
-                out[pos] = 44  # ','
-                pos += 1
-            out[pos] = 91
-            pos += 1
-            for q in range(ring_off[r], ring_off[r + 1]):
-                if q > ring_off[r]:
-                    out[pos] = 44
-                    pos += 1
-                out[pos] = 91
-                pos = _write_fixed(out, pos + 1, lon[q], decimals, scale)
-                out[pos] = 44
-                pos = _write_fixed(out, pos + 1, lat[q], decimals, scale)
-                out[pos] = 93  # ']'
-                pos += 1
-            out[pos] = 93
-            pos += 1
-        out[pos] = 93
-        pos += 1
-    starts[len(poly_rings) - 1] = pos
-    return out[:pos], starts

@@ -1,11 +1,12 @@
 """Isochrone polygons from a distance field: one compiled pass over the reached streets' grid points
-and one contour per threshold.
+and one compiled contouring pass for all thresholds.
 
 The exact polygon of a threshold is every place within ``buffer_m`` of a street piece reached in time
 (:func:`circles.routing.isochrones.reached_pieces` buffered and merged). Here the same set is the
 sub-level set ``dist <= buffer_m`` of ``dist(p)``, the distance from grid point ``p`` to the reached
 part of the street network, evaluated exactly at the points of a ``cell_m`` grid (20 m for the default
-50 m buffer) and contoured by marching squares with linear interpolation (:mod:`contourpy`). Across a
+50 m buffer) and contoured by marching squares with linear interpolation
+(:mod:`circles.routing.contour_kernels`, the outline contourpy draws: :func:`contour_rings`). Across a
 straight street the distance is linear, so the outline lands where the exact buffer's does; it departs
 from it only inside a cell at corners and ends (about 1 % of the area, on the larger side: GEOS's
 buffer approximates its round ends by a polygon inside the circle).
@@ -19,12 +20,15 @@ so the distance falls as the threshold grows and the polygons are nested by cons
 grows with the grid points near the reached streets, never with the size of the network.
 
 The loops are compiled (:mod:`circles.routing.kernels`): which pieces are reached and how far
-(:func:`kernels.piece_reach`, :func:`kernels.reach_table`), the fields of all thresholds at once, and
-the small-hole filter. The fields are filled one of two ways, with the same numbers: every grid point
-of every reached piece written (:func:`kernels.lower_fields`; streets far apart, as in central
-Chengdu), or every grid point of the fields looking up its nearest pieces until one is reached whole
+(:func:`kernels.piece_reach`, :func:`kernels.reach_table`), the start points' stretches and legs, the
+street lengths, the fields of all thresholds at once, and their contours with the small-hole filter.
+The fields are filled one of two ways, with the same outlines: every grid point of every reached
+piece written (:func:`kernels.lower_fields`; streets far apart, as in central Chengdu), or every grid
+point of the fields looking up its nearest pieces until one is reached whole
 (:func:`kernels.gather_fields`; dense footway meshes such as Helsinki's, where some 80 pieces lie
 within reach of each grid point), whichever touches fewer grid points (``GATHER_ROWS_PER_POINT``).
+The look-up finishes a point outside the outline only next to an inside one: elsewhere contouring
+needs no more than "outside".
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import contourpy
 import numpy as np
 import shapely
 
-from . import contour_kernels, kernels
+from . import contour_kernels, kernels, raster_kernels
 from .graph import NodeTimes
 from .polygon_index import PointPieces, PolygonIndex
 
@@ -168,30 +172,33 @@ def start_intervals(
     """Stretch of its piece each start point reaches by itself within ``cutoff_s`` (a column of
     thresholds: one row each): ``lo``/``hi`` metres along the streets from the piece's ``a``
     (``lo > hi`` while the off-street leg is not walked)."""
+    return start_stretches(index, reach, legs, cutoff_s[:, 0])[:2]
+
+
+def start_stretches(
+    index: PolygonIndex, reach: Reach, legs: StartLegs, cut_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`start_intervals` at the thresholds ``cut_s`` (seconds) and the same stretches as the
+    chord intervals of :func:`start_entries` (:func:`raster_kernels.start_stretches`)."""
     pcs = index.pieces
     j = reach.start_piece[legs.start]
-    r = (cutoff_s - legs.t0_s) * pcs.speed_m_s[j]
-    lo = np.where(legs.to_a, np.maximum(legs.sigma_m - r, 0.0), legs.sigma_m)
-    hi = np.where(legs.to_b, np.minimum(legs.sigma_m + r, pcs.arc_m[j]), legs.sigma_m)
-    return np.where(r >= 0, lo, np.inf), np.where(r >= 0, hi, -np.inf)
+    return raster_kernels.start_stretches(
+        cut_s, legs.t0_s, legs.sigma_m, pcs.speed_m_s[j], pcs.arc_m[j], reach.to_chord[legs.start],
+        legs.to_a, legs.to_b,
+    )  # fmt: skip
 
 
 def street_lengths(reach: Reach, legs: StartLegs, lo_m: np.ndarray, hi_m: np.ndarray) -> list[float]:
     """Reached street length (metres along the streets, overlaps once) per threshold; ``lo_m``/``hi_m``
     (thresholds x start points) are the start points' own stretches (:func:`start_intervals`)."""
     arc = reach.chord_m / reach.to_chord
-    a, b = reach.ends_arc_m[:, 0], reach.ends_arc_m[:, 1]
-    covered = np.minimum(arc, a + b)
-    street_m = covered.sum(axis=1).tolist()
-    for k in range(len(street_m)):
-        by_start: dict[int, list[tuple[float, float]]] = {}
-        for s, lo, hi in zip(legs.start.tolist(), lo_m[k].tolist(), hi_m[k].tolist()):
-            by_start.setdefault(s, []).append((lo, hi))
-        for s, ivs in by_start.items():
-            length = float(arc[s])
-            ends = [(0.0, float(a[k, s])), (length - float(b[k, s]), length)]
-            street_m[k] += union_length(ivs + ends) - float(covered[k, s])
-    return street_m
+    n_start = len(reach.start_piece)
+    covered = np.minimum(arc, reach.ends_arc_m[:, 0] + reach.ends_arc_m[:, 1])
+    street_m = raster_kernels.start_street_m(
+        covered.sum(axis=1), arc[:n_start], reach.ends_arc_m[:, :, :n_start], covered[:, :n_start],
+        legs.start, lo_m, hi_m,
+    )  # fmt: skip
+    return street_m.tolist()
 
 
 @dataclass
@@ -216,6 +223,16 @@ class Field:
         i0, i1, j0, j1 = box
         return max(i0, self.i0), min(i1, self.i1), max(j0, self.j0), min(j1, self.j1)
 
+    def window(self) -> np.ndarray:
+        """The fields' grid window ``i0, i1, j0, j1`` as an array."""
+        return np.array([self.i0, self.i1, self.j0, self.j1], dtype=np.int64)
+
+    def windows(self, index: PolygonIndex, lo_m: np.ndarray, hi_m: np.ndarray, pad_m: float) -> np.ndarray:
+        """The grid windows (rows ``i0, i1, j0, j1``) of the boxes ``lo_m``-``hi_m`` (x, y metres)
+        widened by ``pad_m``, cut to the fields' window (:func:`raster_kernels.windows`)."""
+        grid = index.grid
+        return raster_kernels.windows(lo_m, hi_m, pad_m, grid.x0_m, grid.y0_m, grid.cell_m, self.window())
+
     def dist(self, box: tuple[int, int, int, int], k: int) -> np.ndarray:
         """Distances (metres, float64) of threshold ``k`` in ``box`` (``i0, i1, j0, j1``), shape (j, i)."""
         i0, i1, j0, j1 = box
@@ -223,30 +240,48 @@ class Field:
         return np.sqrt(block, dtype=np.float64)
 
 
+def start_entries(
+    reach: Reach, legs: StartLegs, lo_m: np.ndarray, hi_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each start point's own stretch ``[lo_m, hi_m]`` (arc metres, thresholds x start points) of its
+    piece, as entries for :func:`kernels.lower_fields`: the entries' pieces, modes (thresholds x
+    entries: 2, the intervals) and intervals (float32 chord metres, shape (4, thresholds, entries))."""
+    n_cut, n_src = lo_m.shape
+    scale = reach.to_chord[legs.start]
+    none = np.full((n_cut, n_src), -np.inf)
+    bounds = np.stack([lo_m * scale, hi_m * scale, none, none]).astype(np.float32)
+    return _start_entries(reach, legs, bounds)
+
+
+def _start_entries(
+    reach: Reach, legs: StartLegs, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`start_entries` from the stretches' chord intervals ``bounds``."""
+    return reach.start_piece[legs.start], np.full(bounds.shape[1:], 2, np.int8), bounds
+
+
 def street_entries(
     reach: Reach, legs: StartLegs, lo_m: np.ndarray, hi_m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What each threshold reaches of each piece, as entries for :func:`kernels.lower_fields`: the
     reached pieces (all of one, or ``[0, A]`` and ``[L - B, L]`` of its chord) and then each start
-    point's own stretch ``[lo_m, hi_m]`` (arc metres, thresholds x start points) of its piece.
+    point's own stretch (:func:`start_entries`).
     Returns the entries' pieces, modes (thresholds x entries: 0 none, 1 whole, 2 the intervals) and
     intervals (float32 chord metres, shape (4, thresholds, entries))."""
-    n_cut, n_src = lo_m.shape
-    scale = reach.to_chord[legs.start]
-    none = np.full((n_cut, n_src), -np.inf)
-    starts = np.stack([lo_m * scale, hi_m * scale, none, none]).astype(np.float32)
-    bounds = np.concatenate([reach.bounds, starts], axis=2)
-    pieces = np.concatenate([reach.piece, reach.start_piece[legs.start]])
-    mode = np.concatenate([reach.mode, np.full((n_cut, n_src), 2, np.int8)], axis=1)
-    return pieces, mode, bounds
+    pieces, mode, bounds = start_entries(reach, legs, lo_m, hi_m)
+    return (
+        np.concatenate([reach.piece, pieces]),
+        np.concatenate([reach.mode, mode], axis=1),
+        np.concatenate([reach.bounds, bounds], axis=2),
+    )
 
 
 def lower_streets(
     index: PolygonIndex, field: Field, pieces: np.ndarray, mode: np.ndarray, bounds: np.ndarray
 ) -> None:
-    """Lower the fields to the distance to the entries of :func:`street_entries` (all of them, or the
-    start points' stretches alone: see :func:`gather_streets`), writing every grid point of every
-    entry (:func:`kernels.lower_fields`)."""
+    """Lower the fields to the distance to entries such as those of :func:`street_entries` (the
+    reached pieces, or the start points' stretches: :func:`start_entries`), writing every grid point
+    of every entry (:func:`kernels.lower_fields`)."""
     if len(pieces) == 0:
         return
     pool, row_start, row_count = index.rows_of(pieces)
@@ -272,23 +307,26 @@ def gather_streets(
     mode: np.ndarray,
     bounds: np.ndarray,
     boxes: np.ndarray,
+    near: np.ndarray,
 ) -> None:
-    """Lower the fields to the distance to the reached ``pieces`` (the first entries of
-    :func:`street_entries`, one each, with their ``mode`` and ``bounds``) by looking up each grid
+    """Lower the fields to the distance to the reached ``pieces`` (:class:`Reach`, with their
+    ``mode`` and ``bounds``) by looking up each grid
     point's nearest pieces (:func:`kernels.gather_fields`). The fields must already hold the start
     points' stretches and legs, carried to the larger thresholds: the look-up finishes only the
     points next to the outline. ``boxes``: per threshold the grid window (``i0, i1, j0, j1``) its
-    reached streets are within reach of."""
+    reached streets are within reach of; ``near``: the window they are within ``buffer_m`` of."""
     n_cut = len(mode)
     entry_of = np.full(len(index.pieces), -1, dtype=np.int64)
     entry_of[pieces] = np.arange(len(pieces))
     reached = mode[:, : len(pieces)] != 0
-    first_k = np.full(len(index.pieces), n_cut, dtype=np.int64)
+    small = np.int8 if n_cut < 127 else np.int64  # a table that stays in the fastest cache
+    first_k = np.full(len(index.pieces), n_cut, dtype=small)
     first_k[pieces] = np.where(reached.any(axis=0), reached.argmax(axis=0), n_cut)
+    origin = np.array([field.i0, field.i0, field.j0, field.j0])
     kernels.gather_fields(
         field.dist2, field.i0, field.j0, by_point.i0, by_point.j0, by_point.nx, by_point.ny,
         by_point.ptr, by_point.piece, by_point.along_m, by_point.perp2_m2, by_point.full2_m2,
-        entry_of, first_k, mode, bounds, boxes - [field.i0, field.i0, field.j0, field.j0], index.buffer_m,
+        entry_of, first_k, mode, bounds, boxes - origin, near - origin, index.buffer_m,
     )  # fmt: skip
 
 
@@ -299,25 +337,13 @@ def _gather_pays(index: PolygonIndex, field: Field, pieces: np.ndarray) -> bool:
 
 def lower_legs(index: PolygonIndex, field: Field, legs: StartLegs, cut_s: np.ndarray) -> None:
     """Lower each threshold's field to the distance to the off-street legs walked within it: whole
-    from the first threshold they fit in, their walked part before that."""
+    from the first threshold they fit in, their walked part before that
+    (:func:`raster_kernels.lower_legs`)."""
     grid = index.grid
-    for k in range(len(cut_s)):
-        for n in range(len(legs.start)):
-            t0 = legs.t0_s[n]
-            if legs.offstreet_m[n] <= 0 or (k and t0 <= cut_s[k - 1]):
-                continue  # no leg, or whole in an earlier threshold's field
-            p, q = legs.point_xy[n], legs.street_xy[n]
-            frac = min(1.0, cut_s[k] * index.graph.offstreet_speed_m_s / legs.offstreet_m[n])
-            a, b = p, p + (q - p) * frac
-            i0, i1, j0, j1 = field.clip(
-                grid.span(np.minimum(a, b) - index.reach_m, np.maximum(a, b) + index.reach_m)
-            )
-            if i1 > i0 and j1 > j0:
-                d = b - a
-                kernels.lower_segment(
-                    field.dist2[k], grid.x0_m, grid.y0_m, grid.cell_m, i0, i1, j0, j1, field.i0, field.j0,
-                    float(a[0]), float(a[1]), float(d[0]), float(d[1]), float(d @ d),
-                )  # fmt: skip
+    raster_kernels.lower_legs(
+        field.dist2, grid.x0_m, grid.y0_m, grid.cell_m, field.window(), legs.point_xy, legs.street_xy,
+        legs.t0_s, legs.offstreet_m, cut_s, index.graph.offstreet_speed_m_s, index.reach_m,
+    )  # fmt: skip
 
 
 def contour_polygon(
@@ -456,17 +482,18 @@ def raster_polygons(
         return [(shapely.Polygon(), 0.0, None) for _ in cut_s]
     index.ensure(reach.piece)
     field = Field.covering(index, lo[-1], hi[-1], n_cut)
-    lo_m, hi_m = start_intervals(index, reach, legs, cut_s[:, None])
-    boxes = np.array([field.clip(index.grid.span(lo[k], hi[k])) for k in range(n_cut)], dtype=np.int64)
-    n_reach = len(reach.piece)
-    pieces, mode, bounds = street_entries(reach, legs, lo_m, hi_m)
-    by_point = lookup_by_point(index, field, pieces[:n_reach])
-    first = 0 if by_point is None else n_reach  # the start points' stretches are always written
-    lower_streets(index, field, pieces[first:], mode[:, first:], bounds[:, :, first:])
+    lo_m, hi_m, start_bounds = start_stretches(index, reach, legs, cut_s)
+    boxes = field.windows(index, lo, hi, 0.0)
+    by_point = lookup_by_point(index, field, reach.piece)
+    if by_point is None:
+        lower_streets(index, field, reach.piece, reach.mode, reach.bounds)
+    lower_streets(index, field, *_start_entries(reach, legs, start_bounds))  # always written
     lower_legs(index, field, legs, cut_s)
     kernels.cumulative_min(field.dist2)
     if by_point is not None:
-        gather_streets(index, by_point, field, pieces[:n_reach], mode, bounds, boxes)
+        shrink = index.reach_m + index.grid.cell_m - index.buffer_m * (1 + 1e-6)  # see _boxes
+        near = field.windows(index, lo, hi, -shrink)
+        gather_streets(index, by_point, field, reach.piece, reach.mode, reach.bounds, boxes, near)
         kernels.cumulative_min(field.dist2)
     out = []
     for street_m, rings in zip(
