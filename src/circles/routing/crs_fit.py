@@ -102,7 +102,10 @@ def fit_box(
     rng = np.random.default_rng(0)
     cu, cv = rng.uniform(-1, 1, (2, 4000))
     cu[:4], cv[:4] = [-1, -1, 1, 1], [-1, 1, -1, 1]
-    check = np.column_stack(transformer.transform(centre[0] + cu * half[0], centre[1] + cv * half[1]))
+    # check points inside the box even where centre + half rounds past its edge
+    cx = np.clip(centre[0] + cu * half[0], lo[0], hi[0])
+    cy = np.clip(centre[1] + cv * half[1], lo[1], hi[1])
+    check = np.column_stack(transformer.transform(cx, cy))
     if not (np.isfinite(out).all() and np.isfinite(check).all()):
         return None
     offset = out.mean(axis=0)
@@ -112,10 +115,10 @@ def fit_box(
     for t, (i, j) in enumerate(terms):
         coef[:, i, j] = sol[t]
     fit = PolyFit(lo, hi, centre, half, offset, coef)
-    got = np.column_stack(
-        evaluate(centre[0] + cu * half[0], centre[1] + cv * half[1], lo, hi, centre, half, offset, coef)[:2]
-    )
-    error_m = np.abs(got - check) * error_scale
+    got0, got1, inside = evaluate(cx, cy, lo, hi, centre, half, offset, coef)
+    if not inside:
+        return None
+    error_m = np.abs(np.column_stack([got0, got1]) - check) * error_scale
     return fit if float(error_m.max()) < MAX_ERROR_M else None
 
 
