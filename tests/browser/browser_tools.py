@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from circles.outputs.print_render import BROWSER_FLAGS
+
 CHROMIUM = os.environ.get("CIRCLES_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-#: The flags every browser run takes: headless, no sandbox (containers), nothing fetched by Chromium itself.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+#: The flags every browser run takes: headless, no sandbox (containers), nothing fetched by Chromium itself
+#: (the same as the print renderer's).
+CHROMIUM_FLAGS = list(BROWSER_FLAGS)
 
 
 def browser_missing() -> str | None:

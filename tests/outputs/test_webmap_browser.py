@@ -27,19 +27,13 @@ from pathlib import Path
 
 import pytest
 
+from circles.outputs.print_render import BROWSER_FLAGS, OFFLINE_FLAG
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WINDOW = (1400, 900)
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--mute-audio",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no host resolves: the page must not need the network
+    *BROWSER_FLAGS,
+    OFFLINE_FLAG,  # no host resolves: the page must not need the network
     "--enable-logging=stderr",
     "--v=0",
 ]
