@@ -3,8 +3,6 @@ loopback port in a thread, and pages whose requests are all routed (outside ones
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -12,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chromium import CHROMIUM
 from circles.outputs.print_render import BROWSER_FLAGS
 
-CHROMIUM = os.environ.get("CIRCLES_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 #: The flags every browser run takes: headless, no sandbox (containers), nothing fetched by Chromium itself
 #: (the same as the print renderer's).
 CHROMIUM_FLAGS = list(BROWSER_FLAGS)

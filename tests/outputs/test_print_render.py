@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from chromium import CHROMIUM_PATH
 from circles.errors import InputError
 from circles.outputs.print_render import (
     ChromiumNotFoundError,
@@ -22,7 +22,7 @@ from circles.outputs.print_render import (
     render_png,
 )
 
-HAS_CHROMIUM = bool(shutil.which("chromium") or Path("/usr/bin/chromium").exists())
+HAS_CHROMIUM = CHROMIUM_PATH is not None
 needs_chromium = pytest.mark.skipif(
     not HAS_CHROMIUM, reason="no chromium installed (Debian: apt install chromium)"
 )

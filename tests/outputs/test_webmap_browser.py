@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -27,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from chromium import CHROMIUM
 from circles.outputs.print_render import BROWSER_FLAGS, OFFLINE_FLAG
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WINDOW = (1400, 900)
 FLAGS = [
     *BROWSER_FLAGS,
