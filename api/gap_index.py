@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,12 @@ class GapIndex:
         *,
         minutes: float | None = None,
         walk_m: float | None = None,
+        previous: GapIndex | None = None,
+        changed: Collection[str] = (),
     ):
+        """``previous``: the index of the plan this one was derived from by re-planning the categories
+        ``changed`` only (:func:`circles.pipeline.with_facilities`): the rows of the other categories
+        reuse its JSON-ready records (renumbered), the rest are converted afresh."""
         g = with_admin_columns(result, gaps)
         self.result = result
         self.minutes = minutes
@@ -87,9 +93,44 @@ class GapIndex:
         self.kind = g["kind"].to_numpy().astype(str)
         self.uncovered_residents = g["uncovered_residents"].fillna(0).to_numpy(dtype=float)
         self.uncovered_area_m2 = g["uncovered_area_m2"].fillna(0).to_numpy(dtype=float)
-        self.records: list[dict[str, Any]] = json_records(g)
+        reused = None if previous is None else self._reused_records(previous, set(changed))
+        self.records: list[dict[str, Any]] = json_records(g) if reused is None else reused
         #: each record's JSON text, encoded on first use (one list slot per row; filling is idempotent)
         self._encoded: list[str | None] = [None] * len(self.records)
+
+    def _reused_records(self, previous: GapIndex, changed: set[str]) -> list[dict[str, Any]] | None:
+        """The records of this index with those of unchanged categories taken from ``previous`` (each
+        row found by its category, kind and community; only ``severity_rank`` renumbered); None when
+        they cannot be (another community layer or threshold, columns differ, a row key is not unique
+        or not found, or a reused row's values differ), and the caller converts every row."""
+        g, old = self.gaps, previous.gaps
+        same_basis = (
+            previous.result.data.communities is self.result.data.communities
+            and (previous.minutes, previous.walk_m) == (self.minutes, self.walk_m)
+            and list(old.columns) == list(g.columns)
+        )
+        if not same_basis:
+            return None
+        keys, old_keys = _row_keys(self, previous)
+        if len(np.unique(old_keys)) != len(old_keys) or len(np.unique(keys)) != len(keys):
+            return None
+        fresh = np.isin(self.category, list(changed))
+        kept = np.flatnonzero(~fresh)
+        where = pd.Index(old_keys).get_indexer(keys[kept])  # row of each kept key in previous; -1: none
+        if (where < 0).any() or not _same_values(self, previous, kept, where):
+            return None
+        rows: list[dict[str, Any]] = [{}] * len(g)  # every slot is replaced below
+        rank = g["severity_rank"].tolist() if "severity_rank" in g else None
+        old_records = previous.records
+        for i, j in zip(kept.tolist(), where.tolist()):
+            record = dict(old_records[j])
+            if rank is not None:
+                record["severity_rank"] = rank[i]
+            rows[i] = record
+        new_rows = np.flatnonzero(fresh)
+        for i, record in zip(new_rows.tolist(), json_records(g.iloc[new_rows])):
+            rows[i] = record
+        return rows
 
     def items_json(self, rows: np.ndarray) -> str:
         """The records of ``rows`` as the inside of a JSON list (``json.dumps`` text, ", " between
@@ -140,6 +181,30 @@ class GapIndex:
         return np.flatnonzero(mask)
 
 
+def _row_keys(new: GapIndex, old: GapIndex) -> tuple[np.ndarray, np.ndarray]:
+    """A number per (category, kind, community id) of each row of two indexes, comparable between them
+    (a plan has one gap row per key)."""
+    both_category = np.concatenate([new.category, old.category])
+    both_kind = np.concatenate([new.kind, old.kind])
+    both_id = pd.concat([new.gaps["community_id"], old.gaps["community_id"]], ignore_index=True).astype(str)
+    _, cat = np.unique(both_category, return_inverse=True)
+    _, kind = np.unique(both_kind, return_inverse=True)
+    ids, _ = pd.factorize(both_id)
+    key = (cat.astype(np.int64) * (int(kind.max(initial=0)) + 1) + kind) * (int(ids.max(initial=0)) + 1) + ids
+    return key[: len(new.category)], key[len(new.category) :]
+
+
+def _same_values(new: GapIndex, old: GapIndex, rows: np.ndarray, source: np.ndarray) -> bool:
+    """Whether rows ``rows`` of ``new`` carry the same filter columns as rows ``source`` of ``old`` (a
+    cheap check that reused records describe the same gaps)."""
+    return bool(
+        np.array_equal(new.level_min[rows], old.level_min[source])
+        and np.array_equal(new.district[rows], old.district[source])
+        and np.array_equal(new.uncovered_residents[rows], old.uncovered_residents[source])
+        and np.array_equal(new.uncovered_area_m2[rows], old.uncovered_area_m2[source])
+    )
+
+
 def page_json(items_json: str, **members: Any) -> str:
     """``json.dumps({**members, "items": [...]}, ensure_ascii=False)`` with the items already encoded
     (see :meth:`GapIndex.items_json`); the same text, byte for byte."""
@@ -157,12 +222,20 @@ def _cache_key(minutes: float | None, walk_m: float | None) -> tuple[str, Any]:
     return MINUTES_CACHE, (minutes, walk_m)
 
 
-def gap_index_of(result: PlanResult, minutes: float | None = None, walk_m: float | None = None) -> GapIndex:
+def gap_index_of(
+    result: PlanResult,
+    minutes: float | None = None,
+    walk_m: float | None = None,
+    *,
+    derived_from: tuple[PlanResult, Collection[str]] | None = None,
+) -> GapIndex:
     """The gap index of ``result`` (coverage judged within ``minutes``, or within ``walk_m`` metres of
     network walking distance; both None: each category's own threshold), built once and cached on the
     result (``result.caches``): concurrent callers wait for the one build instead of building it each
     (an edit publishes a new result: after it every reader asks at once). At most
-    :data:`MAX_MINUTE_INDEXES` thresholds are kept per result."""
+    :data:`MAX_MINUTE_INDEXES` thresholds are kept per result. ``derived_from``: (the plan ``result``
+    was made from, the categories re-planned): the plan's own index reuses that plan's rows of the
+    other categories when it is built already."""
     name, key = _cache_key(minutes, walk_m)
     with _locks_lock:
         cache = result.caches.setdefault(name, {})
@@ -175,7 +248,12 @@ def gap_index_of(result: PlanResult, minutes: float | None = None, walk_m: float
         if found is None:
             own = name == API_CACHE
             gaps = result.gaps if own else gaps_at(result, minutes, walk_m=walk_m)
-            found = GapIndex(result, gaps, minutes=minutes, walk_m=walk_m)
+            previous: GapIndex | None = None
+            changed: Collection[str] = ()
+            if own and derived_from is not None:
+                previous = cached_gap_index(derived_from[0])
+                changed = tuple(derived_from[1])
+            found = GapIndex(result, gaps, minutes=minutes, walk_m=walk_m, previous=previous, changed=changed)
             cache[key] = found
             if not own:
                 while len(cache) > MAX_MINUTE_INDEXES:

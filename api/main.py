@@ -7,6 +7,7 @@ is the single source of truth and every worker catches up with it before answeri
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -50,9 +51,11 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # CPU-bound handlers (isochrones, maps, edits) run in threads: a few threads keep the GIL
-        # handoffs cheap on a small machine (anyio's default is 40); /healthz runs on the event loop
+        # CPU-bound handlers (maps, edits, sites) run in threads; cheap reads on the event loop. Few
+        # threads and a short switch interval keep the loop's waits for the interpreter lock short
+        # (anyio's default is 40 threads, Python's interval 5 ms); /healthz runs on the event loop
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        sys.setswitchinterval(settings.switch_interval_ms / 1000.0)
         own = getattr(app.state, "service", None) is None
         if own:
             app.state.service = ServiceState(settings)

@@ -74,8 +74,14 @@ class Settings(BaseSettings):
     max_snap_m: Annotated[float, Field(gt=0)] = 500.0
     #: largest ``limit`` of a paginated list (/gaps, /communities, /facilities)
     max_page: Annotated[int, Field(ge=1)] = 1000
-    #: threads for blocking handlers (searches, polygons, maps, edits); /healthz does not use them
-    worker_threads: Annotated[int, Field(ge=1, le=256)] = 4
+    #: threads for blocking handlers (searches, polygons, maps, edits); /healthz does not use them. Few
+    #: threads keep the cheap reads answered on the event loop quick: every thread running Python
+    #: competes with the loop for the interpreter lock
+    worker_threads: Annotated[int, Field(ge=1, le=256)] = 2
+    #: how long a thread may hold the interpreter lock while another waits for it (``sys.setswitchinterval``),
+    #: milliseconds; Python's default is 5. Short: a cheap read on the event loop waits less behind a
+    #: thread planning an edit
+    switch_interval_ms: Annotated[float, Field(ge=0.05, le=100)] = 0.5
     #: one write token (or ``sha256:<hex>`` of it); see :mod:`api.access`
     write_token: SecretStr | None = None
     #: a file of ``NAME sha256:<hex>`` lines, one per write token

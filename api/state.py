@@ -179,12 +179,12 @@ class ServiceState:
             log.info("community layer changed to %s: planned again", snap.layer_id or "the configured one")
         else:
             base, start = pub.base, pub.result
-        new = converge(start, desired_facilities(base.data.facilities, snap, _categories(base)))
+        new, changed = converge(start, desired_facilities(base.data.facilities, snap, _categories(base)))
         published = self._publish(Published(new, snap.revision, base, snap.layer_id))
         if new is not start:
             log.info("caught up with the store: revision %d -> %d", pub.revision, snap.revision)
             if con is None:  # a reader's catching up (a writer's result is replaced by its own edit)
-                gap_index_of(new)
+                gap_index_of(new, derived_from=(start, changed))
         return published
 
     def _publish(self, new: Published) -> Published:
@@ -312,7 +312,7 @@ class ServiceState:
                 snap = self.store.snapshot(con)
                 start = base if base is not None else pub.base
                 desired = desired_facilities(start.data.facilities, snap, _categories(start))
-                new = converge(base if base is not None else old, desired)
+                new, changed = converge(base if base is not None else old, desired)
                 body = answer(old, new, at)
                 if idem is not None:
                     self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
@@ -325,7 +325,9 @@ class ServiceState:
         finally:
             if held:
                 self._refresh_lock.release()
-        gap_index_of(new)  # the readers' first question after an edit, built here (in this thread) once
+        # the readers' first question after an edit, built here (in this thread) once, reusing the rows
+        # of the categories the edit did not change
+        gap_index_of(new, derived_from=(old, changed) if base is None else None)
         return Answer(status, body)
 
     # ---------------------------------------------------------------- edits

@@ -86,9 +86,9 @@ def changed_categories(current: gpd.GeoDataFrame, desired: gpd.GeoDataFrame) -> 
     return [c for c in sorted(set(a) | set(b)) if a.get(c, []) != b.get(c, [])]
 
 
-def converge(result: PlanResult, desired: gpd.GeoDataFrame) -> PlanResult:
+def converge(result: PlanResult, desired: gpd.GeoDataFrame) -> tuple[PlanResult, list[str]]:
     """``result`` with the facility table ``desired``: the categories that differ searched again, the
-    rest reused (``result`` itself when nothing differs)."""
+    rest reused (``result`` itself when nothing differs); and the categories searched again."""
     current = result.data.facilities
     changed = changed_categories(current, desired)
     same_order = (
@@ -98,5 +98,5 @@ def converge(result: PlanResult, desired: gpd.GeoDataFrame) -> PlanResult:
         ).all()
     )
     if not changed and same_order:
-        return result
-    return with_facilities(result, desired, changed)
+        return result, []
+    return with_facilities(result, desired, changed), changed
