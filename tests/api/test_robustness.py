@@ -84,7 +84,7 @@ def test_settings_are_checked_in_one_line(tmp_path, monkeypatch):
     with pytest.raises(SettingsError, match="CIRCLES_WORKER_THREADS"):
         Settings()
     monkeypatch.setenv("CIRCLES_WORKER_THREADS", "")  # empty: unset
-    assert Settings().worker_threads == 4
+    assert Settings().worker_threads == 2
     monkeypatch.setenv("CIRCLES_MAX_UPLOAD_BYTES", "100")
     monkeypatch.setenv("CIRCLES_MAX_IMPORT_BYTES", "10")
     with pytest.raises(SettingsError, match="max_import_bytes must be at least max_upload_bytes"):
