@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         # threads and a short switch interval keep the loop's waits for the interpreter lock short
         # (anyio's default is 40 threads, Python's interval 5 ms); /healthz runs on the event loop
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        interval_s = sys.getswitchinterval()
         sys.setswitchinterval(settings.switch_interval_ms / 1000.0)
         own = getattr(app.state, "service", None) is None
         if own:
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         try:
             yield
         finally:
+            sys.setswitchinterval(interval_s)  # the process's own again (tests run several apps)
             if own:
                 app.state.service.close()
 

@@ -1,0 +1,36 @@
+"""The service's threads and interpreter switch interval: set from the settings while it runs (cheap
+reads on the event loop wait less for the interpreter lock), the process's own restored after it; bad
+values are one-line settings errors."""
+
+from __future__ import annotations
+
+import sys
+
+import anyio.to_thread
+import pytest
+
+from api.errors import SettingsError
+from api.settings import Settings
+from conftest import service
+
+
+def test_switch_interval_and_threads_follow_the_settings(base_plan, tmp_path):
+    before = sys.getswitchinterval()
+    settings = Settings(state_dir=tmp_path / "s", switch_interval_ms=0.25, worker_threads=3)
+    with service(settings, base_plan) as c:
+        assert sys.getswitchinterval() == pytest.approx(0.00025)
+        seen = c.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+        assert seen == 3
+        assert c.get("/healthz").status_code == 200
+    assert sys.getswitchinterval() == before
+
+
+def test_defaults_and_bad_values(monkeypatch):
+    assert Settings().switch_interval_ms == 0.5 and Settings().worker_threads == 2
+    monkeypatch.setenv("CIRCLES_SWITCH_INTERVAL_MS", "0")
+    with pytest.raises(
+        SettingsError, match=r"^CIRCLES_SWITCH_INTERVAL_MS=0: .*greater than or equal to 0.05$"
+    ):
+        Settings()
+    monkeypatch.setenv("CIRCLES_SWITCH_INTERVAL_MS", "")  # empty: unset
+    assert Settings().switch_interval_ms == 0.5
