@@ -7,10 +7,11 @@ service's ``max_page`` setting and raises a domain error (422) above it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import Depends, Header, Query, Request
@@ -21,13 +22,29 @@ from circles.errors import InputError
 from .state import Answer, Idempotency, ServiceState
 
 
+class CatchUp:
+    """Catching up with the store, one at a time per worker process: requests that find their worker
+    behind await the one catching-up in flight (run in a worker thread) instead of each taking a thread
+    to wait for it, and check again after it (an edit committed meanwhile is caught up with too)."""
+
+    def __init__(self) -> None:
+        self._running: asyncio.Future[Any] | None = None
+
+    async def __call__(self, state: ServiceState) -> None:
+        while not state.is_current():
+            running = self._running
+            if running is None or running.done():
+                running = self._running = asyncio.ensure_future(anyio.to_thread.run_sync(state.refresh))
+            await asyncio.shield(running)  # a client gone away does not cancel the others' wait
+
+
 async def get_state(request: Request) -> ServiceState:
     """The loaded service state, caught up with the store: when another worker process committed an
-    edit since this one's plan, the edit is replayed (in a worker thread) before the request is
-    answered. The check itself is one indexed SQLite read on the event loop (no thread hop)."""
+    edit since this one's plan, the edit is replayed (in a worker thread, :class:`CatchUp`) before the
+    request is answered. The check itself is one indexed SQLite read on the event loop (no thread hop)."""
     state: ServiceState = request.app.state.service
     if not state.is_current():
-        await anyio.to_thread.run_sync(state.refresh)
+        await request.app.state.catch_up(state)
     return state
 
 

@@ -23,6 +23,7 @@ from circles.routing.isochrones import warm_up
 from .access import Access, open_host_warning
 from .allow import register_allow
 from .body_guard import BodyGuard
+from .dependencies import CatchUp
 from .docs_offline import add_offline_redoc
 from .errors import SettingsError, register_errors
 from .openapi import install as install_openapi
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.state.settings = settings
     app.state.service = state
     app.state.access = access
+    app.state.catch_up = CatchUp()
     register_errors(app)
     install_openapi(app, settings)
     for r in (meta, isochrones, coverage, communities, facilities, edits, imports, outputs, workbench):

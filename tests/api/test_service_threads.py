@@ -34,3 +34,46 @@ def test_defaults_and_bad_values(monkeypatch):
         Settings()
     monkeypatch.setenv("CIRCLES_SWITCH_INTERVAL_MS", "")  # empty: unset
     assert Settings().switch_interval_ms == 0.5
+
+
+def test_requests_behind_the_store_share_one_catching_up(base_plan, tmp_path):
+    """Another worker's edit: five concurrent requests of this worker wait for one refresh, in one
+    thread, and all see the edit."""
+    import anyio
+
+    from api.dependencies import CatchUp
+    from api.state import ServiceState
+    from api.store import Actor
+
+    settings = Settings(state_dir=tmp_path / "s")
+    mine, other = ServiceState(settings, base=base_plan), ServiceState(settings, base=base_plan)
+    try:
+        g = base_plan.gaps
+        cid = g[(g["category"] == "canteen") & (g["kind"] == "coverage")]["community_id"].iloc[0]
+        comm = base_plan.data.communities
+        pt = comm[comm["community_id"].astype(str) == str(cid)].geometry.iloc[0].representative_point()
+        added = other.add_facility("canteen", pt.x, pt.y, "wgs84", None, None, actor=Actor("t", None))
+        fid = added.body["facility"]["facility_id"]
+        assert not mine.is_current()
+        calls = []
+        refresh = mine.refresh
+
+        def counted():
+            calls.append(1)
+            return refresh()
+
+        mine.refresh = counted  # type: ignore[method-assign]
+        catch_up = CatchUp()
+
+        async def five():
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(catch_up, mine)
+
+        anyio.run(five)
+        assert calls == [1]
+        assert mine.is_current()
+        assert fid in set(mine.result.data.facilities["facility_id"].astype(str))
+    finally:
+        mine.close()
+        other.close()
