@@ -21,6 +21,7 @@ from circles.config import get_profile
 from circles.routing.isochrones import warm_up
 
 from .access import Access, open_host_warning
+from .admission import AdmissionMiddleware
 from .allow import register_allow
 from .body_guard import BodyGuard
 from .dependencies import CatchUp
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         prefixes=[(p, settings.max_upload_bytes) for p in ("/imports/facilities", "/imports/communities")],
         timeout_s=settings.body_timeout_s,
     )
+    app.add_middleware(AdmissionMiddleware, max_running=settings.max_running_work)  # quick reads first
     app.state.response_cache = ResponseCache(settings.response_cache_bytes)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache)
     return app

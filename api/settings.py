@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     #: threads keep the cheap reads answered on the event loop quick: every thread running Python
     #: competes with the loop for the interpreter lock
     worker_threads: Annotated[int, Field(ge=1, le=256)] = 2
+    #: requests other than quick reads (see :mod:`api.admission`) processed at once per worker process;
+    #: the rest wait their turn, so a gap-list page never waits behind more than these
+    max_running_work: Annotated[int, Field(ge=1, le=256)] = 2
     #: how long a thread may hold the interpreter lock while another waits for it (``sys.setswitchinterval``),
     #: milliseconds; Python's default is 5. Short: a cheap read on the event loop waits less behind a
     #: thread planning an edit
