@@ -2,7 +2,9 @@
 
 :class:`BodyGuard` is ASGI middleware. A body over its route's limit is a 413 with a JSON ``detail``,
 whether announced by ``Content-Length`` or streamed (chunked); a body that stalls — no bytes for
-``timeout_s`` — is a 408, and only that request waits (the wait is asynchronous). Bodies of ordinary
+``timeout_s`` — is a 408, and so is one that trickles: after its first ``timeout_s`` a body must keep up
+an average of :data:`MIN_BODY_RATE_B_S` (a client sending a byte now and then cannot hold a connection
+for hours). Only that request waits (the wait is asynchronous). Bodies of ordinary
 routes (at most ``max_bytes``, 16 KiB by default) are read whole before the route runs, so every route
 answers 413 for an oversized body even if it never reads it; uploads (``prefixes``) are streamed to the
 route and counted on the way.
@@ -10,10 +12,15 @@ route and counted on the way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: The slowest average rate a body may arrive at once its first ``timeout_s`` are over, bytes per second
+#: (16 KiB: at most ``timeout_s`` + 16 s; a 50 MB upload: about 14 hours).
+MIN_BODY_RATE_B_S = 1024.0
 
 
 class BodyTooLarge(Exception):
@@ -21,7 +28,7 @@ class BodyTooLarge(Exception):
 
 
 class BodyStalled(Exception):
-    """No body bytes arrived within the time limit."""
+    """No body bytes arrived within the time limit, or too few on average (the message says which)."""
 
 
 class BodyGuard:
@@ -62,8 +69,8 @@ class BodyGuard:
                 receive = await counted.buffered()
             except BodyTooLarge:
                 return await _reject(send, 413, f"request body too large (limit {limit} bytes)")
-            except BodyStalled:
-                return await _reject(send, 408, self._stalled_text())
+            except BodyStalled as e:
+                return await _reject(send, 408, str(e))
         else:
             receive = counted.receive
         failed: Exception | None = None
@@ -80,15 +87,13 @@ class BodyGuard:
         if isinstance(failed, BodyTooLarge):
             await _reject(send, 413, f"request body too large (limit {limit} bytes)")
         elif isinstance(failed, BodyStalled):
-            await _reject(send, 408, self._stalled_text())
-
-    def _stalled_text(self) -> str:
-        return f"request body not received: no bytes for {self.timeout_s:g} s"
+            await _reject(send, 408, str(failed))
 
 
 class _Counted:
     """The body messages of one request, counted against ``limit`` and timed out after ``timeout_s``
-    of silence; ``failure`` remembers the first error raised."""
+    of silence or when slower than :data:`MIN_BODY_RATE_B_S` on average after the first ``timeout_s``;
+    ``failure`` remembers the first error raised."""
 
     def __init__(self, receive: Receive, limit: int, timeout_s: float):
         self._receive = receive
@@ -97,15 +102,30 @@ class _Counted:
         self.seen = 0
         self.done = False
         self.failure: Exception | None = None
+        self.started_s = time.monotonic()
+
+    def wait_s(self) -> float:
+        """How long the next body message may take: ``timeout_s``, or less when the body is behind
+        the slowest rate allowed."""
+        allowed_s = self.timeout_s + self.seen / MIN_BODY_RATE_B_S
+        return max(0.0, min(self.timeout_s, self.started_s + allowed_s - time.monotonic()))
 
     async def receive(self) -> Message:
         if self.done:  # the body is complete: later calls wait for a disconnect, untimed
             return await self._receive()
+        wait_s = self.wait_s()
         try:
-            with anyio.fail_after(self.timeout_s):
+            with anyio.fail_after(wait_s):
                 message = await self._receive()
         except TimeoutError:
-            self.failure = BodyStalled()
+            if wait_s < self.timeout_s:
+                reason = (
+                    f"request body too slow: under {MIN_BODY_RATE_B_S:g} bytes/s on average after "
+                    f"{self.timeout_s:g} s"
+                )
+            else:
+                reason = f"request body not received: no bytes for {self.timeout_s:g} s"
+            self.failure = BodyStalled(reason)
             raise self.failure from None
         if message["type"] == "http.request":
             self.seen += len(message.get("body", b""))

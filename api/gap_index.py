@@ -29,6 +29,8 @@ __all__ = [
 #: names of the gap indexes' caches in ``PlanResult.caches`` (derived from one result, dropped with it)
 API_CACHE = "api"
 MINUTES_CACHE = "api_minutes"
+#: the column of each gap's place in the list (1 = most severe)
+RANK = "severity_rank"
 #: gap lists judged within other minutes than the categories' own, kept per result
 MAX_MINUTE_INDEXES = 16
 #: guards the creation of each result's build lock
@@ -81,7 +83,7 @@ class GapIndex:
     ):
         """``previous``: the index of the plan this one was derived from by re-planning the categories
         ``changed`` only (:func:`circles.pipeline.with_facilities`): the rows of the other categories
-        reuse its JSON-ready records (renumbered), the rest are converted afresh."""
+        share its JSON-ready records, the rest are converted afresh."""
         g = with_admin_columns(result, gaps)
         self.result = result
         self.minutes = minutes
@@ -93,14 +95,34 @@ class GapIndex:
         self.kind = g["kind"].to_numpy().astype(str)
         self.uncovered_residents = g["uncovered_residents"].fillna(0).to_numpy(dtype=float)
         self.uncovered_area_m2 = g["uncovered_area_m2"].fillna(0).to_numpy(dtype=float)
+        #: each row's rank (``severity_rank``, the list's first column) apart from the rest of its
+        #: record, so the records of unchanged rows are shared with the index this one derives from
+        self._rank: list[int] | None = g[RANK].tolist() if list(g.columns[:1]) == [RANK] else None
         reused = None if previous is None else self._reused_records(previous, set(changed))
-        self.records: list[dict[str, Any]] = json_records(g) if reused is None else reused
+        self._rows: list[dict[str, Any]] = self._converted(g) if reused is None else reused
         #: each record's JSON text, encoded on first use (one list slot per row; filling is idempotent)
-        self._encoded: list[str | None] = [None] * len(self.records)
+        self._encoded: list[str | None] = [None] * len(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def record(self, row: int) -> dict[str, Any]:
+        """Row ``row`` as a JSON-ready dict (every column, in the list's order)."""
+        rest = self._rows[row]
+        return rest if self._rank is None else {RANK: self._rank[row], **rest}
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every row as a JSON-ready dict (see :meth:`record`; made on each call)."""
+        return [self.record(i) for i in range(len(self))]
+
+    def _converted(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        """JSON-ready dicts of ``frame``'s rows, without the rank when it is kept apart."""
+        return json_records(frame if self._rank is None else frame.drop(columns=RANK))
 
     def _reused_records(self, previous: GapIndex, changed: set[str]) -> list[dict[str, Any]] | None:
         """The records of this index with those of unchanged categories taken from ``previous`` (each
-        row found by its category, kind and community; only ``severity_rank`` renumbered); None when
+        row found by its category, kind and community; the rank is kept apart); None when
         they cannot be (another community layer or threshold, columns differ, a row key is not unique
         or not found, or a reused row's values differ), and the caller converts every row."""
         g, old = self.gaps, previous.gaps
@@ -119,16 +141,14 @@ class GapIndex:
         where = pd.Index(old_keys).get_indexer(keys[kept])  # row of each kept key in previous; -1: none
         if (where < 0).any() or not _same_values(self, previous, kept, where):
             return None
+        if (previous._rank is None) != (self._rank is None):
+            return None
         rows: list[dict[str, Any]] = [{}] * len(g)  # every slot is replaced below
-        rank = g["severity_rank"].tolist() if "severity_rank" in g else None
-        old_records = previous.records
+        old_rows = previous._rows
         for i, j in zip(kept.tolist(), where.tolist()):
-            record = dict(old_records[j])
-            if rank is not None:
-                record["severity_rank"] = rank[i]
-            rows[i] = record
+            rows[i] = old_rows[j]  # shared: a record is never changed once made
         new_rows = np.flatnonzero(fresh)
-        for i, record in zip(new_rows.tolist(), json_records(g.iloc[new_rows])):
+        for i, record in zip(new_rows.tolist(), self._converted(g.iloc[new_rows])):
             rows[i] = record
         return rows
 
@@ -140,7 +160,7 @@ class GapIndex:
         for i in rows.tolist():
             text = enc[i]
             if text is None:
-                text = enc[i] = json.dumps(self.records[i], ensure_ascii=False, allow_nan=False)
+                text = enc[i] = json.dumps(self.record(i), ensure_ascii=False, allow_nan=False)
             out.append(text)
         return ", ".join(out)
 
@@ -159,7 +179,7 @@ class GapIndex:
         ``level`` a service circle in minutes (5, 10 or 15); ``min_residents`` needs a
         population-weighted plan. A filter the plan cannot answer is a domain error (422)."""
         res = self.result
-        mask = np.ones(len(self.records), dtype=bool)
+        mask = np.ones(len(self), dtype=bool)
         if category is not None:
             mask &= self.category == res.data.catalog.get(category).key
         if level is not None:

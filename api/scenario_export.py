@@ -18,7 +18,7 @@ from circles.errors import InputError
 from circles.outputs.export import MEDIA_TYPES
 from circles.outputs.tables import GAP_COLUMNS, Column, Sheet
 
-from .scenarios import InEffect, PlanView, Scenario, Scenarios, change_view
+from .scenarios import InEffect, PlanView, Scenario, Scenarios, change_view, workbook_text
 from .tables import query_lines, xlsx_response
 
 __all__ = ["FACILITY_SHEET_COLUMNS", "scenario_gpkg", "scenario_xlsx"]
@@ -140,24 +140,30 @@ def scenario_gpkg(view: PlanView, category: str | None) -> Response:
     )
 
 
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the text of its text columns fit for workbook cells (:func:`workbook_text`)."""
+    out = pd.DataFrame(frame).copy()
+    for col in out.select_dtypes(include=["object", "string"]).columns:
+        out[col] = [workbook_text(v) if isinstance(v, str) else v for v in out[col]]
+    return out
+
+
 def scenario_xlsx(view: PlanView, category: str | None) -> Response:
-    """The scenario as an Excel workbook: README, the gap list under it, its changes, the facilities."""
+    """The scenario as an Excel workbook: README, the gap list under it, its changes, the facilities
+    (text without the control characters a cell cannot hold)."""
     scenario = _scenario_of(view)
     effect = Scenarios(view.state).in_effect(scenario)
     gaps = _gaps(view, category)
     sheets = [
-        Sheet("缺失清单 gaps", pd.DataFrame(gaps.drop(columns="geometry")), GAP_COLUMNS),
-        Sheet("方案变更 changes", _changes(scenario), CHANGE_COLUMNS),
+        Sheet("缺失清单 gaps", _cells(gaps.drop(columns="geometry")), GAP_COLUMNS),
+        Sheet("方案变更 changes", _cells(_changes(scenario)), CHANGE_COLUMNS),
         Sheet(
-            "设施 facilities",
-            pd.DataFrame(_facilities(effect).drop(columns="geometry")),
-            FACILITY_SHEET_COLUMNS,
+            "设施 facilities", _cells(_facilities(effect).drop(columns="geometry")), FACILITY_SHEET_COLUMNS
         ),
     ]
     info = _info(view, scenario, effect, category)
     query = [
-        f"scenario 方案: {scenario.name} ({scenario.id}, revision {scenario.revision}); "
-        f"{len(scenario.changes)} changes; the baseline register is unchanged",
+        *view.readme_lines(),
         *query_lines(category=category),
         f"sample data 示例数据: {info['sample_data']}",
     ]

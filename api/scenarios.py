@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sqlite3
 import threading
 import uuid
@@ -36,7 +37,7 @@ from circles.routing.load import check_inside
 
 from .errors import ConflictError, NotFoundError
 from .gap_index import GapIndex, cached_gap_index, gap_index_of
-from .state import Published, ServiceState
+from .state import Answer, Idempotency, Published, ServiceState
 from .store import Actor
 from .sync import FACILITY_COLUMNS
 
@@ -53,6 +54,7 @@ __all__ = [
     "apply_changes",
     "change_view",
     "gap_index_of",
+    "workbook_text",
 ]
 
 #: scenario plans kept per baseline result (least recently used dropped first)
@@ -64,9 +66,18 @@ PROPOSED = "proposed"
 #: audit log actions of scenario writes
 SCENARIO_ACTIONS = ("scenario_create", "scenario_delete", "scenario_change", "scenario_undo")
 
+#: characters a workbook cell cannot hold (C0 controls but tab, line feed and carriage return)
+_NOT_IN_WORKBOOKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
 _cache_lock = threading.Lock()
 #: per (scenario id, revision) locks held while that plan is being built (single flight)
 _building: dict[tuple[str, int], threading.Lock] = {}
+
+
+def workbook_text(text: str) -> str:
+    """``text`` without the control characters an Excel cell cannot hold (a name sent as ``"\\u0000"``
+    is valid JSON, but would make the workbook fail)."""
+    return _NOT_IN_WORKBOOKS.sub("", text)
 
 
 def change_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +203,17 @@ class PlanView:
     def scenario_id(self) -> str | None:
         return None if self.scenario is None else self.scenario.id
 
+    def readme_lines(self) -> list[str]:
+        """What the README sheet of a workbook answered from this plan says about it: the scenario's
+        name, id, revision and number of changes (nothing for the baseline)."""
+        if self.scenario is None:
+            return []
+        s = self.scenario
+        return [
+            f"scenario 方案: {workbook_text(s.name)} ({s.id}, revision {s.revision}); {len(s.changes)} "
+            "changes; the baseline register is unchanged"
+        ]
+
     def cached_gap_index(self, minutes: float | None = None, walk_m: float | None = None) -> GapIndex | None:
         """The gap index if it is built already (no work), else None."""
         if self.scenario is None:
@@ -278,13 +300,23 @@ class Scenarios:
         return apply_changes(self.state.result.data.facilities, scenario.changes)
 
     # ---------------------------------------------------------------- writes
-    def create(self, name: str, description: str, *, actor: Actor) -> Scenario:
-        """A new, empty scenario; a 409 when the name is taken."""
+    # Each write is one transaction. With an ``Idempotency-Key`` (``idem``) its answer is kept in the
+    # same transaction, and a retry with the same key answers it again (``Idempotent-Replayed``) and
+    # changes nothing, even when the first request's change makes the retry's own check fail (a name
+    # taken, a scenario or change gone); the same key with another request is a 422.
+    def create(self, name: str, description: str, *, actor: Actor, idem: Idempotency | None = None) -> Answer:
+        """A new, empty scenario (201, its view); a 409 when the name is taken."""
+        prior = self.state.replay(idem)
+        if prior is not None:
+            return prior
         name = name.strip()
         if not name:
             raise InputError("a scenario needs a name")
         sid = f"s{uuid.uuid4().hex[:12]}"
         with self.store.transaction() as con:
+            prior = self.state.replay(idem, con)
+            if prior is not None:
+                return prior
             taken = [r for r in self.store.scenario_rows(con) if r["name"] == name]
             if taken:
                 raise ConflictError(
@@ -294,19 +326,29 @@ class Scenarios:
             record = {"scenario_id": sid, "name": name, "description": description, "created_at": at}
             self.store.insert_scenario(con, record)
             self.store.log_edit(con, actor, "scenario_create", sid, None, record, at)
-            return self.get(sid, con)
+            return self._answered(con, idem, 201, self.get(sid, con).view())
 
-    def delete(self, scenario_id: str, *, actor: Actor) -> None:
-        """Delete a scenario and its changes; a 404 when there is none."""
+    def delete(self, scenario_id: str, *, actor: Actor, idem: Idempotency | None = None) -> Answer:
+        """Delete a scenario and its changes (``{"deleted": id}``); a 404 when there is none."""
         with self.store.transaction() as con:
+            prior = self.state.replay(idem, con)
+            if prior is not None:
+                return prior
             before = self.get(scenario_id, con).view()
             self.store.delete_scenario(con, scenario_id)
             self.store.log_edit(con, actor, "scenario_delete", scenario_id, before, None)
+            return self._answered(con, idem, 200, {"deleted": scenario_id})
 
-    def change(self, scenario_id: str, body: dict[str, Any], *, actor: Actor) -> dict[str, Any]:
+    def change(
+        self, scenario_id: str, body: dict[str, Any], *, actor: Actor, idem: Idempotency | None = None
+    ) -> Answer:
         """Append one change (``action`` add, move or remove; see :class:`api.schemas.ScenarioChangeIn`)
-        after checking it against the scenario's facilities in effect: a 404 for an unknown scenario or
-        facility, a 422 for coordinates outside the region or far from any street."""
+        after checking it against the scenario's facilities in effect (201, the change's view): a 404
+        for an unknown scenario or facility, a 422 for coordinates outside the region or far from any
+        street."""
+        prior = self.state.replay(idem)
+        if prior is not None:
+            return prior
         action = body["action"]
         record: dict[str, Any] = {"action": action, "lon": None, "lat": None, "name": ""}
         if action == "add":
@@ -315,6 +357,9 @@ class Scenarios:
             record.update(lon=float(body["lon"]), lat=float(body["lat"]))
             self._check_place(record["lon"], record["lat"])
         with self.store.transaction() as con:
+            prior = self.state.replay(idem, con)
+            if prior is not None:
+                return prior
             scenario = self.get(scenario_id, con)
             if action != "add":
                 record.update(facility_id=str(body["facility_id"]))
@@ -326,12 +371,17 @@ class Scenarios:
                 next(c for c in self.get(scenario_id, con).changes if c["change_id"] == change_id)
             )
             self.store.log_edit(con, actor, "scenario_change", scenario_id, None, shown, at)
-        return shown
+            return self._answered(con, idem, 201, shown)
 
-    def undo(self, scenario_id: str, change_id: int, *, actor: Actor) -> None:
-        """Undo one change; a 404 when the scenario has no such change, a 409 when later changes move
-        or remove the facility it proposed (undo those first)."""
+    def undo(
+        self, scenario_id: str, change_id: int, *, actor: Actor, idem: Idempotency | None = None
+    ) -> Answer:
+        """Undo one change (``{"undone": change_id}``); a 404 when the scenario has no such change, a
+        409 when later changes move or remove the facility it proposed (undo those first)."""
         with self.store.transaction() as con:
+            prior = self.state.replay(idem, con)
+            if prior is not None:
+                return prior
             scenario = self.get(scenario_id, con)
             hit = [c for c in scenario.changes if int(c["change_id"]) == change_id]
             if not hit:
@@ -351,6 +401,15 @@ class Scenarios:
                 )
             self.store.delete_change(con, scenario_id, change_id)
             self.store.log_edit(con, actor, "scenario_undo", scenario_id, change_view(hit[0]), None)
+            return self._answered(con, idem, 200, {"undone": change_id})
+
+    def _answered(
+        self, con: sqlite3.Connection, idem: Idempotency | None, status: int, body: dict[str, Any]
+    ) -> Answer:
+        """A write's answer, kept in its transaction for retries when it came with an ``Idempotency-Key``."""
+        if idem is not None:
+            self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
+        return Answer(status, body)
 
     # ---------------------------------------------------------------- checks
     def _planned(self, category: str) -> str:

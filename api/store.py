@@ -116,6 +116,24 @@ CREATE INDEX IF NOT EXISTS scenario_change_by_scenario ON scenario_change (scena
 
 #: Columns added to tables of databases made by earlier versions: (table, column, declaration).
 MIGRATIONS = (("added_facility", "import_id", "TEXT"),)
+
+
+def schema_columns() -> dict[str, set[str]]:
+    """Every table of :data:`SCHEMA` and its columns (read from an in-memory database made with it)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.executescript(SCHEMA)
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in tables if t[:7] != "sqlite_"
+        }
+    finally:
+        con.close()
+
+
+#: The tables and columns a store must have (a database with a table of the same name but other
+#: columns is someone else's: refused at start-up in one line, not a failing query in a worker).
+SCHEMA_COLUMNS = schema_columns()
 #: How long a writer waits for another process's transaction, seconds.
 BUSY_TIMEOUT_S = 30.0
 #: How long the first answer of an idempotent request is kept.
@@ -155,13 +173,16 @@ class FacilityStore:
         self._read_lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as con:
+            con = self._connect()
+            try:
+                self._check_schema(con, added_later=True)  # before writing anything to someone else's file
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(SCHEMA)
                 for table, column, decl in MIGRATIONS:
                     have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
                     if column not in have:
                         con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                self._check_schema(con)
                 con.execute(
                     "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('store_id', ?)",
                     (uuid.uuid4().hex,),
@@ -169,7 +190,8 @@ class FacilityStore:
                 self.store_id = str(
                     con.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()[0]
                 )
-            con.close()
+            finally:
+                con.close()
             # one connection kept for the per-request revision check (a few microseconds)
             self._reader = self._connect(timeout_s=5.0)
         except sqlite3.DatabaseError as e:
@@ -179,6 +201,19 @@ class FacilityStore:
             ) from None
         except OSError as e:
             raise StoreError(f"state folder {self.path.parent} is not usable: {e.strerror or e}") from None
+
+    def _check_schema(self, con: sqlite3.Connection, *, added_later: bool = False) -> None:
+        """A :class:`StoreError` when a table lacks columns of :data:`SCHEMA_COLUMNS` (``added_later``:
+        the columns :data:`MIGRATIONS` adds may be missing; a table missing altogether is fine)."""
+        later = {(t, c) for t, c, _ in MIGRATIONS} if added_later else set()
+        for table, want in SCHEMA_COLUMNS.items():
+            have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            missing = {c for c in want - have if (table, c) not in later}
+            if have and missing:
+                raise StoreError(
+                    f"state database {self.path} is not a circles store (table {table} lacks "
+                    f"{', '.join(sorted(missing))}); move it away or set CIRCLES_STATE_DIR to another folder"
+                )
 
     def _connect(self, timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)

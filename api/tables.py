@@ -17,12 +17,13 @@ from fastapi.responses import Response
 
 from circles import OSM_ATTRIBUTION
 from circles.outputs.plan_files import workbook_meta
-from circles.outputs.tables import ROLLUP_COLUMNS, Column, Sheet, readme_lines, sheet_table, write_xlsx
+from circles.outputs.tables import ROLLUP_COLUMNS, Column, Sheet, readme_lines, write_xlsx
 from circles.pipeline import PlanResult
 from circles.planning.rollup import GROUP_LABELS, group_names
 
 from .dependencies import GeoJSONResponse
 from .gap_index import json_records
+from .read_tables import csv_text
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Roll-up rows as the API lists them: the category, the roll-up and the minutes and target they judge.
@@ -49,9 +50,13 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def csv_response(frame: pd.DataFrame, columns: Sequence[Column], name: str, total: int) -> Response:
-    """``frame`` as CSV in UTF-8 with BOM (Excel reads the Chinese), machine headers with units."""
-    table = sheet_table(frame, columns, headers="name")
-    text = table.to_csv(index=False)
+    """``frame`` as CSV in UTF-8 with BOM (Excel reads the Chinese), machine headers with units (the
+    text of ``sheet_table(frame, columns).to_csv()``, see :func:`api.read_tables.csv_text`)."""
+    return csv_text_response(csv_text(frame, columns), name, total)
+
+
+def csv_text_response(text: str, name: str, total: int) -> Response:
+    """CSV ``text`` as an answer in UTF-8 with BOM, named ``name``.csv, ``total`` in ``X-Total-Count``."""
     return Response(
         text.encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",
@@ -109,6 +114,22 @@ def group_features(
             }
         )
     return feats
+
+
+def feature_collection_text(features_json: str, count: int, **members: Any) -> Response:
+    """:func:`feature_collection` with the features already encoded (compact JSON, "," between them):
+    the same bytes and headers."""
+    head = json.dumps(
+        {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, **members},
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )[:-1]
+    return Response(
+        f'{head},"features":[{features_json}]}}'.encode(),
+        media_type=GeoJSONResponse.media_type,
+        headers={"X-Total-Count": str(count)},
+    )
 
 
 def feature_collection(features: list[dict[str, Any]], count: int, **members: Any) -> GeoJSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -308,3 +309,95 @@ def test_bad_country_is_one_line(bad, tmp_path):
     assert res.output.strip().count("\n") == 0 and "ISO 3166-1 alpha-2" in res.output
     res = runner.invoke(app, ["plan", "--country", bad, "--out", str(tmp_path / "p")])
     assert res.exit_code == 2 and "ISO 3166-1 alpha-2" in res.output
+
+
+@pytest.mark.parametrize(
+    ("var", "where"),
+    [("CIRCLES_DATA_DIR", "shared_data_dir"), ("CIRCLES_PROJECT_DATA", "project_data_dir")],
+)
+def test_an_empty_data_folder_variable_is_unset(monkeypatch, tmp_path, var, where):
+    """``CIRCLES_DATA_DIR=`` (empty) means the default folder, not the current one (which made every
+    command look for the region's extract in the working folder)."""
+    import circles.config as config
+
+    monkeypatch.delenv(var, raising=False)
+    default = getattr(config, where)()
+    monkeypatch.setenv(var, "")
+    assert getattr(config, where)() == default and default != Path(".")
+    monkeypatch.setenv(var, str(tmp_path))
+    assert getattr(config, where)() == tmp_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sites", "--category", "canteen", "--k", "0", "--out", "x.gpkg"],
+        ["isochrone", "--lon", "east", "--lat", "30.66"],
+        ["sites"],
+        ["frobnicate"],
+        ["plan", "--bogus"],
+    ],
+)
+def test_usage_errors_are_one_line(args, capsys):
+    """A bad option value, a missing option, an unknown command: ``error: …`` in one line, exit 2 (they
+    were a box of five lines). Called as the ``circles`` script calls it (not through CliRunner)."""
+    with pytest.raises(SystemExit) as e:
+        app(args, prog_name="circles")
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: circles"), err
+
+
+def test_an_unexpected_error_is_one_line(monkeypatch, capsys):
+    import circles.cli as cli
+
+    def boom(country):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli, "check_country", boom)
+    with pytest.raises(SystemExit) as e:
+        app(["network", "--country", "CN"], prog_name="circles")
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert err == "error: unexpected RuntimeError: boom second line (run with -v for the details)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--osm", "{tmp}/nope.osm.pbf"], {}, "OSM file not found"),
+        ([], {"CIRCLES_DATA_DIR": "{tmp}"}, "OSM extract of region 'chengdu-central' not found"),
+        (["--facilities", "{tmp}/nope.csv:wgs84"], {}, "file not found"),
+        ([], {"CIRCLES_FACILITIES": "[not json"}, "CIRCLES_FACILITIES cannot be read"),
+    ],
+)
+def test_serve_checks_its_inputs_before_starting(monkeypatch, tmp_path, args, env, message):
+    """A missing extract or input file, or an unreadable variable, is one line before any server
+    starts (it was a traceback from each worker's start-up)."""
+    import api.main
+
+    def never(*a, **k):
+        raise AssertionError("the server must not start")
+
+    monkeypatch.setattr(api.main, "run_server", never)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v.format(tmp=tmp_path))
+    argv = [a.format(tmp=tmp_path) for a in args]
+    res = runner.invoke(app, ["serve", *argv, "--state-dir", str(tmp_path / "state")])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().count("\n") == 0 and message in res.output, res.output
+
+
+def test_serve_on_a_port_in_use_is_one_line(monkeypatch, tmp_path):
+    import socket
+
+    import api.main
+
+    monkeypatch.setattr(api.main, "run_server", lambda *a, **k: pytest.fail("the server must not start"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = runner.invoke(app, ["serve", "--port", str(port), "--state-dir", str(tmp_path / "s")])
+    assert res.exit_code == 2 and res.output.strip().count("\n") == 0
+    assert f"cannot listen on 127.0.0.1:{port}" in res.output

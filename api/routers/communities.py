@@ -10,49 +10,42 @@ from fastapi import APIRouter, Path
 
 from circles._common import jsonable
 from circles.pipeline import PlanResult
-from circles.planning.queries import ADMIN_COLUMNS, district_names, find_community, resolve_district_in
+from circles.planning.queries import find_community, resolve_district_in
 
 from ..dependencies import District, ListPage, State
 from ..errors import ConflictError, NotFoundError
-from ..schemas import CategoryCoverage, CommunityConflict, CommunityDetail, CommunityPage, CommunitySummary
+from ..read_tables import SUMMARY_COLUMNS, CommunityTable, community_table, layer_cache, summaries
+from ..schemas import CategoryCoverage, CommunityConflict, CommunityDetail, CommunityPage
+from ..state import ServiceState
 from ..strict_json import StrictJSONRoute
-from ..tables import records
+
+__all__ = ["MAX_LISTED_IDS", "SUMMARY_COLUMNS", "community_detail", "router", "summaries"]
 
 router = APIRouter(tags=["coverage"], route_class=StrictJSONRoute)
 
 #: Ids listed in the 409 of a name several communities share.
 MAX_LISTED_IDS = 50
-SUMMARY_COLUMNS = ["community_id", "name", "type", "district", *ADMIN_COLUMNS, "area_m2", "residents"]
 
 
-def _summaries(res: PlanResult) -> pd.DataFrame:
-    """One row per community (in table order) with its number of coverage gaps (``n_gaps``)."""
-    comm = res.data.communities
-    n = (
-        res.gaps[res.gaps["kind"] == "coverage"].groupby("community_id").size()
-        if len(res.gaps)
-        else pd.Series(dtype=int)
-    )
-    out = comm[[c for c in SUMMARY_COLUMNS if c in comm]].copy()
-    out["community_id"] = out["community_id"].astype(str)
-    for col in ADMIN_COLUMNS:
-        if col in out:
-            out[col] = [v if isinstance(v, str) and v.strip() else None for v in out[col]]
-    out["n_gaps"] = out["community_id"].map(n).fillna(0).astype(int)
-    return out
+def _table(state: ServiceState, res: PlanResult) -> CommunityTable:
+    """The community summaries of ``res``, built once per result (the layer's static columns once per
+    community layer)."""
+    return community_table(res, layer_cache(state, res))
 
 
 @router.get("/communities", response_model=CommunityPage)
-def communities(state: State, *, district: District = None, page: ListPage) -> CommunityPage:
+async def communities(state: State, *, district: District = None, page: ListPage) -> CommunityPage:
     """Communities with their 社区 / 街道 where known and their number of coverage gaps; ``district``
     accepts 成华区, 成华 or Chenghua."""
+    # on the event loop: the summary table and its validated rows are built once per published plan
     res = state.result
-    df = _summaries(res)
-    if district is not None:
-        name = resolve_district_in(res, district)
-        df = df[district_names(df["district"]) == name]
-    items = [CommunitySummary.model_validate(r) for r in records(df.iloc[page.slice()])]
-    return CommunityPage(total=len(df), limit=page.limit, offset=page.offset, items=items)
+    table = _table(state, res)
+    if district is None:
+        rows = np.arange(len(table.items))
+    else:
+        rows = np.flatnonzero(table.districts == resolve_district_in(res, district))
+    items = table.page(rows[page.slice()])
+    return CommunityPage(total=len(rows), limit=page.limit, offset=page.offset, items=items)
 
 
 @router.get(
@@ -60,7 +53,7 @@ def communities(state: State, *, district: District = None, page: ListPage) -> C
     response_model=CommunityDetail,
     responses={409: {"model": CommunityConflict, "description": "several communities carry the name"}},
 )
-def community(state: State, id_or_name: Annotated[str, Path(max_length=128)]) -> CommunityDetail:
+async def community(state: State, id_or_name: Annotated[str, Path(max_length=128)]) -> CommunityDetail:
     """One community's coverage for every category: covered share, nearest facility, time and distance.
     Found by id, else by its exact name (or its 社区's name when that is one row). A name several
     communities carry is a 409 listing their ids; an unknown one a 404 with the nearest names."""
@@ -78,12 +71,18 @@ def community(state: State, id_or_name: Annotated[str, Path(max_length=128)]) ->
             + "; ask by id, or roll up with /gaps?group_by=community",
             community_ids=[str(i) for i in ids[:MAX_LISTED_IDS]],
         )
-    return _detail(res, found.rows[0])
+    table = _table(state, res)
+    row = found.rows[0]
+    detail = table.details.get(row)
+    if detail is None:  # one per community and published plan
+        detail = table.details.setdefault(row, community_detail(res, table.summaries, row))
+    return detail
 
 
-def _detail(res: PlanResult, row: int) -> CommunityDetail:
+def community_detail(res: PlanResult, summ_table: pd.DataFrame, row: int) -> CommunityDetail:
+    """Community ``row``'s coverage of every category (``summ_table``: :func:`summaries` of ``res``)."""
     community_id = str(res.data.communities["community_id"].iat[row])
-    summ = _summaries(res).iloc[row]
+    summ = summ_table.iloc[row]
     cov = res.coverage[res.coverage["community_row"] == row]
     gaps = res.gaps
     gap_cats = set(

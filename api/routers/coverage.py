@@ -49,13 +49,16 @@ from ..dependencies import (
     page_params,
 )
 from ..gap_index import GapIndex, cached_gap_index, gap_index_of, page_json
+from ..read_tables import MAX_CSV_ANSWERS, csv_text, gap_files, gap_geometry, plan_cache, remember
 from ..scenario_deps import ScenarioPlan
 from ..scenarios import PlanView
 from ..schemas import GapPage, RollupPage
 from ..strict_json import StrictJSONRoute
 from ..tables import (
     csv_response,
+    csv_text_response,
     feature_collection,
+    feature_collection_text,
     group_features,
     query_lines,
     records,
@@ -64,6 +67,11 @@ from ..tables import (
 )
 
 router = APIRouter(tags=["coverage"], route_class=StrictJSONRoute)
+
+#: CSV and GeoJSON pages of ``/gaps`` up to this many rows are answered on the event loop (a row costs
+#: ~15-40 µs to encode the first time, then a join); longer pages are encoded in a worker thread. The
+#: coverage CSV of a layer of up to 5x as many communities is made on the event loop too (~6 ms for 179)
+MAX_LOOP_ROWS = 200
 
 #: the coverage table's distance-threshold column (metres), added to roll-up sheets that have one
 THRESHOLD_M_COLUMN = next(c for c in COVERAGE_COLUMNS if c.source == "threshold_m")
@@ -134,7 +142,7 @@ def _service_area(res: PlanResult, key: str, drawn: Threshold) -> gpd.GeoDataFra
 
 
 @router.get("/coverage", response_class=GeoJSONResponse, responses=FILE_CONTENT)
-def coverage(
+async def coverage(
     state: State,
     view: ScenarioPlan,
     category: CategoryKey,
@@ -155,6 +163,38 @@ def coverage(
     res = view.result
     key = state.category_key(category)
     dist = resolve_district_in(res, district) if district is not None else None
+    if format == "csv" and group_by is None:
+        cache_key = (key, within.minutes, within.walk_m, dist)
+        found = plan_cache(res).get("coverage_csv", {}).get(cache_key)
+        if found is None:  # made once per plan, in a thread: quick reads on the loop do not wait for it
+            found = await anyio.to_thread.run_sync(_coverage_csv, res, key, within, dist)
+        return csv_text_response(found[0], f"coverage_{key}", found[1])
+    return await anyio.to_thread.run_sync(_coverage_answer, res, key, within, dist, group_by, format)
+
+
+def _coverage_csv(res: PlanResult, key: str, within: Threshold, district: str | None) -> tuple[str, int]:
+    """The coverage table of ``key`` as CSV text and its number of rows, kept on the result (per
+    threshold and district; at most :data:`~api.read_tables.MAX_CSV_ANSWERS` per result)."""
+    rows = coverage_at(res, key, within.minutes, walk_m=within.walk_m)
+    members = _members(res, district)
+    if members is not None:
+        rows = rows[members[rows["community_row"].to_numpy(dtype=np.int64)]]
+    table = labelled_coverage(res, rows)
+    cache = plan_cache(res).setdefault("coverage_csv", {})
+    found: tuple[str, int] = remember(
+        cache,
+        (key, within.minutes, within.walk_m, district),
+        (csv_text(table, COVERAGE_COLUMNS), len(table)),
+        MAX_CSV_ANSWERS,
+    )
+    return found
+
+
+def _coverage_answer(
+    res: PlanResult, key: str, within: Threshold, dist: str | None, group_by: str | None, format: str
+) -> Response:
+    """``/coverage`` as GeoJSON, a roll-up CSV or a workbook (in a worker thread: geometry, roll-ups
+    and files are CPU work)."""
     members = _members(res, dist)
     if format != "geojson":
         return _coverage_file(res, key, within, dist, members, group_by, format)
@@ -297,13 +337,15 @@ class GapQuery:
     kind: str | None
     min_residents: float | None
     min_area_m2: float | None
+    #: README lines about the plan answered from (a scenario's name and id: PlanView.readme_lines)
+    notes: tuple[str, ...] = ()
 
     @property
     def within(self) -> Threshold:
         return Threshold(self.minutes, self.walk_m)
 
     def describe(self, group_by: str | None) -> list[str]:
-        return query_lines(
+        return [*self.notes] + query_lines(
             category=self.category,
             level=self.level,
             minutes=self.minutes,
@@ -359,6 +401,7 @@ async def gaps(
         kind=kind,
         min_residents=min_residents,
         min_area_m2=min_area_m2,
+        notes=tuple(view.readme_lines()),
     )
     if group_by is not None:
         return await anyio.to_thread.run_sync(_rollup_answer, res, q, group_by, page, format)
@@ -384,7 +427,35 @@ async def gaps(
             **_threshold_meta(idx.result, within),
         )
         return Response(body, media_type="application/json")
-    return await anyio.to_thread.run_sync(_gaps_file, idx, q, rows, format, total, page)
+    if format == "xlsx":
+        return await anyio.to_thread.run_sync(_gaps_file, idx, q, rows, format, total, page)
+    geometry = gap_geometry(state, idx) if format == "geojson" else None
+    if len(rows) <= MAX_LOOP_ROWS:  # rows encoded once per gap index: a page costs a join
+        return _gaps_page(idx, q, rows, format, total, page, geometry)
+    return await anyio.to_thread.run_sync(_gaps_page, idx, q, rows, format, total, page, geometry)
+
+
+def _gaps_page(
+    idx: GapIndex,
+    q: GapQuery,
+    rows: np.ndarray,
+    format: GapFormat,
+    total: int,
+    page: Page,
+    geometry: dict[Any, str] | None,
+) -> Response:
+    """A CSV or GeoJSON page of the gap list from the rows' text encoded once per gap index
+    (:class:`~api.read_tables.GapFiles`); the same bytes as :func:`_gaps_file`, which answers when the
+    encoded rows cannot serve (a sheet naming a column twice, community ids that are not unique)."""
+    files = gap_files(idx, GAP_COLUMNS)
+    if format == "csv" and files.fast_csv:
+        return csv_text_response(files.csv(rows), "gaps", total)
+    if format == "geojson" and geometry is not None:
+        meta = _threshold_meta(idx.result, q.within)
+        return feature_collection_text(
+            files.features(rows, geometry), total, total=total, limit=page.limit, offset=page.offset, **meta
+        )
+    return _gaps_file(idx, q, rows, format, total, page)
 
 
 async def _gap_index(view: PlanView, within: Threshold) -> GapIndex:

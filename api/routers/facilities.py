@@ -9,17 +9,16 @@ from fastapi.responses import JSONResponse
 
 from ..access import Writer
 from ..dependencies import IdempotencyKey, ListPage, OptionalCategoryKey, State, answer_response, idempotency
+from ..read_tables import facility_table
 from ..schemas import (
     DeletedFacility,
     DeletedFacilityPage,
-    Facility,
     FacilityCreated,
     FacilityDeleted,
     FacilityIn,
     FacilityPage,
     FacilityRestored,
 )
-from ..state import facility_view
 from ..strict_json import StrictJSONRoute
 
 router = APIRouter(tags=["facilities"], route_class=StrictJSONRoute)
@@ -32,7 +31,7 @@ FacilityId = Annotated[str, Path(max_length=128)]
 
 
 @router.get("/facilities", response_model=FacilityPage)
-def list_facilities(
+async def list_facilities(
     state: State,
     *,
     category: OptionalCategoryKey = None,
@@ -40,13 +39,13 @@ def list_facilities(
     page: ListPage,
 ) -> FacilityPage:
     """Facilities (WGS84): OSM, SAMPLE (authored, not observed) and user-added ones."""
-    fac = state.result.data.facilities
-    if category is not None:
-        fac = fac[fac["category"] == state.category_key(category)]
-    if source is not None:
-        fac = fac[fac["source"] == source]
-    items = [Facility.model_validate(facility_view(r)) for r in fac.iloc[page.slice()].itertuples()]
-    return FacilityPage(total=len(fac), limit=page.limit, offset=page.offset, items=items)
+    # on the event loop: the filter columns and the validated rows are built once per published plan
+    res = state.result
+    key = state.category_key(category) if category is not None else None
+    table = facility_table(res)
+    rows = table.matching(key, source)
+    items = table.page(rows[page.slice()])
+    return FacilityPage(total=len(rows), limit=page.limit, offset=page.offset, items=items)
 
 
 @router.post(

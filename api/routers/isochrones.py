@@ -22,13 +22,26 @@ router = APIRouter(tags=["routing"], route_class=StrictJSONRoute)
 #: do not hold up other requests.
 INLINE_MAX_REACH_M = 1500.0
 
+#: one threshold: a number of minutes in (0, 180], plain decimal notation (leading zeros allowed)
+_MINUTE = r"0*(?:180(?:\.0*)?|1[0-7][0-9](?:\.[0-9]*)?|[1-9][0-9]?(?:\.[0-9]*)?|\.[0-9]*[1-9][0-9]*)"
+#: what ``minutes`` accepts (:func:`~circles.routing.isochrones.parse_minutes` takes a little more:
+#: exponents, empty items), so every value the schema allows is answered
+MINUTES_PATTERN = rf"^ *{_MINUTE} *(?:, *{_MINUTE} *)*$"
+
 
 @router.get("/isochrones", response_class=GeoJSONResponse)
 async def get_isochrones(
     state: State,
     lon: Annotated[float, Query(ge=-180, le=180, description="WGS84 longitude, degrees")],
     lat: Annotated[float, Query(ge=-90, le=90, description="WGS84 latitude, degrees")],
-    minutes: Annotated[str, Query(max_length=64, description="thresholds, comma-separated")] = "5,10,15",
+    minutes: Annotated[
+        str,
+        Query(
+            max_length=64,
+            pattern=MINUTES_PATTERN,
+            description="thresholds in minutes, comma-separated, each above 0 and at most 180 (e.g. 5,10,15)",
+        ),
+    ] = "5,10,15",
     profile: Annotated[str, Query(max_length=32)] = "walk",
 ) -> Response:
     """Nested isochrones (EPSG:4326), one feature per threshold, with minutes, profile, area_m2, street_m."""

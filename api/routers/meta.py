@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from circles import OSM_ATTRIBUTION
 
 from ..dependencies import State
+from ..read_tables import categories as catalog_rows
 from ..schemas import Category, Health
 from ..state import ServiceState
 from ..strict_json import StrictJSONRoute
@@ -40,6 +41,6 @@ async def healthz(request: Request, background: BackgroundTasks) -> Health:
 
 
 @router.get("/categories", response_model=list[Category])
-def categories(state: State) -> list[dict]:
+async def categories(state: State) -> list[Category]:
     """The facility catalog: levels, thresholds per community type, OSM tags and sources."""
-    return state.result.data.catalog.to_records()
+    return catalog_rows(state.result)  # on the event loop: validated once per published plan

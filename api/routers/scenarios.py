@@ -7,12 +7,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from circles.planning.queries import resolve_district_in
 
 from ..access import Writer
-from ..dependencies import CategoryKey, District, GeoJSONResponse, Minutes, OptionalCategoryKey, State
+from ..dependencies import (
+    CategoryKey,
+    District,
+    GeoJSONResponse,
+    IdempotencyKey,
+    Minutes,
+    OptionalCategoryKey,
+    State,
+    answer_response,
+    idempotency,
+)
 from ..scenario_delta import compare_body, delta_body
 from ..scenario_export import scenario_gpkg, scenario_xlsx
 from ..scenarios import Scenarios
@@ -41,10 +51,14 @@ Side = Annotated[str, Query(min_length=1, max_length=64, description="a scenario
 @router.post(
     "/scenarios", response_model=Scenario, status_code=status.HTTP_201_CREATED, responses=WRITE_RESPONSES
 )
-def create_scenario(state: State, writer: Writer, body: ScenarioIn) -> dict[str, Any]:
+def create_scenario(
+    state: State, writer: Writer, body: ScenarioIn, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     """A new, empty scenario (409 when the name is taken). It is stored durably with an audit entry;
-    the baseline register is never changed by it."""
-    return Scenarios(state).create(body.name, body.description, actor=writer).view()
+    the baseline register is never changed by it. With an ``Idempotency-Key``, a retry answers the
+    first answer and creates nothing."""
+    idem = idempotency(idempotency_key, "POST /scenarios", body.model_dump_json())
+    return answer_response(Scenarios(state).create(body.name, body.description, actor=writer, idem=idem))
 
 
 @router.get("/scenarios", response_model=ScenarioPage)
@@ -82,10 +96,13 @@ def get_scenario(state: State, scenario_id: ScenarioPath) -> dict[str, Any]:
 
 
 @router.delete("/scenarios/{scenario_id}", response_model=ScenarioDeleted, responses=WRITE_RESPONSES)
-def delete_scenario(state: State, writer: Writer, scenario_id: ScenarioPath) -> dict[str, Any]:
-    """Delete a scenario and its changes (audited; the baseline is untouched)."""
-    Scenarios(state).delete(scenario_id, actor=writer)
-    return {"deleted": scenario_id}
+def delete_scenario(
+    state: State, writer: Writer, scenario_id: ScenarioPath, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Delete a scenario and its changes (audited; the baseline is untouched). With an
+    ``Idempotency-Key``, a retry answers the first answer (not a 404)."""
+    idem = idempotency(idempotency_key, f"DELETE /scenarios/{scenario_id}")
+    return answer_response(Scenarios(state).delete(scenario_id, actor=writer, idem=idem))
 
 
 @router.post(
@@ -95,12 +112,18 @@ def delete_scenario(state: State, writer: Writer, scenario_id: ScenarioPath) -> 
     responses=WRITE_RESPONSES,
 )
 def change_scenario(
-    state: State, writer: Writer, scenario_id: ScenarioPath, body: ScenarioChangeIn
-) -> dict[str, Any]:
+    state: State,
+    writer: Writer,
+    scenario_id: ScenarioPath,
+    body: ScenarioChangeIn,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Propose a change: ``add`` a facility (WGS84 lon/lat; it gets the id ``p<change_id>``), ``move``
     or ``remove`` one (a register id as in /facilities, or a proposed ``p<change_id>``). 404 for an
-    unknown scenario or facility, 422 for a place outside the region or far from any street."""
-    return Scenarios(state).change(scenario_id, body.model_dump(), actor=writer)
+    unknown scenario or facility, 422 for a place outside the region or far from any street. With an
+    ``Idempotency-Key``, a retry answers the first answer and adds no second change."""
+    idem = idempotency(idempotency_key, f"POST /scenarios/{scenario_id}/facilities", body.model_dump_json())
+    return answer_response(Scenarios(state).change(scenario_id, body.model_dump(), actor=writer, idem=idem))
 
 
 @router.delete(
@@ -111,10 +134,12 @@ def undo_change(
     writer: Writer,
     scenario_id: ScenarioPath,
     change_id: Annotated[int, Path(ge=1, le=2**62)],
-) -> dict[str, Any]:
-    """Undo one change of the scenario (409 when later changes move or remove what it proposed)."""
-    Scenarios(state).undo(scenario_id, change_id, actor=writer)
-    return {"undone": change_id}
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Undo one change of the scenario (409 when later changes move or remove what it proposed). With
+    an ``Idempotency-Key``, a retry answers the first answer (not a 404)."""
+    idem = idempotency(idempotency_key, f"DELETE /scenarios/{scenario_id}/facilities/{change_id}")
+    return answer_response(Scenarios(state).undo(scenario_id, change_id, actor=writer, idem=idem))
 
 
 @router.get("/scenarios/{scenario_id}/facilities", response_class=GeoJSONResponse)

@@ -1,7 +1,9 @@
 """Command-line interface: ``circles isochrone``, ``circles network``, ``circles plan`` …
 
 Every command turns a :class:`~circles.errors.CirclesError` into one line on stderr and exit code 2;
-no traceback reaches the user for bad input.
+no traceback reaches the user for bad input. Usage errors (a bad option value, a missing option) are one
+line too (``error: circles sites: Invalid value for '--k' …``), and so is an unexpected failure (its
+traceback with ``--verbose``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from . import cli_inputs as ci
+from .cli_errors import OneLineErrors
 from .config import DEFAULT_REGION, get_region
 from .errors import CirclesError, InputError
 from .measures import check_measure
@@ -25,7 +28,10 @@ from .routing.access_rules import check_country
 P = ParamSpec("P")
 R = TypeVar("R")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="15-minute community life circle planner.")
+
+app = OneLineErrors(
+    add_completion=False, no_args_is_help=True, help="15-minute community life circle planner."
+)
 log = logging.getLogger("circles")
 
 
@@ -598,7 +604,8 @@ def serve(
     """Start the HTTP API (OpenAPI docs at /docs) on the region or the planner's own data, loaded once at
     start-up. Options left out fall back to the CIRCLES_* environment variables."""
     from api.main import run_server
-    from api.settings import Settings
+
+    from .pipeline import load_plan_data
 
     given: dict[str, Any] = {
         "region": region,
@@ -611,11 +618,44 @@ def serve(
         "measure": check_measure(measure) if measure is not None else None,
         "country": check_country(country),
     }
-    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    settings = _serve_settings({k: v for k, v in given.items() if v is not None})
     opts = settings.plan_options()  # a bad file spec or region fails here, before the server starts
     if opts.osm is None:
         get_region(opts.region)
+    # every input read once here: a missing extract, file or bad coordinate system is one line now,
+    # not a traceback from each worker's start-up (~1 s on the default region)
+    load_plan_data(opts)
+    _check_port_free(host, port)
     run_server(settings, host=host, port=port, workers=workers)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """An :class:`InputError` when ``host:port`` cannot be listened on (in use, or not an address of
+    this machine): one line here instead of the server's log after loading."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(infos[0][4])
+    except OSError as e:
+        raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+def _serve_settings(given: dict[str, Any]) -> Any:
+    """The service settings from ``given`` options and the ``CIRCLES_*`` variables; a variable that
+    cannot be parsed (a list variable that is not JSON) is an :class:`InputError` naming it."""
+    from pydantic_settings import SettingsError as UnreadableVariable
+
+    from api.settings import Settings
+
+    try:
+        return Settings(**given)
+    except UnreadableVariable as e:
+        field = str(e).split('"')[1] if str(e).count('"') >= 2 else ""
+        name = f"CIRCLES_{field.upper()}" if field else "a CIRCLES_* variable"
+        raise InputError(f'{name} cannot be read: {e} (lists are JSON, e.g. ["a.csv:wgs84"])') from None
 
 
 def _register_batch() -> None:

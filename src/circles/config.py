@@ -24,13 +24,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def project_data_dir() -> Path:
     """The project's own data (catalog, regions, profiles, authored layers): ``$CIRCLES_PROJECT_DATA``
     or ``data/`` of the checkout."""
-    return Path(os.environ.get("CIRCLES_PROJECT_DATA", PROJECT_ROOT / "data"))
+    return Path(os.environ.get("CIRCLES_PROJECT_DATA") or PROJECT_ROOT / "data")  # empty: unset
 
 
 def shared_data_dir() -> Path:
     """Real data (OSM extracts, boundaries): ``$CIRCLES_DATA_DIR`` or ``../shared/data`` beside the
     project."""
-    return Path(os.environ.get("CIRCLES_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
+    return Path(os.environ.get("CIRCLES_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data")  # empty: unset
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -185,3 +185,71 @@ def test_healthz_answers_while_every_worker_thread_is_busy(base_plan, tmp_path):
             release.set()
             heavy.join(30)
         assert answers[0].status_code == 200
+
+
+def test_a_trickling_body_is_408_once_below_the_minimum_rate(monkeypatch):
+    """A client sending a byte now and then (each within the silence timeout) cannot hold a request
+    open for long: after the first ``timeout_s`` the body must keep up MIN_BODY_RATE_B_S on average."""
+    import api.body_guard as bg
+
+    monkeypatch.setattr(bg, "MIN_BODY_RATE_B_S", 100.0)
+    guard = BodyGuard(_app_never_reading, max_bytes=1024, timeout_s=0.3)
+
+    async def trickle():
+        sent = []
+        n = 0
+
+        async def receive():
+            nonlocal n
+            n += 1
+            await anyio.sleep(0.1)  # always within the silence timeout
+            return {"type": "http.request", "body": b" ", "more_body": n < 1000}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/facilities", "headers": []}
+        await guard(scope, receive, send)
+        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+        return status, json.loads(
+            b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        )
+
+    t0 = time.perf_counter()
+    status, body = anyio.run(trickle)
+    elapsed_s = time.perf_counter() - t0
+    assert status == 408 and "too slow" in body["detail"], body
+    assert 0.3 <= elapsed_s < 1.5  # 0.3 s + a few bytes at 100 B/s, not 1000 x 0.1 s
+    # a body arriving steadily above the rate is read whole
+    chunks = [{"type": "http.request", "body": b"x" * 50, "more_body": True} for _ in range(10)]
+    status, _ = anyio.run(lambda: _run_guard(guard, [*chunks, {"type": "http.request", "body": b""}]))
+    assert status == 200
+
+
+def test_someone_elses_database_is_refused_in_one_line_and_left_alone(tmp_path):
+    """A facilities.sqlite with a table of the store's name but other columns is refused at start-up
+    (it failed later, in the worker, with a traceback), before anything is written to it."""
+    import sqlite3
+
+    folder = tmp_path / "state"
+    folder.mkdir()
+    db = folder / "facilities.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE edit_log (x)")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match="not a circles store .table edit_log lacks") as e:
+        create_app(Settings(state_dir=folder))
+    assert "\n" not in str(e.value) and "CIRCLES_STATE_DIR" in str(e.value)
+    assert db.read_bytes() == before
+    # a store of an earlier version (without the columns MIGRATIONS adds) is still opened and migrated
+    from api.store import FacilityStore
+
+    old = tmp_path / "old" / "facilities.sqlite"
+    FacilityStore(old).close()
+    con = sqlite3.connect(old)
+    con.execute("ALTER TABLE added_facility DROP COLUMN import_id")
+    con.commit()
+    con.close()
+    FacilityStore(old).close()

@@ -292,3 +292,120 @@ def test_an_existing_store_gets_the_scenario_tables(base_plan, tmp_path):
         s = _scenario(c)
         _change(c, s.id, action="add", category="canteen", **NEW_CANTEEN)
         assert _gaps(c, s.id) != _gaps(c)
+
+
+def _edits(c):
+    return EditPage.model_validate(c.get("/edits", params={"limit": 1}).json()).total
+
+
+def test_scenario_writes_with_an_idempotency_key_are_answered_once(c):
+    """A retry with the same ``Idempotency-Key`` answers the first answer (``Idempotent-Replayed``)
+    and changes nothing, also where repeating the request itself would fail (a taken name, a deleted
+    scenario or undone change); the same key with another request is a 422 that changes nothing."""
+
+    def twice(method, path, key, **kw):
+        first = c.request(method, path, headers={"Idempotency-Key": key}, **kw)
+        n = _edits(c)
+        again = c.request(method, path, headers={"Idempotency-Key": key}, **kw)
+        assert "Idempotent-Replayed" not in first.headers, first.text
+        assert again.headers["Idempotent-Replayed"] == "true", again.text
+        assert (again.status_code, again.json()) == (first.status_code, first.json())
+        assert _edits(c) == n  # the retry wrote nothing
+        return first
+
+    body = {"name": "重试方案", "description": "retry"}
+    created = twice("POST", "/scenarios", "create-1", json=body)
+    assert created.status_code == 201
+    sid = Scenario.model_validate(created.json()).id
+    assert len(c.get("/scenarios").json()["items"]) == 1
+    add = {"action": "add", "category": "canteen", **NEW_CANTEEN}
+    ch = twice("POST", f"/scenarios/{sid}/facilities", "change-1", json=add)
+    assert ch.status_code == 201
+    change_id = Change.model_validate(ch.json()).change_id
+    got = Scenario.model_validate(c.get(f"/scenarios/{sid}").json())
+    assert [x.change_id for x in got.changes] == [change_id] and got.revision == 1
+    undone = twice("DELETE", f"/scenarios/{sid}/facilities/{change_id}", "undo-1")
+    assert undone.json() == {"undone": change_id}
+    assert c.delete(f"/scenarios/{sid}/facilities/{change_id}").status_code == 404  # without the key
+    assert Scenario.model_validate(c.get(f"/scenarios/{sid}").json()).revision == 2
+    # the same key with another request: 422, nothing written
+    n = _edits(c)
+    for method, path, kw in (
+        ("POST", "/scenarios", {"json": {**body, "name": "其他"}}),
+        ("POST", f"/scenarios/{sid}/facilities", {"json": {**add, "lon": 104.071}}),
+        ("DELETE", f"/scenarios/{sid}", {}),
+    ):
+        r = c.request(method, path, headers={"Idempotency-Key": "change-1"}, **kw)
+        assert r.status_code == 422 and "different request" in r.json()["detail"], (path, r.text)
+    assert _edits(c) == n and len(c.get("/scenarios").json()["items"]) == 1
+    deleted = twice("DELETE", f"/scenarios/{sid}", "delete-1")
+    assert deleted.json() == {"deleted": sid}
+    assert c.get(f"/scenarios/{sid}").status_code == 404
+    assert c.delete(f"/scenarios/{sid}").status_code == 404  # without the key
+    # a failed first request keeps no answer: the key is free for the corrected request
+    bad = c.post("/scenarios", json={"name": " "}, headers={"Idempotency-Key": "fix-me"})
+    assert bad.status_code == 422
+    fixed = c.post("/scenarios", json={"name": "改正"}, headers={"Idempotency-Key": "fix-me"})
+    assert fixed.status_code == 201 and "Idempotent-Replayed" not in fixed.headers
+    assert c.post("/scenarios", json={"name": " "}, headers={"Idempotency-Key": "bad key"}).status_code == 422
+
+
+def test_a_scenario_retry_on_another_worker_is_answered_once(base_plan, tmp_path):
+    """The kept answer is in the store: a retry sent to another worker process gets it too."""
+    settings = Settings(state_dir=tmp_path / "shared")
+    with service(settings, base_plan) as a, service(settings, base_plan) as b:
+        key = {"Idempotency-Key": "two-workers"}
+        first = a.post("/scenarios", json={"name": "共享"}, headers=key)
+        again = b.post("/scenarios", json={"name": "共享"}, headers=key)
+        assert first.status_code == 201 and again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert len(b.get("/scenarios").json()["items"]) == 1
+
+
+def test_gap_workbooks_under_a_scenario_name_it(c):
+    """The README sheet of ``/gaps?format=xlsx&scenario=…`` (and of its roll-ups) names the scenario
+    (name, id, revision) as the scenario export does; the baseline's names none."""
+    import io
+
+    import openpyxl
+
+    def readme(**params):
+        r = c.get("/gaps", params={"category": "canteen", "format": "xlsx", **params})
+        assert r.status_code == 200, r.text
+        wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+        return "\n".join(str(row[0].value) for row in wb[wb.sheetnames[0]].iter_rows() if row[0].value)
+
+    s = _scenario(c, name="方案甲")
+    _change(c, s.id, action="add", category="canteen", **NEW_CANTEEN)
+    line = f"scenario 方案: 方案甲 ({s.id}, revision 1); 1 changes"
+    assert line in readme(scenario=s.id)
+    assert line in readme(scenario=s.id, group_by="district")
+    export = c.get(f"/scenarios/{s.id}/export", params={"format": "xlsx", "category": "canteen"})
+    wb = openpyxl.load_workbook(io.BytesIO(export.content), read_only=True)
+    assert line in "\n".join(str(row[0].value) for row in wb[wb.sheetnames[0]].iter_rows() if row[0].value)
+    assert "scenario" not in readme() and s.id not in readme(group_by="district")
+
+
+def test_control_characters_in_names_do_not_break_the_workbooks(c):
+    """A name sent as ``"\\u0000"`` is valid JSON and kept as sent, but an Excel cell cannot hold it:
+    the scenario workbook and the README of the /gaps workbook under the scenario leave such
+    characters out (they were a 500)."""
+    import io
+
+    import openpyxl
+
+    def workbook_text(path, **params):
+        r = c.get(path, params=params)
+        assert r.status_code == 200, (path, r.text)
+        wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+        return "\n".join(str(v) for ws in wb for row in ws.iter_rows(values_only=True) for v in row if v)
+
+    s = _scenario(c, name="方案\x00乙")
+    _change(c, s.id, action="add", category="canteen", name="新\x0b食堂\x1b[31m", **NEW_CANTEEN)
+    assert c.get(f"/scenarios/{s.id}").json()["name"] == "方案\x00乙"  # the JSON answers keep it
+    text = workbook_text(f"/scenarios/{s.id}/export", format="xlsx")
+    assert "方案乙" in text and "新食堂[31m" in text and not {"\x00", "\x0b", "\x1b"} & set(text)
+    t = _scenario(c, name="方案\x07丙")
+    _change(c, t.id, action="add", category="canteen", **NEW_CANTEEN)
+    text = workbook_text("/gaps", format="xlsx", category="canteen", scenario=t.id)
+    assert f"方案丙 ({t.id}" in text and "\x07" not in text
