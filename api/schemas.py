@@ -58,11 +58,12 @@ class FacilityIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     category: str = Field(min_length=1, max_length=64)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    # strict: a JSON number, never true/false or a numeric string
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, strict=True)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
     crs: str = Field("wgs84", min_length=1, max_length=32)
     name: str | None = Field(None, max_length=200)
-    floor_area_m2: float | None = Field(None, ge=0, le=1_000_000, allow_inf_nan=False)
+    floor_area_m2: float | None = Field(None, ge=0, le=1_000_000, allow_inf_nan=False, strict=True)
 
 
 class Facility(BaseModel):
@@ -396,8 +397,8 @@ class CommunityConflict(BaseModel):
 
 
 # ---------------------------------------------------------------- scenarios (issue 14)
-Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 degrees")]
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 degrees")]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True, description="WGS84 degrees")]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True, description="WGS84 degrees")]
 ScenarioFacilityId = Annotated[str, Field(min_length=1, max_length=128)]
 
 

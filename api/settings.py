@@ -6,12 +6,14 @@ the variable (e.g. ``CIRCLES_WORKER_THREADS=0: must be at least 1``)."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from circles.config import DEFAULT_REGION
 from circles.inputs import PlanOptions
@@ -31,6 +33,10 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as e:
             raise SettingsError(settings_message(e)) from None
+        except PydanticSettingsError as e:  # a variable that cannot be parsed (e.g. a JSON list that is not)
+            field = re.search(r'field "(\w+)"', str(e))
+            name = f"CIRCLES_{field.group(1).upper()}" if field else "a CIRCLES_* variable"
+            raise SettingsError(f"{name}: cannot be read (lists are JSON, e.g. [\"a.csv\"])") from None
 
     def plan_options(self) -> PlanOptions:
         """What the service plans with (the same inputs as ``circles plan``)."""

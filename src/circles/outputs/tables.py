@@ -247,7 +247,7 @@ def write_xlsx(sheets: Iterable[Sheet], readme: Sequence[str], path: str | Path)
     info = wb.active
     info.title = "README 说明"
     for i, line in enumerate(readme, start=1):
-        cell = info.cell(row=i, column=1, value=line)
+        cell = info.cell(row=i, column=1, value=_xlsx_text(line))
         cell.data_type = "s"
     info.column_dimensions["A"].width = 120
     bold = Font(bold=True)
@@ -268,7 +268,17 @@ def write_xlsx(sheets: Iterable[Sheet], readme: Sequence[str], path: str | Path)
     return atomic_write(path, lambda p: wb.save(p))
 
 
+def _xlsx_text(text: str) -> str:
+    """``text`` without the control characters a workbook cannot hold (openpyxl refuses them: a name
+    typed with an escape character would make every export of its category fail)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
 def _put(cell: Any, value: Any, kind: str) -> None:
+    if isinstance(value, str):
+        value = _xlsx_text(value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"  # a string cell, never a formula, whatever it starts with

@@ -104,8 +104,8 @@ def region_network(region: Region, *, download: bool = False, crossings: bool | 
     if not download:
         raise DataFileError(
             f"{region.osm_path}: OSM extract of region {region.key!r} not found. Set CIRCLES_DATA_DIR to the "
-            "folder that holds it, give --osm FILE, or pass --download to fetch the region from "
-            "OpenStreetMap (internet; needs the 'download' extra)"
+            "folder that holds it, give --osm FILE, or (circles plan, gaps, map, sites) pass "
+            "--download to fetch the region from OpenStreetMap (internet; needs the 'download' extra)"
         )
     log.warning("%s not found; downloading bbox %s with osmnx", region.osm_path, region.bbox)
     rules = access_rules(region.country or None, region.access) if (region.country or region.access) else None
