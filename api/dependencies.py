@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Header, Query, Request
@@ -20,6 +21,27 @@ from fastapi.responses import JSONResponse
 from circles.errors import InputError
 
 from .state import Answer, Idempotency, ServiceState
+
+T = TypeVar("T")
+
+
+#: event loop -> the thread slots of the work quick reads wait for (see :func:`run_quick`)
+_QUICK_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+#: threads of that work per event loop
+QUICK_THREADS = 2
+
+
+async def run_quick(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` in a worker thread of a small pool of its own (:data:`QUICK_THREADS` per event
+    loop), not the shared one of heavy requests: what quick reads wait for (catching up with the store,
+    building a gap index) never queues behind a site search or an edit's re-planning."""
+    loop = asyncio.get_running_loop()
+    slots = _QUICK_SLOTS.get(loop)
+    if slots is None:
+        slots = _QUICK_SLOTS[loop] = anyio.CapacityLimiter(QUICK_THREADS)
+    return await anyio.to_thread.run_sync(func, *args, limiter=slots)
 
 
 class CatchUp:
@@ -34,7 +56,7 @@ class CatchUp:
         while not state.is_current():
             running = self._running
             if running is None or running.done():
-                running = self._running = asyncio.ensure_future(anyio.to_thread.run_sync(state.refresh))
+                running = self._running = asyncio.ensure_future(run_quick(state.refresh))
             await asyncio.shield(running)  # a client gone away does not cancel the others' wait
 
 

@@ -180,11 +180,13 @@ class ServiceState:
         else:
             base, start = pub.base, pub.result
         new, changed = converge(start, desired_facilities(base.data.facilities, snap, _categories(base)))
+        if new is not start and con is None:
+            # a reader's catching up (a writer's result is replaced by its own edit): the gap index is
+            # ready before the plan is published, so no reader of it waits for it
+            gap_index_of(new, derived_from=(start, changed))
         published = self._publish(Published(new, snap.revision, base, snap.layer_id))
         if new is not start:
             log.info("caught up with the store: revision %d -> %d", pub.revision, snap.revision)
-            if con is None:  # a reader's catching up (a writer's result is replaced by its own edit)
-                gap_index_of(new, derived_from=(start, changed))
         return published
 
     def _publish(self, new: Published) -> Published:
@@ -314,6 +316,9 @@ class ServiceState:
                 desired = desired_facilities(start.data.facilities, snap, _categories(start))
                 new, changed = converge(base if base is not None else old, desired)
                 body = answer(old, new, at)
+                # the readers' first question after an edit, answered from an index made here, before
+                # the plan is published, reusing the rows of the categories the edit did not change
+                gap_index_of(new, derived_from=(old, changed) if base is None else None)
                 if idem is not None:
                     self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
                 begin_commit()  # past the request's time limit: raises, and the transaction rolls back
@@ -325,9 +330,6 @@ class ServiceState:
         finally:
             if held:
                 self._refresh_lock.release()
-        # the readers' first question after an edit, built here (in this thread) once, reusing the rows
-        # of the categories the edit did not change
-        gap_index_of(new, derived_from=(old, changed) if base is None else None)
         return Answer(status, body)
 
     # ---------------------------------------------------------------- edits

@@ -47,6 +47,7 @@ from ..dependencies import (
     Threshold,
     Within,
     page_params,
+    run_quick,
 )
 from ..gap_index import GapIndex, cached_gap_index, gap_index_of, page_json
 from ..read_tables import MAX_CSV_ANSWERS, csv_text, gap_files, gap_geometry, plan_cache, remember
@@ -460,17 +461,15 @@ def _gaps_page(
 
 async def _gap_index(view: PlanView, within: Threshold) -> GapIndex:
     """The gap index of the view's plan judged ``within``, built once per plan and threshold in a worker
-    thread (the event loop keeps answering meanwhile)."""
+    thread of the quick reads' own (the event loop keeps answering meanwhile)."""
     if within.walk_m is None:
         idx = view.cached_gap_index(within.minutes)
         if idx is None:
-            idx = await anyio.to_thread.run_sync(view.gap_index, within.minutes)
+            idx = await run_quick(view.gap_index, within.minutes)
         return idx
     found = cached_gap_index(view.result, walk_m=within.walk_m)
     if found is None:
-        found = await anyio.to_thread.run_sync(
-            functools.partial(gap_index_of, view.result, walk_m=within.walk_m)
-        )
+        found = await run_quick(functools.partial(gap_index_of, view.result, walk_m=within.walk_m))
     return found
 
 

@@ -74,6 +74,10 @@ def test_requests_behind_the_store_share_one_catching_up(base_plan, tmp_path):
         assert calls == [1]
         assert mine.is_current()
         assert fid in set(mine.result.data.facilities["facility_id"].astype(str))
+        # the caught-up plan was published with its gap index built: no reader waits for one
+        from api.gap_index import cached_gap_index
+
+        assert cached_gap_index(mine.result) is not None
     finally:
         mine.close()
         other.close()
