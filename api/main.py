@@ -27,6 +27,7 @@ from .body_guard import BodyGuard
 from .dependencies import CatchUp
 from .docs_offline import add_offline_redoc
 from .errors import SettingsError, register_errors
+from .gap_index import gap_index_of
 from .openapi import install as install_openapi
 from .response_cache import ResponseCache, ResponseCacheMiddleware
 from .routers import app as workbench  # the planning workbench at /
@@ -63,8 +64,10 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         if own:
             app.state.service = ServiceState(settings)
             log.info("region %s loaded", settings.region)
-            # /isochrones: walk graph, polygon index and compiled loops ready before the first request
+            # /isochrones: walk graph, polygon index and compiled loops ready before the first request;
+            # /gaps: the plan's gap index
             warm_up(app.state.service.result.data.net, get_profile("walk"))
+            gap_index_of(app.state.service.result)
         try:
             yield
         finally:
