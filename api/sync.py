@@ -62,41 +62,95 @@ def desired_facilities(base: gpd.GeoDataFrame, snap: Snapshot, categories: set[s
     return gpd.GeoDataFrame(pd.concat([kept, user], ignore_index=True), geometry="geometry", crs=WGS84)
 
 
-def _rows_by_category(fac: gpd.GeoDataFrame) -> dict[str, list[tuple[Any, ...]]]:
-    """One comparable tuple per facility row (id, name, area, source, lon, lat), by category, in table
-    order."""
+#: the place of the floor area among the columns :func:`_facility_columns` compares (missing equals missing)
+_AREA = 2
+
+
+def _facility_columns(fac: gpd.GeoDataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The category of each facility row and the columns a row is compared by (id, name, floor area,
+    source, lon, lat rounded to 1e-9 degrees), as arrays in table order."""
     area = pd.to_numeric(fac["floor_area_m2"], errors="coerce").to_numpy(dtype=float)
-    keys = zip(
-        fac["facility_id"].astype(str).tolist(),
-        fac["name"].fillna("").astype(str).tolist(),
-        [None if np.isnan(a) else float(a) for a in area.tolist()],
-        fac["source"].fillna("").astype(str).tolist(),
-        fac.geometry.x.round(9).tolist(),
-        fac.geometry.y.round(9).tolist(),
-    )
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    for cat, key in zip(fac["category"].astype(str).tolist(), keys):
-        out.setdefault(cat, []).append(key)
-    return out
+    points = fac.geometry.array
+    return _strings(fac["category"]), [
+        _strings(fac["facility_id"]),
+        _strings(fac["name"], missing=""),
+        area,
+        _strings(fac["source"], missing=""),
+        np.round(points.x, 9),
+        np.round(points.y, 9),
+    ]
+
+
+def _strings(column: pd.Series, missing: str | None = None) -> np.ndarray:
+    """``column`` as Python strings (``astype(str)``; after ``fillna(missing)`` unless None), an object
+    array; read as it is when it holds strings only."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    filled = column if missing is None else column.fillna(missing)
+    return filled.astype(str).to_numpy(dtype=object)
+
+
+def _by_category(category: np.ndarray) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+    """The rows in category order (stable: table order within one) and each category's range there."""
+    order = np.argsort(category, kind="stable")
+    names, first, count = np.unique(category[order], return_index=True, return_counts=True)
+    return order, {str(c): (int(f), int(f + n)) for c, f, n in zip(names, first, count)}
 
 
 def changed_categories(current: gpd.GeoDataFrame, desired: gpd.GeoDataFrame) -> list[str]:
-    """Categories whose facility rows (or their order) differ between two tables."""
-    a, b = _rows_by_category(current), _rows_by_category(desired)
-    return [c for c in sorted(set(a) | set(b)) if a.get(c, []) != b.get(c, [])]
+    """Categories whose facility rows (or their order) differ between two tables: a row is its id, name,
+    floor area (missing equals missing), source and position (rounded to 1e-9 degrees)."""
+    return _changed(_facility_columns(current), _facility_columns(desired))
+
+
+def _changed(a: tuple[np.ndarray, list[np.ndarray]], b: tuple[np.ndarray, list[np.ndarray]]) -> list[str]:
+    """:func:`changed_categories` of two tables' :func:`_facility_columns`."""
+    (cat_a, cols_a), (cat_b, cols_b) = a, b
+    order_a, span_a = _by_category(cat_a)
+    order_b, span_b = _by_category(cat_b)
+    both = span_a.keys() & span_b.keys()
+    size = {c: span_a[c][1] - span_a[c][0] for c in both}
+    same_size = sorted(c for c in both if size[c] == span_b[c][1] - span_b[c][0])
+    changed = (span_a.keys() ^ span_b.keys()) | (both - set(same_size))
+    if same_size:  # compare those categories' rows in order, all at once
+        rows_a = order_a[np.concatenate([np.arange(*span_a[c]) for c in same_size])]
+        rows_b = order_b[np.concatenate([np.arange(*span_b[c]) for c in same_size])]
+        differs = np.zeros(len(rows_a), dtype=bool)
+        for i, (x, y) in enumerate(zip(cols_a, cols_b)):
+            same = x[rows_a] == y[rows_b]
+            if i == _AREA:
+                same |= np.isnan(x[rows_a]) & np.isnan(y[rows_b])
+            differs |= ~same
+        owner = np.repeat(np.arange(len(same_size)), [size[c] for c in same_size])
+        changed |= {same_size[i] for i in np.unique(owner[differs])}
+    return sorted(changed)
+
+
+#: name of the cache in :attr:`PlanResult.caches` of the result's facility table as compared
+#: (:func:`_facility_columns`, with the table it was read from)
+FACILITY_COLUMNS_CACHE = "sync_facility_columns"
+
+
+def _columns_of(result: PlanResult) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The :func:`_facility_columns` of ``result``'s facility table (read once, then cached on it)."""
+    cache = result.caches.setdefault(FACILITY_COLUMNS_CACHE, {})
+    found = cache.get("")
+    if found is None or found[0] is not result.data.facilities:
+        found = cache[""] = (result.data.facilities, _facility_columns(result.data.facilities))
+    return found[1]
 
 
 def converge(result: PlanResult, desired: gpd.GeoDataFrame) -> tuple[PlanResult, list[str]]:
     """``result`` with the facility table ``desired``: the categories that differ searched again, the
     rest reused (``result`` itself when nothing differs); and the categories searched again."""
-    current = result.data.facilities
-    changed = changed_categories(current, desired)
-    same_order = (
-        len(current) == len(desired)
-        and (
-            current["facility_id"].astype(str).to_numpy() == desired["facility_id"].astype(str).to_numpy()
-        ).all()
-    )
+    current, wanted = _columns_of(result), _facility_columns(desired)
+    changed = _changed(current, wanted)
+    ids, wanted_ids = current[1][0], wanted[1][0]
+    same_order = len(ids) == len(wanted_ids) and bool((ids == wanted_ids).all())
     if not changed and same_order:
         return result, []
-    return with_facilities(result, desired, changed), changed
+    new = with_facilities(result, desired, changed)
+    # the new table is ``desired`` with a fresh index: the same rows
+    new.caches.setdefault(FACILITY_COLUMNS_CACHE, {})[""] = (new.data.facilities, wanted)
+    return new, changed

@@ -28,7 +28,7 @@ from .planning.coverage import (
     ResidentPoints,
     coverage_table,
 )
-from .planning.gaps import capacity_gaps, coverage_gaps, rank_gaps, update_gaps
+from .planning.gaps import GapKeys, capacity_gaps, coverage_gaps, gap_keys, rank_gaps, update_gaps_and_keys
 from .planning.residents import persons_per_household
 from .planning.summary import WEIGHT_LABELS, region_summary  # noqa: F401 (WEIGHT_LABELS re-exported)
 from .routing.graph import ProfileGraph
@@ -226,22 +226,28 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
     still hold it)."""
     import dataclasses
 
-    from .planning.coverage import catalog_level_walk_m, coverage_rows
+    from .planning.coverage import catalog_level_walk_m, coverage_columns, coverage_frame
 
     data = dataclasses.replace(result.data, facilities=facilities.reset_index(drop=True))
     fp = facility_points(data)
     comm = data.communities
     types = comm["type"].to_numpy().astype(str)
-    # rows of the categories that did not change point into the old facility table: renumber them
+    # rows of the categories that did not change point into the old facility table: renumbered
     old_to_new = _renumbering(result.data.facilities, fp)
-    cov = result.coverage.copy()
-    cov["nearest_facility_row"] = old_to_new[cov["nearest_facility_row"].to_numpy()]
-    times = {k: dataclasses.replace(t, facility=old_to_new[t.facility]) for k, t in result.times.items()}
+    moved = not np.array_equal(old_to_new[:-1], np.arange(len(old_to_new) - 1))
+    times = {
+        k: dataclasses.replace(t, facility=old_to_new[t.facility]) if moved else t
+        for k, t in result.times.items()
+    }
+    code_of = {key: code for code, key in enumerate(data.catalog.keys())}
+    columns: dict[str, dict[str, Any]] = {}
     for key in categories:
+        cat = data.catalog.get(key)
         t = result.engine.category_times(key, fp)
         times[key] = t
-        rows = coverage_rows(
-            data.catalog.get(key),
+        columns.pop(key, None)  # a category named twice: its last rows, placed last
+        columns[key] = coverage_columns(
+            cat,
             t,
             result.engine.points,
             types,
@@ -249,26 +255,126 @@ def with_facilities(result: PlanResult, facilities: gpd.GeoDataFrame, categories
             measure=result.engine.measure,
             level_walk_m=catalog_level_walk_m(data.catalog),
         )
-        cov = pd.concat([cov[cov["category"] != key], rows], ignore_index=True)
-    # by category (catalog order; others last) and community row, ties in table order (a stable sort)
-    keys = pd.Index(list(data.catalog.keys()))
-    code = keys.get_indexer(cov["category"])
-    code = np.where(code < 0, len(keys), code)
-    cov = cov.take(np.lexsort((cov["community_row"].to_numpy(), code))).reset_index(drop=True)
-    gaps = update_gaps(result.gaps, cov, comm, data.facilities, data.catalog, data.weight_kind, categories)
-    return PlanResult(data, result.engine, cov, gaps, None, dict(result.timings_s), times)
+    fresh = {key: (code_of[key], coverage_frame(c)) for key, c in columns.items()}
+    known = _table_keys(result)
+    cov, code = _spliced_coverage(result.coverage, fresh, known.coverage_code, old_to_new if moved else None)
+    gaps, keys = update_gaps_and_keys(
+        result.gaps,
+        cov,
+        comm,
+        data.facilities,
+        data.catalog,
+        data.weight_kind,
+        categories,
+        previous_keys=known.gap_keys,
+        coverage_code=code,
+        fresh_columns=columns,
+    )
+    new = PlanResult(data, result.engine, cov, gaps, None, dict(result.timings_s), times)
+    new.caches[TABLE_KEYS_CACHE] = {"": _TableKeys(cov, gaps, comm, data.catalog, code, keys)}
+    return new
+
+
+#: name of the cache in :attr:`PlanResult.caches` of what :func:`with_facilities` looks up in a result's
+#: coverage and gap tables (:class:`_TableKeys`): kept with the result it derives, so a chain of edits
+#: looks strings up once
+TABLE_KEYS_CACHE = "table_keys"
+
+
+@dataclass(frozen=True)
+class _TableKeys:
+    """Of one result's tables (the frames themselves, to tell they are still the result's): the place of
+    each coverage row's category in the catalog's keys (-1: none) and the gap list's keys."""
+
+    coverage: pd.DataFrame
+    gaps: pd.DataFrame
+    communities: pd.DataFrame
+    catalog: Catalog
+    coverage_code: np.ndarray
+    gap_keys: GapKeys | None
+
+    def describes(self, result: PlanResult) -> bool:
+        d = result.data
+        return (
+            self.coverage is result.coverage
+            and self.gaps is result.gaps
+            and self.communities is d.communities
+            and self.catalog is d.catalog
+        )
+
+
+def _table_keys(result: PlanResult) -> _TableKeys:
+    """The :class:`_TableKeys` of ``result`` (looked up once, then cached on it)."""
+    cache = result.caches.setdefault(TABLE_KEYS_CACHE, {})
+    found = cache.get("")
+    if found is None or not found.describes(result):
+        d = result.data
+        code = pd.Index(list(d.catalog.keys())).get_indexer(result.coverage["category"])
+        keys = gap_keys(result.gaps, d.communities, d.catalog)
+        found = _TableKeys(result.coverage, result.gaps, d.communities, d.catalog, code, keys)
+        cache[""] = found
+    return found
+
+
+def _spliced_coverage(
+    old: pd.DataFrame,
+    fresh: dict[str, tuple[int, pd.DataFrame]],
+    old_code: np.ndarray,
+    old_to_new: np.ndarray | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The coverage table ``old`` with the rows of each category of ``fresh`` (key -> its code, its rows)
+    replaced by its rows (and ``old_to_new`` applied to the other rows' ``nearest_facility_row``; None:
+    unchanged), ordered by category code (``old_code``: of each row of ``old``; -1, no catalog
+    category, last) and community row, ties in table order (the old rows, then the fresh ones in their
+    order): the table ``pd.concat`` of those parts sorted stably gives, built from slices of the parts
+    (one run each when ``old`` is in that order) instead of row by row. Also the new table's codes."""
+    kept = np.flatnonzero(~np.isin(old_code, [c for c, _ in fresh.values()]))
+    parts = [old, *(rows for _, rows in fresh.values())]
+    start = np.cumsum([0] + [len(f) for f in parts])  # where each part begins in the parts end to end
+    source = np.concatenate([kept] + [start[i] + np.arange(len(f)) for i, f in enumerate(parts) if i])
+    code = np.concatenate([old_code[kept]] + [np.full(len(rows), c) for c, rows in fresh.values()])
+    community_row = np.concatenate([f["community_row"].to_numpy() for f in parts])[source]
+    order = np.lexsort((community_row, np.where(code < 0, np.iinfo(np.int64).max, code)))
+    source, code = source[order], code[order]
+    # runs of consecutive rows of one part
+    cut = np.flatnonzero((np.diff(source) != 1) | np.isin(source[1:], start[1:-1])) + 1
+    runs = [(int(r[0]), int(r[-1]) + 1) for r in np.split(source, cut) if len(r)]
+    if len(runs) <= 2 * len(parts) + 2:
+        part = np.searchsorted(start, [a for a, _ in runs], side="right") - 1
+        pieces = [parts[p].iloc[a - start[p] : b - start[p]] for p, (a, b) in zip(part, runs)]
+        cov = pd.concat(pieces, ignore_index=True)
+    else:
+        cov = pd.concat(parts, ignore_index=True).take(source).reset_index(drop=True)
+    if old_to_new is not None:
+        facility_row = [f["nearest_facility_row"].to_numpy() for f in parts]
+        facility_row[0] = old_to_new[facility_row[0]]
+        cov["nearest_facility_row"] = np.concatenate(facility_row)[source]
+    return cov, code
 
 
 def _renumbering(old: gpd.GeoDataFrame, new: FacilityPoints) -> np.ndarray:
     """Row in ``new`` of each row of the facility table ``old`` (matched by id and category; -1: gone),
     plus a last slot -1 (so "no facility", -1, stays -1)."""
-    row_of: dict[tuple[str, str], int] = {}
-    for row, key in enumerate(zip(new.facility_id.tolist(), new.category.tolist())):
-        if row_of.setdefault(key, row) != row:
-            raise ValueError(f"facility {key[0]!r} of category {key[1]!r} is in the facility table twice")
-    ids = old["facility_id"].astype(str).tolist()
-    cats = old["category"].astype(str).tolist()
-    return np.array([row_of.get(key, -1) for key in zip(ids, cats)] + [-1], dtype=np.int64)
+    new_keys = list(zip(new.facility_id.tolist(), new.category.tolist()))
+    row_of = dict(zip(new_keys, range(len(new_keys))))
+    if len(row_of) != len(new_keys):
+        seen: set[tuple[str, str]] = set()
+        for key in new_keys:
+            if key in seen:
+                raise ValueError(f"facility {key[0]!r} of category {key[1]!r} is in the facility table twice")
+            seen.add(key)
+    old_keys = list(zip(_strings(old["facility_id"]), _strings(old["category"])))
+    if old_keys == new_keys[: len(old_keys)]:  # rows only added at the end
+        return np.append(np.arange(len(old_keys), dtype=np.int64), -1)
+    return np.array([row_of.get(key, -1) for key in old_keys] + [-1], dtype=np.int64)
+
+
+def _strings(column: pd.Series) -> list[str]:
+    """``column.astype(str).tolist()``, read as it is when it holds strings only."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values.tolist()
+    return column.astype(str).tolist()
 
 
 def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | None = None) -> PlanResult:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ import pandas as pd
 from ..catalog import COMMUNITY_PROFILES, LEVELS_MIN, Catalog, Category
 from ..measures import DEFAULT_MEASURE, check_measure, judged_by, search_profile
 from ..routing.graph import DEFAULT_MAX_SNAP_M, ProfileGraph, Snap
+from . import _frames
 
 __all__ = [
     "DEFAULT_TARGET_SHARE",
@@ -34,6 +36,8 @@ __all__ = [
     "CoverageEngine",
     "FacilityPoints",
     "ResidentPoints",
+    "coverage_columns",
+    "coverage_frame",
     "coverage_rows",
     "coverage_table",
     "share_at_level",
@@ -198,15 +202,27 @@ def _wsum(community: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
     """Weighted median of ``values`` per group (``inf`` values sort last); NaN for empty groups.
-    The lower median: the first value at which the group's cumulative weight reaches half its total."""
-    out = np.full(n, np.nan)
+    The lower median: the first value at which the group's cumulative weight reaches half its total.
+    The cumulative weight of a community is summed from its own first value: the median must not depend
+    on which other communities share the table (a global running sum would round differently at exact
+    half splits)."""
     if len(values) == 0:
-        return out
+        return np.full(n, np.nan)
     order = np.lexsort((values, group))
     g, v, w = group[order], values[order], weights[order]
-    # cumulative weight within each group, summed from the group's own first value: the median of a
-    # community must not depend on which other communities share the table (a global running sum would
-    # round differently at exact half splits)
+    if not np.isfinite(w).all():
+        return _weighted_median_grouped(g, v, w, n)
+    from . import coverage_kernels  # numba: imported where it is used
+
+    return coverage_kernels.sorted_lower_median(
+        g.astype(np.int64), v.astype(np.float64), w.astype(np.float64), n
+    )
+
+
+def _weighted_median_grouped(g: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_weighted_median` of points sorted by group and value, by pandas' group-by (the reference
+    the compiled loop follows; used for weights that are not all finite)."""
+    out = np.full(n, np.nan)
     cw = pd.Series(w).groupby(g).cumsum().to_numpy()
     start = np.searchsorted(g, np.arange(n), side="left")
     end = np.searchsorted(g, np.arange(n), side="right")
@@ -220,6 +236,38 @@ def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
     empty_w = has & np.isnan(out)
     out[empty_w] = v[start[empty_w]]
     return out
+
+
+def _serving_facility(community: np.ndarray, facility: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Per community (``n`` rows), the facility row serving the largest weight of its points (``facility``:
+    each point's nearest, -1 none); -1 where no point reaches one. On a tie, the facility whose first
+    point comes first."""
+    has = facility >= 0
+    if not has.any():
+        return np.full(n, -1, dtype=np.int64)
+    c, f, w = community[has].astype(np.int64), facility[has].astype(np.int64), weights[has]
+    if not np.isfinite(w).all():
+        return _serving_facility_grouped(c, f, w, n)
+    from . import coverage_kernels  # numba: imported where it is used
+
+    order = np.lexsort((f, c))  # stable: a pair's points keep their order
+    return coverage_kernels.sorted_serving_facility(c[order], f[order], w[order].astype(np.float64), order, n)
+
+
+def _serving_facility_grouped(c: np.ndarray, f: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """:func:`_serving_facility` of the points that reach a facility, by pandas' group-by (the reference
+    the compiled loop follows; used for weights that are not all finite)."""
+    best = np.full(n, -1, dtype=np.int64)
+    df = pd.DataFrame({"c": c, "f": f, "w": w})
+    agg = (
+        df.groupby(["c", "f"], sort=False)["w"]
+        .sum()
+        .reset_index()
+        .sort_values(["c", "w"], ascending=[True, False])
+    )
+    top = agg.drop_duplicates("c")
+    best[top["c"].to_numpy()] = top["f"].to_numpy()
+    return best
 
 
 def share_within(
@@ -292,62 +340,82 @@ def coverage_rows(
     the nearest facility and the facility serving most of its residents. ``measure`` is the plan's (the
     engine's that computed ``times``); each row's ``measure`` says how it was judged, with its threshold
     in ``threshold_min`` (minutes) or ``threshold_m`` (metres)."""
+    columns = coverage_columns(
+        cat,
+        times,
+        points,
+        community_types,
+        facilities,
+        levels=levels,
+        target_share=target_share,
+        measure=measure,
+        level_walk_m=level_walk_m,
+    )
+    return coverage_frame(columns)
+
+
+def coverage_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """The frame :func:`coverage_rows` returns, of the columns :func:`coverage_columns` returned."""
+    return _frames.frame(columns)
+
+
+def coverage_columns(
+    cat: Category,
+    times: CategoryTimes,
+    points: ResidentPoints,
+    community_types: np.ndarray,
+    facilities: FacilityPoints,
+    *,
+    levels: Iterable[int] = LEVELS_MIN,
+    target_share: float = DEFAULT_TARGET_SHARE,
+    measure: str = DEFAULT_MEASURE,
+    level_walk_m: Mapping[int, float] | None = None,
+) -> dict[str, Any]:
+    """The columns of :func:`coverage_rows`, in order, before they become a frame: numpy arrays (strings
+    as object or unicode arrays) and scalars for the columns equal on every row (``category``,
+    ``level_min``, ``target_share``; and the facility columns when there are no facilities). Do not
+    modify them."""
     n = len(community_types)
     comm, w = points.community, points.weight
     kinds, inverse = np.unique(np.asarray(community_types, dtype=str), return_inverse=True)
     unit_value = [cat.threshold(t, measure) if t in cat.thresholds_min else ("min", np.nan) for t in kinds]
-    thr_min = np.array([v if u == "min" else np.nan for u, v in unit_value])[inverse]
-    thr_m = np.array([v if u == "m" else np.nan for u, v in unit_value])[inverse]
     thr_cost = np.array([v if u == "m" else v * 60.0 for u, v in unit_value])[inverse]
     total = _wsum(comm, w, n)
     covered = _wsum(comm, np.where(times.cost <= thr_cost[comm], w, 0.0), n)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, covered / total, np.nan)
-    out = pd.DataFrame(
-        {
-            "community_row": np.arange(n),
-            "category": cat.key,
-            "level_min": cat.level_min,
-            "threshold_min": thr_min,
-            "threshold_m": thr_m,
-            "measure": np.array(["distance" if u == "m" else "time" for u, _ in unit_value], dtype=object)[
-                inverse
-            ],
-            "profile": np.array([COMMUNITY_PROFILES.get(t, "walk") for t in kinds], dtype=object)[inverse],
-            "applies": np.array([cat.applies(t) for t in kinds], dtype=bool)[inverse],
-            "total_weight": total,
-            "covered_weight": covered,
-            "covered_share": share,
-            "target_share": cat.coverage_target or target_share,
-        }
-    )
+    columns: dict[str, Any] = {
+        "community_row": np.arange(n),
+        "category": cat.key,
+        "level_min": cat.level_min,
+        "threshold_min": np.array([v if u == "min" else np.nan for u, v in unit_value])[inverse],
+        "threshold_m": np.array([v if u == "m" else np.nan for u, v in unit_value])[inverse],
+        "measure": np.array(["distance" if u == "m" else "time" for u, _ in unit_value], dtype=object)[
+            inverse
+        ],
+        "profile": np.array([COMMUNITY_PROFILES.get(t, "walk") for t in kinds], dtype=object)[inverse],
+        "applies": np.array([cat.applies(t) for t in kinds], dtype=bool)[inverse],
+        "total_weight": total,
+        "covered_weight": covered,
+        "covered_share": share,
+        "target_share": cat.coverage_target or target_share,
+    }
     for lv in levels:
-        out[f"share_{lv}"] = share_at_level(times, points, community_types, lv, level_walk_m)
-    out["nearest_time_s"] = _weighted_median(comm, times.time_s, w, n)
-    out["nearest_walk_m"] = _weighted_median(comm, times.walk_m, w, n)
+        columns[f"share_{lv}"] = share_at_level(times, points, community_types, lv, level_walk_m)
+    columns["nearest_time_s"] = _weighted_median(comm, times.time_s, w, n)
+    columns["nearest_walk_m"] = _weighted_median(comm, times.walk_m, w, n)
     # the facility serving the largest weight of the community's residents
-    has = times.facility >= 0
-    best = np.full(n, -1, dtype=np.int64)
-    if has.any():
-        df = pd.DataFrame({"c": comm[has], "f": times.facility[has], "w": w[has]})
-        agg = (
-            df.groupby(["c", "f"], sort=False)["w"]
-            .sum()
-            .reset_index()
-            .sort_values(["c", "w"], ascending=[True, False])
-        )
-        top = agg.drop_duplicates("c")
-        best[top["c"].to_numpy()] = top["f"].to_numpy()
-    out["nearest_facility_row"] = best
-    out["nearest_facility_id"] = np.where(
-        best >= 0, facilities.facility_id[np.clip(best, 0, None)] if len(facilities.facility_id) else "", ""
-    )
+    best = _serving_facility(comm, times.facility, w, n)
+    columns["nearest_facility_row"] = best
+    at = np.clip(best, 0, None)
+    ids = facilities.facility_id
+    columns["nearest_facility_id"] = np.where(best >= 0, ids[at] if len(ids) else "", "")
     for col, arr in (
         ("nearest_facility_name", facilities.name),
         ("nearest_facility_source", facilities.source),
     ):
-        out[col] = np.where(best >= 0, arr[np.clip(best, 0, None)], "") if len(arr) else ""
-    return out
+        columns[col] = np.where(best >= 0, arr[at], "") if len(arr) else ""
+    return columns
 
 
 def coverage_table(
