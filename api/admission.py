@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["QUICK_PATHS", "AdmissionMiddleware", "is_quick"]
+__all__ = ["QUICK_PATHS", "AdmissionMiddleware", "RequestLoad", "is_quick"]
 
 #: GET paths answered from a plan's indexes in well under a millisecond (exact, or a prefix ending
 #: in "/"); ``/gaps`` only as a page of JSON, CSV or GeoJSON (see :func:`is_quick`)
@@ -54,19 +54,37 @@ def is_quick(method: str, path: str, query_string: bytes) -> bool:
     return True
 
 
+class RequestLoad:
+    """What a worker is answering now: quick reads in progress, other requests admitted and waiting.
+    Handlers read it (e.g. ``/isochrones`` computes on the event loop only while no quick read is in
+    progress, in a thread otherwise); only the event loop changes it."""
+
+    def __init__(self) -> None:
+        self.quick = 0
+        self.running = 0
+        self.waiting = 0
+
+
 class AdmissionMiddleware:
     """ASGI middleware admitting at most ``max_running`` requests that are not quick reads at once
     (an :class:`asyncio.Semaphore`, first come first served); quick reads pass straight through.
-    ``running`` and ``waiting`` count the admitted and queued requests (for tests and logs)."""
+    ``load`` counts the quick reads in progress and the admitted and queued requests."""
 
-    def __init__(self, app: ASGIApp, *, max_running: int):
+    def __init__(self, app: ASGIApp, *, max_running: int, load: RequestLoad | None = None):
         if max_running < 1:
             raise ValueError(f"max_running must be at least 1, got {max_running}")
         self.app = app
         self.max_running = max_running
+        self.load = load if load is not None else RequestLoad()
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self.running = 0
-        self.waiting = 0
+
+    @property
+    def running(self) -> int:
+        return self.load.running
+
+    @property
+    def waiting(self) -> int:
+        return self.load.waiting
 
     def _semaphore(self) -> asyncio.Semaphore:
         """The slots of the running event loop (a new loop, as in tests that start the app again, gets
@@ -77,19 +95,26 @@ class AdmissionMiddleware:
         return self._slots[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        query = scope.get("query_string", b"")
-        if scope["type"] != "http" or is_quick(scope["method"], scope["path"], query):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        load = self.load
+        if is_quick(scope["method"], scope["path"], scope.get("query_string", b"")):
+            load.quick += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                load.quick -= 1
+            return
         slots = self._semaphore()
-        self.waiting += 1
+        load.waiting += 1
         try:
             await slots.acquire()
         finally:
-            self.waiting -= 1
-        self.running += 1
+            load.waiting -= 1
+        load.running += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.running -= 1
+            load.running -= 1
             slots.release()

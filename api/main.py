@@ -21,7 +21,7 @@ from circles.config import get_profile
 from circles.routing.isochrones import warm_up
 
 from .access import Access, open_host_warning
-from .admission import AdmissionMiddleware
+from .admission import AdmissionMiddleware, RequestLoad
 from .allow import register_allow
 from .body_guard import BodyGuard
 from .dependencies import CatchUp
@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.include_router(scenario_routes.router, responses=ERROR_RESPONSES)
     app.add_exception_handler(RequestTimeLimitError, _time_limit_error)
     register_allow(app)
-    # the last added runs first: cached reads are answered before anything else
+    # the last added runs first: cached reads are answered before anything else, then quick reads
+    # go straight on while other requests are admitted a few at a time (api/admission.py)
     app.add_middleware(TimeLimitMiddleware, limit_s=settings.request_time_limit_s)
     app.add_middleware(
         BodyGuard,
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         prefixes=[(p, settings.max_upload_bytes) for p in ("/imports/facilities", "/imports/communities")],
         timeout_s=settings.body_timeout_s,
     )
-    app.add_middleware(AdmissionMiddleware, max_running=settings.max_running_work)  # quick reads first
+    app.state.load = RequestLoad()
+    app.add_middleware(AdmissionMiddleware, max_running=settings.max_running_work, load=app.state.load)
     app.state.response_cache = ResponseCache(settings.response_cache_bytes)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache)
     return app

@@ -126,3 +126,55 @@ def test_the_service_admits_work_by_the_setting(base_plan, tmp_path):
         assert c.get("/gaps", params={"limit": 5}).status_code == 200
         assert c.get("/isochrones", params={"lon": 104.08, "lat": 30.68}).status_code == 200
         assert (found.running, found.waiting) == (0, 0)
+
+
+def test_quick_reads_in_progress_are_counted():
+    seen = []
+    mw: AdmissionMiddleware
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope["path"], mw.load.quick, mw.load.running))
+
+    mw = AdmissionMiddleware(app, max_running=2)
+
+    async def nothing() -> dict:
+        return {"type": "http.request"}
+
+    async def ignore(message: dict) -> None:
+        return None
+
+    async def main() -> None:
+        await mw(_scope("GET", "/gaps"), nothing, ignore)
+        await mw(_scope("GET", "/isochrones"), nothing, ignore)
+
+    asyncio.run(main())
+    assert seen == [("/gaps", 1, 0), ("/isochrones", 0, 1)]
+    assert (mw.load.quick, mw.load.running, mw.load.waiting) == (0, 0, 0)
+
+
+def test_isochrones_leave_the_event_loop_to_quick_reads(base_plan, tmp_path, monkeypatch):
+    """A near isochrone is computed on the event loop when no quick read is in progress, in a worker
+    thread when one is; the answer is the same."""
+    import anyio.to_thread
+
+    import api.routers.isochrones as iso
+
+    hops = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kw):
+        hops.append(1)
+        return await real(func, *args, **kw)
+
+    monkeypatch.setattr(iso.anyio.to_thread, "run_sync", counted)
+    params = {"lon": 104.08, "lat": 30.68, "minutes": "5,10"}
+    with service(Settings(state_dir=tmp_path / "s"), base_plan) as c:
+        alone = c.get("/isochrones", params=params)
+        assert alone.status_code == 200 and hops == []
+        c.app.state.load.quick += 1  # as if a gap-list page were being answered
+        try:
+            busy = c.get("/isochrones", params=params)
+        finally:
+            c.app.state.load.quick -= 1
+        assert busy.status_code == 200 and len(hops) == 1
+        assert busy.content == alone.content
