@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,6 +174,7 @@ class ServiceState:
         pub = self._published
         if self.store.revision(con) <= pub.revision:
             return pub
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         snap = self.store.snapshot(con)
         if snap.layer_id != pub.layer_id:
             base = start = plan(self.plan_options(snap.layer))
@@ -186,7 +188,14 @@ class ServiceState:
             gap_index_of(new, derived_from=(start, changed))
         published = self._publish(Published(new, snap.revision, base, snap.layer_id))
         if new is not start:
-            log.info("caught up with the store: revision %d -> %d", pub.revision, snap.revision)
+            log.info(
+                "caught up with the store: revision %d -> %d (%s) in %.0f ms, %.0f ms of CPU",
+                pub.revision,
+                snap.revision,
+                ", ".join(changed) or "order",
+                (time.perf_counter() - t0) * 1000,
+                (time.thread_time() - cpu0) * 1000,
+            )
         return published
 
     def _publish(self, new: Published) -> Published:
