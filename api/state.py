@@ -182,9 +182,8 @@ class ServiceState:
         else:
             base, start = pub.base, pub.result
         new, changed = converge(start, desired_facilities(base.data.facilities, snap, _categories(base)))
-        if new is not start and con is None:
-            # a reader's catching up (a writer's result is replaced by its own edit): the gap index is
-            # ready before the plan is published, so no reader of it waits for it
+        if new is not start:
+            # the gap index is ready before the plan is published, so no reader of it waits for it
             gap_index_of(new, derived_from=(start, changed))
         published = self._publish(Published(new, snap.revision, base, snap.layer_id))
         if new is not start:
@@ -313,8 +312,14 @@ class ServiceState:
         held = False
         try:
             with self.store.transaction() as con:  # one writer at a time, across processes
-                # what others committed meanwhile (a new layer's plan starts from its own base)
-                pub = self._sync(con) if base is None else self._published
+                # what others committed meanwhile (a new layer's plan starts from its own base); under the
+                # refresh lock, so this process's readers catching up with the same edit wait for this
+                # one plan instead of computing it too
+                if base is None:
+                    with self._refresh_lock:
+                        pub = self._sync(con)
+                else:
+                    pub = self._published
                 prior = self.replay(idem, con)
                 if prior is not None:
                     return prior
