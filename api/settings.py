@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         except PydanticSettingsError as e:  # a variable that cannot be parsed (e.g. a JSON list that is not)
             field = re.search(r'field "(\w+)"', str(e))
             name = f"CIRCLES_{field.group(1).upper()}" if field else "a CIRCLES_* variable"
-            raise SettingsError(f"{name}: cannot be read (lists are JSON, e.g. [\"a.csv\"])") from None
+            raise SettingsError(f'{name} cannot be read (lists are JSON, e.g. ["a.csv:wgs84"])') from None
 
     def plan_options(self) -> PlanOptions:
         """What the service plans with (the same inputs as ``circles plan``)."""

@@ -51,4 +51,4 @@ def test_an_unreadable_variable_is_one_line(monkeypatch):
     monkeypatch.setenv("CIRCLES_FACILITIES", "[not json")
     with pytest.raises(SettingsError) as e:
         Settings()
-    assert str(e.value).startswith("CIRCLES_FACILITIES: cannot be read") and "\n" not in str(e.value)
+    assert str(e.value).startswith("CIRCLES_FACILITIES cannot be read") and "\n" not in str(e.value)
