@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from circles.outputs.export import MEDIA_TYPES, export, export_format, safe_export_path
@@ -49,7 +49,14 @@ def region_map(
     return HTMLResponse(state.map_html(key, minutes))
 
 
-@router.get("/sites", responses=WRITE_RESPONSES)
+async def export_access(request: Request) -> None:
+    """A 401/403 before any work when a download is asked (``format``) without write access: a
+    scenario's plan is built only for a client that may have its file."""
+    if request.query_params.get("format") is not None:
+        actor_of(request)
+
+
+@router.get("/sites", responses=WRITE_RESPONSES, dependencies=[Depends(export_access)])
 async def sites(
     request: Request,
     state: State,

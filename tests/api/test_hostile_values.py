@@ -52,3 +52,32 @@ def test_an_unreadable_variable_is_one_line(monkeypatch):
     with pytest.raises(SettingsError) as e:
         Settings()
     assert str(e.value).startswith("CIRCLES_FACILITIES cannot be read") and "\n" not in str(e.value)
+
+
+def test_a_download_without_write_access_is_refused_before_any_work(base_plan, tmp_path, monkeypatch):
+    """``/sites?format=…&scenario=…`` without a token: a 401 before the scenario's plan is built."""
+    import api.scenarios as scenarios
+
+    token = "a-long-enough-token-123"
+    with service(Settings(state_dir=tmp_path / "s", write_token=token), base_plan) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        sid = c.post("/scenarios", json={"name": "新食堂"}, headers=auth).json()["id"]
+        built = []
+        real = scenarios._scenario_plan
+
+        def counted(*args, **kw):
+            built.append(1)
+            return real(*args, **kw)
+
+        monkeypatch.setattr(scenarios, "_scenario_plan", counted)
+        params = {"category": "canteen", "k": 1, "format": "geojson", "scenario": sid}
+        refused = c.get("/sites", params=params)
+        assert refused.status_code == 401 and "detail" in refused.json()
+        assert built == []
+        assert (
+            c.get(
+                "/sites", params={**params, "format": "gpkg"}, headers={"Authorization": "Bearer x"}
+            ).status_code
+            == 403
+        )
+        assert built == []
