@@ -4,12 +4,14 @@ process; the rest wait their turn (first come, first served) without taking any 
 A worker process runs Python one thread at a time, so on a busy service every request in progress
 shares the same time: twenty requests in progress each take twenty times as long. The planner's
 interactive questions — a page of the gap list, the categories, a facility or community page, the
-health check — cost well under a millisecond once a plan's indexes are built, while isochrones,
+health check — cost about a millisecond once a plan's tables are built (the first one after an edit
+builds them: a few milliseconds), while isochrones,
 coverage layers, edits, site searches, maps, imports and scenarios cost from a few milliseconds to
 seconds. Quick reads (:func:`is_quick`) are never queued; the other requests are admitted a few at a
-time, so a quick read waits behind at most that few instead of behind everyone. Admitting more at
-once would not answer them sooner: they would share the same interpreter. Answers the response cache
-(:mod:`api.response_cache`) holds are sent before this runs, whatever their path.
+time, once their body is read, so a quick read waits behind at most that few instead of behind
+everyone. Admitting more at once would not answer them sooner: they would share the same interpreter.
+Answers the response cache (:mod:`api.response_cache`) holds are sent before this runs, whatever their
+path. Time spent waiting here does not count against ``CIRCLES_REQUEST_TIME_LIMIT_S``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["QUICK_PATHS", "AdmissionMiddleware", "RequestLoad", "is_quick"]
+__all__ = ["QUICK_PATHS", "UNQUEUED_UPLOADS", "AdmissionMiddleware", "RequestLoad", "is_quick"]
 
 #: GET paths answered from a plan's indexes in well under a millisecond (exact, or a prefix ending
 #: in "/"); ``/gaps`` only as a page of JSON, CSV or GeoJSON (see :func:`is_quick`)
@@ -30,18 +32,21 @@ QUICK_PATHS = (
     "/facilities",
     "/communities",
     "/communities/",
-    "/edits",
-    "/app/config",
     "/app/static/",
     "/app/leaflet/",
 )
+#: POST paths never queued: uploads, streamed in by the body guard at their own pace (bounded by
+#: ``CIRCLES_MAX_UPLOAD_BYTES`` and the body rate), would hold a slot for as long as the client sends
+UNQUEUED_UPLOADS = ("/imports/facilities", "/imports/communities")
 #: ``/gaps`` parameters that make it real work: a roll-up, a spreadsheet, a scenario's plan
 _GAPS_WORK = {"group_by", "scenario"}
 
 
 def is_quick(method: str, path: str, query_string: bytes) -> bool:
-    """Whether a request is a quick read, never queued: a GET (or HEAD) of :data:`QUICK_PATHS`;
-    ``/gaps`` without ``group_by`` or ``scenario`` and not as ``xlsx``."""
+    """Whether a request is never queued: a GET (or HEAD) of :data:`QUICK_PATHS` (``/gaps`` without
+    ``group_by`` or ``scenario`` and not as ``xlsx``), or an upload (:data:`UNQUEUED_UPLOADS`)."""
+    if method == "POST" and path in UNQUEUED_UPLOADS:
+        return True
     if method not in ("GET", "HEAD"):
         return False
     if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in QUICK_PATHS):

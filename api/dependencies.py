@@ -25,23 +25,24 @@ from .state import Answer, Idempotency, ServiceState
 T = TypeVar("T")
 
 
-#: event loop -> the thread slots of the work quick reads wait for (see :func:`run_quick`)
-_QUICK_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+#: event loop -> the thread slots of each lane of the work quick reads wait for (see :func:`run_quick`)
+_QUICK_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, anyio.CapacityLimiter]] = (
     weakref.WeakKeyDictionary()
 )
-#: threads of that work per event loop
-QUICK_THREADS = 2
+#: threads per lane and event loop: catching up with the store (one at a time anyway) apart from
+#: building gap indexes for other thresholds, so a stream of those never delays catching up
+QUICK_LANES = {"catch_up": 1, "index": 2}
 
 
-async def run_quick(func: Callable[..., T], *args: Any) -> T:
-    """``func(*args)`` in a worker thread of a small pool of its own (:data:`QUICK_THREADS` per event
-    loop), not the shared one of heavy requests: what quick reads wait for (catching up with the store,
-    building a gap index) never queues behind a site search or an edit's re-planning."""
+async def run_quick(func: Callable[..., T], *args: Any, lane: str = "index") -> T:
+    """``func(*args)`` in a worker thread of a small pool of its own (:data:`QUICK_LANES`), not the
+    shared one of heavy requests: what quick reads wait for (catching up with the store, building a
+    gap index) never queues behind a site search or an edit's re-planning."""
     loop = asyncio.get_running_loop()
-    slots = _QUICK_SLOTS.get(loop)
-    if slots is None:
-        slots = _QUICK_SLOTS[loop] = anyio.CapacityLimiter(QUICK_THREADS)
-    return await anyio.to_thread.run_sync(func, *args, limiter=slots)
+    lanes = _QUICK_SLOTS.get(loop)
+    if lanes is None:
+        lanes = _QUICK_SLOTS[loop] = {name: anyio.CapacityLimiter(n) for name, n in QUICK_LANES.items()}
+    return await anyio.to_thread.run_sync(func, *args, limiter=lanes[lane])
 
 
 class CatchUp:
@@ -52,12 +53,22 @@ class CatchUp:
     def __init__(self) -> None:
         self._running: asyncio.Future[Any] | None = None
 
-    async def __call__(self, state: ServiceState) -> None:
-        while not state.is_current():
+    async def __call__(self, state: ServiceState, target: int) -> None:
+        """Return once ``state`` reflects store revision ``target`` (the one the request saw when it
+        arrived: edits committed after it need not wait for)."""
+        while state.revision < target:
             running = self._running
             if running is None or running.done():
-                running = self._running = asyncio.ensure_future(run_quick(state.refresh))
+                running = self._running = asyncio.ensure_future(run_quick(state.refresh, lane="catch_up"))
+                running.add_done_callback(_retrieved)
             await asyncio.shield(running)  # a client gone away does not cancel the others' wait
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """Mark a catching-up's error as seen (its waiters raise it; with none left, asyncio would log it
+    as never retrieved)."""
+    if not done.cancelled():
+        done.exception()
 
 
 async def get_state(request: Request) -> ServiceState:
@@ -65,8 +76,9 @@ async def get_state(request: Request) -> ServiceState:
     edit since this one's plan, the edit is replayed (in a worker thread, :class:`CatchUp`) before the
     request is answered. The check itself is one indexed SQLite read on the event loop (no thread hop)."""
     state: ServiceState = request.app.state.service
-    if not state.is_current():
-        await request.app.state.catch_up(state)
+    target = state.store.revision()
+    if target > state.revision:
+        await request.app.state.catch_up(state, target)
     return state
 
 

@@ -102,6 +102,9 @@ class GapIndex:
         self._rows: list[dict[str, Any]] = self._converted(g) if reused is None else reused
         #: each record's JSON text, encoded on first use (one list slot per row; filling is idempotent)
         self._encoded: list[str | None] = [None] * len(self._rows)
+        #: what other modules derive from this index and keep with it, by name (e.g. the CSV and GeoJSON
+        #: encoders of :mod:`api.read_tables`); dropped with the index
+        self.derived: dict[Any, Any] = {}
 
     def __len__(self) -> int:
         return len(self._rows)

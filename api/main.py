@@ -99,17 +99,19 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.include_router(scenario_routes.router, responses=ERROR_RESPONSES)
     app.add_exception_handler(RequestTimeLimitError, _time_limit_error)
     register_allow(app)
-    # the last added runs first: cached reads are answered before anything else, then quick reads
-    # go straight on while other requests are admitted a few at a time (api/admission.py)
+    # the last added runs first: cached reads are answered before anything else; bodies are read whole
+    # (uploads streamed); then quick reads go straight on while other requests are admitted a few at a
+    # time (api/admission.py)
     app.add_middleware(TimeLimitMiddleware, limit_s=settings.request_time_limit_s)
+    # inside the body guard: a request is admitted once its body is read (a slow client holds no slot)
+    app.state.load = RequestLoad()
+    app.add_middleware(AdmissionMiddleware, max_running=settings.max_running_work, load=app.state.load)
     app.add_middleware(
         BodyGuard,
         max_bytes=settings.max_body_bytes,
         prefixes=[(p, settings.max_upload_bytes) for p in ("/imports/facilities", "/imports/communities")],
         timeout_s=settings.body_timeout_s,
     )
-    app.state.load = RequestLoad()
-    app.add_middleware(AdmissionMiddleware, max_running=settings.max_running_work, load=app.state.load)
     app.state.response_cache = ResponseCache(settings.response_cache_bytes)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache)
     return app

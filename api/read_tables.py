@@ -12,8 +12,8 @@ Two kinds of entries outlive one result where that is safe:
 - what depends only on the community layer (the geometry of each community as GeoJSON text, the static
   columns of the community summaries) is cached on the layer's unedited plan (``Published.base``) when
   the result shares that plan's community table (the same object: facility edits never copy it);
-- what is derived from one gap index (CSV cells and GeoJSON features of each gap row) is kept in a
-  :class:`weakref.WeakKeyDictionary` keyed on the :class:`~api.gap_index.GapIndex` (dropped with it).
+- what is derived from one gap index (CSV cells and GeoJSON features of each gap row) is kept in the
+  index's own ``derived`` entries (:class:`~api.gap_index.GapIndex`; dropped with it).
 
 Every answer is byte-for-byte the one the former per-request code gave (see
 ``tests/api/test_read_paths.py``): the CSV encoder replicates what ``sheet_table(...).to_csv()`` writes,
@@ -27,7 +27,6 @@ import io
 import json
 import math
 import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -340,7 +339,6 @@ class GapFiles:
         self.header = [c.name for c in self.columns]
         self._cells: list[tuple[Any, ...] | None] = [None] * len(idx)
         self._features: list[str | None] = [None] * len(idx)
-        self._lock = threading.Lock()
 
     @property
     def fast_csv(self) -> bool:
@@ -376,17 +374,18 @@ class GapFiles:
         return ",".join(out)
 
 
-#: gap index -> its :class:`GapFiles` (dropped with the index)
-_GAP_FILES: weakref.WeakKeyDictionary[GapIndex, GapFiles] = weakref.WeakKeyDictionary()
+#: guards the creation of each index's :class:`GapFiles`
 _GAP_FILES_LOCK = threading.Lock()
 
 
 def gap_files(idx: GapIndex, columns: Sequence[Column]) -> GapFiles:
-    """The :class:`GapFiles` of ``idx`` (one per index)."""
+    """The :class:`GapFiles` of ``idx`` for ``columns`` (one per index and column list, kept in the
+    index's ``derived`` entries: dropped with the index)."""
+    key = ("gap_files", tuple(c.name for c in columns))
     with _GAP_FILES_LOCK:
-        found = _GAP_FILES.get(idx)
+        found = idx.derived.get(key)
         if found is None:
-            found = _GAP_FILES[idx] = GapFiles(idx, columns)
+            found = idx.derived[key] = GapFiles(idx, columns)
     return found
 
 

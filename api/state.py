@@ -330,9 +330,10 @@ class ServiceState:
                 desired = desired_facilities(start.data.facilities, snap, _categories(start))
                 new, changed = converge(base if base is not None else old, desired)
                 body = answer(old, new, at)
-                # the readers' first question after an edit, answered from an index made here, before
-                # the plan is published, reusing the rows of the categories the edit did not change
-                gap_index_of(new, derived_from=(old, changed) if base is None else None)
+                if base is None:
+                    # the readers' first question after an edit, answered from an index made here (cheap:
+                    # it reuses the rows of the categories the edit did not change), before publishing
+                    gap_index_of(new, derived_from=(old, changed))
                 if idem is not None:
                     self.store.remember_answer(con, idem.key, idem.fingerprint, status, body)
                 begin_commit()  # past the request's time limit: raises, and the transaction rolls back
@@ -340,6 +341,8 @@ class ServiceState:
                 # waits for this plan instead of computing it again (refresh takes this lock)
                 self._refresh_lock.acquire()
                 held = True
+            if base is not None:  # a new community layer: its whole gap index, outside the write lock
+                gap_index_of(new)
             self._publish(Published(new, snap.revision, start, snap.layer_id))
         finally:
             if held:

@@ -26,7 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from circles._common import WGS84
+from circles._common import WGS84, string_values
 from circles.pipeline import PlanResult, with_facilities
 
 from .store import Snapshot
@@ -71,24 +71,14 @@ def _facility_columns(fac: gpd.GeoDataFrame) -> tuple[np.ndarray, list[np.ndarra
     source, lon, lat rounded to 1e-9 degrees), as arrays in table order."""
     area = pd.to_numeric(fac["floor_area_m2"], errors="coerce").to_numpy(dtype=float)
     points = fac.geometry.array
-    return _strings(fac["category"]), [
-        _strings(fac["facility_id"]),
-        _strings(fac["name"], missing=""),
+    return string_values(fac["category"]), [
+        string_values(fac["facility_id"]),
+        string_values(fac["name"], missing=""),
         area,
-        _strings(fac["source"], missing=""),
+        string_values(fac["source"], missing=""),
         np.round(points.x, 9),
         np.round(points.y, 9),
     ]
-
-
-def _strings(column: pd.Series, missing: str | None = None) -> np.ndarray:
-    """``column`` as Python strings (``astype(str)``; after ``fillna(missing)`` unless None), an object
-    array; read as it is when it holds strings only."""
-    values = column.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return values
-    filled = column if missing is None else column.fillna(missing)
-    return filled.astype(str).to_numpy(dtype=object)
 
 
 def _by_category(category: np.ndarray) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:

@@ -101,3 +101,15 @@ def json_default(obj: Any) -> Any:
     """``default=`` for :func:`json.dumps`: numpy scalars to Python (non-finite floats to None), else str."""
     cleaned = jsonable(obj)
     return cleaned if cleaned is not obj else str(obj)
+
+
+def string_values(column: Any, missing: str | None = None) -> np.ndarray:
+    """A pandas column as Python strings in an object array (``astype(str)``, after ``fillna(missing)``
+    unless None), read as it is when it holds strings only (the common case: no conversion)."""
+    import pandas as pd
+
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    filled = column if missing is None else column.fillna(missing)
+    return filled.astype(str).to_numpy(dtype=object)

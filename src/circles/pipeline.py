@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._common import string_values
 from .catalog import COMMUNITY_PROFILES, Catalog, load_catalog
 from .config import Region, get_region
 from .errors import InputError
@@ -363,18 +364,10 @@ def _renumbering(old: gpd.GeoDataFrame, new: FacilityPoints) -> np.ndarray:
             if key in seen:
                 raise ValueError(f"facility {key[0]!r} of category {key[1]!r} is in the facility table twice")
             seen.add(key)
-    old_keys = list(zip(_strings(old["facility_id"]), _strings(old["category"])))
+    old_keys = list(zip(string_values(old["facility_id"]).tolist(), string_values(old["category"]).tolist()))
     if old_keys == new_keys[: len(old_keys)]:  # rows only added at the end
         return np.append(np.arange(len(old_keys), dtype=np.int64), -1)
     return np.array([row_of.get(key, -1) for key in old_keys] + [-1], dtype=np.int64)
-
-
-def _strings(column: pd.Series) -> list[str]:
-    """``column.astype(str).tolist()``, read as it is when it holds strings only."""
-    values = column.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return values.tolist()
-    return column.astype(str).tolist()
 
 
 def plan(opts: PlanOptions, out_dir: Path | None = None, progress: Progress | None = None) -> PlanResult:

@@ -35,6 +35,9 @@ from conftest import service
         ("GET", "/sites", b"category=canteen", False),
         ("GET", "/gapsx", b"", False),
         ("GET", "/facilities/deleted", b"", False),
+        ("GET", "/edits", b"", False),
+        ("POST", "/imports/facilities", b"", True),  # uploads are never queued (streamed at their pace)
+        ("POST", "/imports/x1/apply", b"", False),
     ],
 )
 def test_which_requests_are_quick(method, path, query, quick):
@@ -117,12 +120,16 @@ def test_the_service_admits_work_by_the_setting(base_plan, tmp_path):
     settings = Settings(state_dir=tmp_path / "s", max_running_work=3)
     with service(settings, base_plan) as c:
         stack = c.app.middleware_stack
-        found = None
-        while stack is not None and found is None:
+        found, order = None, []
+        while stack is not None:
+            order.append(type(stack).__name__)
             if isinstance(stack, AdmissionMiddleware):
                 found = stack
             stack = getattr(stack, "app", None)
         assert found is not None and found.max_running == 3
+        # cached answers first, then the body read whole (a slow client holds no slot), then admission
+        chain = [n for n in order if n in ("ResponseCacheMiddleware", "BodyGuard", "AdmissionMiddleware")]
+        assert chain == ["ResponseCacheMiddleware", "BodyGuard", "AdmissionMiddleware"]
         assert c.get("/gaps", params={"limit": 5}).status_code == 200
         assert c.get("/isochrones", params={"lon": 104.08, "lat": 30.68}).status_code == 200
         assert (found.running, found.waiting) == (0, 0)

@@ -98,3 +98,21 @@ def test_reused_rows_whose_values_differ_are_refused(base_plan):
     index = GapIndex(base_plan, gaps, previous=old_index, changed=[])
     assert index._reused_records(old_index, set()) is None
     assert index.records[row]["uncovered_area_m2"] == old_index.records[row]["uncovered_area_m2"] + 1.0
+
+
+def test_an_index_and_its_file_encoders_are_freed_with_their_plan(base_plan):
+    """The CSV/GeoJSON encoders kept with a gap index do not keep it (and its plan) alive."""
+    import gc
+    import weakref
+
+    from api.read_tables import gap_files
+    from circles.outputs.tables import GAP_COLUMNS
+
+    index = GapIndex(base_plan, base_plan.gaps)
+    files = gap_files(index, GAP_COLUMNS)
+    assert gap_files(index, GAP_COLUMNS) is files
+    assert files.csv(np.arange(3)).count("\n") >= 3
+    gone = weakref.ref(index)
+    del index, files
+    gc.collect()
+    assert gone() is None

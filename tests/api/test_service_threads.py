@@ -64,15 +64,18 @@ def test_requests_behind_the_store_share_one_catching_up(base_plan, tmp_path):
 
         mine.refresh = counted  # type: ignore[method-assign]
         catch_up = CatchUp()
+        target = mine.store.revision()
 
         async def five():
             async with anyio.create_task_group() as tg:
                 for _ in range(5):
-                    tg.start_soon(catch_up, mine)
+                    tg.start_soon(catch_up, mine, target)
 
         anyio.run(five)
         assert calls == [1]
         assert mine.is_current()
+        anyio.run(catch_up, mine, target)  # nothing left to catch up with: no refresh
+        assert calls == [1]
         assert fid in set(mine.result.data.facilities["facility_id"].astype(str))
         # the caught-up plan was published with its gap index built: no reader waits for one
         from api.gap_index import cached_gap_index
