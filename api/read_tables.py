@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import mapping
 
-from circles.outputs.tables import UNREACHABLE, Column, neutralise
+from circles.outputs.tables import Column, neutralise, sheet_cell
 from circles.pipeline import PlanResult
 from circles.planning.queries import ADMIN_COLUMNS, district_names
 
@@ -234,25 +233,10 @@ def community_table(res: PlanResult, layer: dict[Any, Any] | None = None) -> Com
 
 # ---------------------------------------------------------------------------------------------- CSV
 def _cell(value: Any, kind: str) -> Any:
-    """One sheet cell (see :func:`sheet_cells`)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    if kind == "text":
-        return neutralise(str(value))
-    if kind == "bool":
-        return bool(value)
-    v = float(value)
-    if math.isinf(v):
-        return neutralise(UNREACHABLE) if v > 0 else None
-    if kind == "share":
-        return round(100.0 * v, 1)
-    if kind == "minutes":
-        return round(v, 1)
-    if kind == "seconds":
-        return round(v / 60.0, 1)
-    if kind == "number":
-        return round(v, 2)
-    return int(round(v))
+    """One sheet cell as :func:`circles.outputs.tables.sheet_table` makes it (formula-like text
+    neutralised)."""
+    cell = sheet_cell(value, kind)
+    return neutralise(cell) if isinstance(cell, str) else cell
 
 
 def sheet_cells(values: Sequence[Any], kind: str) -> list[Any]:

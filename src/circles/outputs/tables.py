@@ -189,8 +189,9 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _cell(value: Any, kind: str) -> Any:
-    """One value as it should appear in the sheet (see the module docstring)."""
+def sheet_cell(value: Any, kind: str) -> Any:
+    """One value as it should appear in the sheet, before text is neutralised (see the module
+    docstring): blanks as None, numbers rounded by ``kind``, infinity as :data:`UNREACHABLE`."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
     if kind == "text":
@@ -217,7 +218,7 @@ def sheet_table(frame: pd.DataFrame, columns: Sequence[Column], *, headers: str 
     present = [c for c in columns if c.source in frame.columns]
     data = {}
     for c in present:
-        values = [_cell(v, c.kind) for v in frame[c.source].tolist()]
+        values = [sheet_cell(v, c.kind) for v in frame[c.source].tolist()]
         data[getattr(c, headers)] = [neutralise(v) if isinstance(v, str) else v for v in values]
     return pd.DataFrame(data, columns=[getattr(c, headers) for c in present])
 
@@ -261,7 +262,7 @@ def write_xlsx(sheets: Iterable[Sheet], readme: Sequence[str], path: str | Path)
             )
         for i, row in enumerate(sheet.frame[[c.source for c in present]].itertuples(index=False), start=2):
             for j, (col, raw) in enumerate(zip(present, row), start=1):
-                _put(ws.cell(row=i, column=j), _cell(raw, col.kind), col.kind)
+                _put(ws.cell(row=i, column=j), sheet_cell(raw, col.kind), col.kind)
         ws.freeze_panes = "A2"
         if len(sheet.frame):
             ws.auto_filter.ref = ws.dimensions
